@@ -1,0 +1,221 @@
+import { concatUserItems, type UserItems, userItemsOf } from '../interactions.ts';
+import { Random } from '../random.ts';
+import { topK } from '../topk.ts';
+import {
+  fullRankStatistics,
+  hitRateAt,
+  MetricAccumulator,
+  ndcgAt,
+  recallAt,
+  sampledAuc,
+  sampledHitRate,
+  sampledNdcg,
+  sampledRank,
+  sampledReciprocalRank,
+} from './metrics.ts';
+import type { Recommender, TrainingData } from './model.ts';
+import type { EvalSplit } from './split.ts';
+
+export type Stage = 'valid' | 'test';
+
+export interface EvalOptions {
+  /** Cut-offs for the @K metrics; 10 is always included. */
+  ks?: number[];
+  /** `sasrec`: negatives sampled per user (the paper's 100). */
+  negatives?: number;
+  /** Seeds negative sampling and user sampling. */
+  seed?: number;
+  /** Score a seeded random sample of this many users instead of all (the SASRec code samples 10,000). */
+  sampleUsers?: number;
+  /** Full ranking: drop the user's history from the candidates (default: yes for `full`, no for `temporal`). */
+  excludeHistory?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvalResult {
+  protocol: string;
+  stage: Stage;
+  users: number;
+  metrics: Record<string, number>;
+}
+
+export function trainingData(split: EvalSplit): TrainingData {
+  return {
+    numUsers: split.numUsers,
+    numItems: split.numItems,
+    train: split.train,
+    log: split.trainLog,
+    hasTimestamps: split.hasTimestamps,
+    catalog: split.catalog,
+  };
+}
+
+/** The model input at each stage: validation sees train; test sees train followed by validation. */
+export function historyFor(split: EvalSplit, stage: Stage): UserItems {
+  return stage === 'valid' ? split.train : concatUserItems(split.train, split.valid);
+}
+
+function evaluableUsers(split: EvalSplit, history: UserItems, stage: Stage, options: EvalOptions): number[] {
+  const targets = stage === 'valid' ? split.valid : split.test;
+  const users: number[] = [];
+  for (let u = 0; u < split.numUsers; u++) {
+    if (targets.offsets[u + 1] > targets.offsets[u] && history.offsets[u + 1] > history.offsets[u])
+      users.push(u);
+  }
+  if (options.sampleUsers !== undefined && options.sampleUsers < users.length) {
+    const random = new Random((options.seed ?? 0) ^ 0x5eed);
+    random.shuffle(users);
+    users.length = options.sampleUsers;
+    users.sort((a, b) => a - b);
+  }
+  return users;
+}
+
+function cutoffs(options: EvalOptions, defaults: number[]): number[] {
+  return [...new Set([...(options.ks ?? defaults), 10])].sort((a, b) => a - b);
+}
+
+/**
+ * Negatives as the SASRec code draws them: uniform over all items, redrawn while the item is in the
+ * user's training set. The target itself is not excluded, exactly as in the reference code.
+ */
+export function sampleNegatives(
+  random: Random,
+  numItems: number,
+  train: Int32Array,
+  count: number,
+): Int32Array {
+  const rated = new Set(train);
+  if (rated.size >= numItems)
+    throw new Error('cannot sample negatives: the user has interacted with every item');
+  const out = new Int32Array(count);
+  for (let n = 0; n < count; n++) {
+    let t = random.int(numItems);
+    while (rated.has(t)) t = random.int(numItems);
+    out[n] = t;
+  }
+  return out;
+}
+
+function evaluateSampled(
+  model: Recommender,
+  split: EvalSplit,
+  stage: Stage,
+  options: EvalOptions,
+): EvalResult {
+  const history = historyFor(split, stage);
+  const targets = stage === 'valid' ? split.valid : split.test;
+  const users = evaluableUsers(split, history, stage, options);
+  const ks = cutoffs(options, [5, 10, 20]);
+  const count = options.negatives ?? 100;
+  const random = new Random(options.seed ?? 0);
+  const accumulator = new MetricAccumulator();
+  const covered = new Set<number>();
+  const coverageK = 10;
+  for (let n = 0; n < users.length; n++) {
+    const u = users[n];
+    const target = userItemsOf(targets, u)[0];
+    const given = stage === 'test' ? split.givenNegatives?.get(u) : undefined;
+    const negatives = given ?? sampleNegatives(random, split.numItems, userItemsOf(split.train, u), count);
+    const candidates = new Int32Array(negatives.length + 1);
+    candidates[0] = target;
+    candidates.set(negatives, 1);
+    const scores = new Float32Array(candidates.length);
+    model.score(u, userItemsOf(history, u), candidates, scores);
+    const rank = sampledRank(scores[0], scores.subarray(1));
+    const values: Record<string, number> = {};
+    for (const k of ks) {
+      values[`HR@${k}`] = sampledHitRate(rank, k);
+      values[`NDCG@${k}`] = sampledNdcg(rank, k);
+    }
+    values.MRR = sampledReciprocalRank(rank);
+    values.AUC = sampledAuc(rank);
+    accumulator.add(values);
+    for (const position of topK(scores, coverageK)) covered.add(candidates[position]);
+    if ((n & 0xff) === 0) options.onProgress?.(n, users.length);
+  }
+  options.onProgress?.(users.length, users.length);
+  return {
+    protocol: split.protocol,
+    stage,
+    users: accumulator.users,
+    metrics: { ...accumulator.means(), [`Coverage@${coverageK}`]: covered.size / split.numItems },
+  };
+}
+
+function evaluateFull(model: Recommender, split: EvalSplit, stage: Stage, options: EvalOptions): EvalResult {
+  const history = historyFor(split, stage);
+  const targets = stage === 'valid' ? split.valid : split.test;
+  const users = evaluableUsers(split, history, stage, options);
+  const ks = cutoffs(options, [10, 20, 50]);
+  const maxK = ks[ks.length - 1];
+  const excludeHistory = options.excludeHistory ?? split.protocol === 'full';
+  const allItems = new Int32Array(split.numItems);
+  for (let i = 0; i < allItems.length; i++) allItems[i] = i;
+  const scores = new Float32Array(split.numItems);
+  const accumulator = new MetricAccumulator();
+  const covered = new Set<number>();
+  for (let n = 0; n < users.length; n++) {
+    const u = users[n];
+    const seen = userItemsOf(history, u);
+    model.score(u, seen, allItems, scores);
+    if (excludeHistory) for (const item of seen) scores[item] = Number.NEGATIVE_INFINITY;
+    const positives = new Set(userItemsOf(targets, u));
+    if (excludeHistory) for (const item of seen) positives.delete(item);
+    if (positives.size === 0) continue;
+    const ranked = topK(scores, maxK);
+    const values: Record<string, number> = {};
+    for (const k of ks) {
+      values[`Recall@${k}`] = recallAt(ranked, positives, k);
+      values[`NDCG@${k}`] = ndcgAt(ranked, positives, k);
+      values[`HR@${k}`] = hitRateAt(ranked, positives, k);
+    }
+    const { reciprocalRank, auc } = fullRankStatistics(scores, positives);
+    values.MRR = reciprocalRank;
+    values.AUC = auc;
+    accumulator.add(values);
+    for (let i = 0; i < Math.min(10, ranked.length); i++) covered.add(ranked[i]);
+    if ((n & 0x3f) === 0) options.onProgress?.(n, users.length);
+  }
+  options.onProgress?.(users.length, users.length);
+  return {
+    protocol: split.protocol,
+    stage,
+    users: accumulator.users,
+    metrics: { ...accumulator.means(), 'Coverage@10': covered.size / split.numItems },
+  };
+}
+
+/**
+ * Scores a fitted model on one stage of a split. The same code runs in Node and in the browser.
+ * `sasrec`: target vs sampled (or given) negatives; `full` and `temporal`: every item is a candidate.
+ */
+export function evaluate(
+  model: Recommender,
+  split: EvalSplit,
+  stage: Stage,
+  options: EvalOptions = {},
+): EvalResult {
+  return split.protocol === 'sasrec'
+    ? evaluateSampled(model, split, stage, options)
+    : evaluateFull(model, split, stage, options);
+}
+
+export interface FitOptions {
+  seed?: number;
+  /** Users sampled for each validation check during fit (early stopping, hyper-parameter choice). */
+  validationUsers?: number;
+  onProgress?: (done: number, total: number, note?: string) => void;
+}
+
+/** Fits a model on a split's training part, giving it a validation-stage scorer (NDCG@10) for model choice. */
+export async function fitOnSplit(
+  model: Recommender,
+  split: EvalSplit,
+  options: FitOptions = {},
+): Promise<void> {
+  const validate = () =>
+    evaluate(model, split, 'valid', { seed: options.seed, sampleUsers: options.validationUsers ?? 2000 })
+      .metrics['NDCG@10'];
+  await model.fit(trainingData(split), { onProgress: options.onProgress, validate });
+}

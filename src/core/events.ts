@@ -1,0 +1,129 @@
+/** The five actions every data set maps its signals onto (DESIGN.md, "Event"). */
+export const ACTIONS = ['impression', 'click', 'closeup', 'save', 'hide'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** Numeric codes used by the columnar interaction log; the order of ACTIONS is the contract. */
+export const ACTION_CODE: Readonly<Record<Action, number>> = {
+  impression: 0,
+  click: 1,
+  closeup: 2,
+  save: 3,
+  hide: 4,
+};
+
+export interface Event {
+  /** Client-made unique id; the server deduplicates on it. */
+  id: string;
+  userId: string;
+  itemId: string;
+  action: Action;
+  /** Milliseconds since the Unix epoch. */
+  ts: number;
+  surface?: string;
+  dwellMs?: number;
+}
+
+const REQUIRED_FIELDS = ['id', 'userId', 'itemId', 'action', 'ts'] as const;
+const KNOWN_FIELDS = new Set<string>([...REQUIRED_FIELDS, 'surface', 'dwellMs']);
+const MAX_ID_LENGTH = 256;
+
+export interface EventProblem {
+  /** 1-based row (line) of the input the event came from, when known. */
+  row?: number;
+  field: string;
+  message: string;
+}
+
+export class EventValidationError extends Error {
+  readonly problems: readonly EventProblem[];
+  constructor(problems: readonly EventProblem[]) {
+    super(problems.map(formatProblem).join('; '));
+    this.name = 'EventValidationError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(problem: EventProblem): string {
+  const where = problem.row === undefined ? '' : `row ${problem.row}: `;
+  return `${where}${problem.field}: ${problem.message}`;
+}
+
+function checkId(value: unknown, field: string, problems: EventProblem[], row?: number): void {
+  if (typeof value !== 'string') {
+    problems.push({ row, field, message: `must be a string, got ${describe(value)}` });
+  } else if (value.length === 0 || value.length > MAX_ID_LENGTH) {
+    problems.push({ row, field, message: `must be 1 to ${MAX_ID_LENGTH} characters long` });
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string'
+    ? `"${value.slice(0, 40)}"`
+    : `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+/**
+ * Lists every problem of one candidate event: missing or unknown fields, wrong types, out-of-range values.
+ * Unknown fields are problems, not silently dropped, so a client typo never loses data unnoticed.
+ */
+export function eventProblems(candidate: unknown, row?: number): EventProblem[] {
+  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) {
+    return [{ row, field: '(event)', message: `must be a JSON object, got ${describe(candidate)}` }];
+  }
+  const record = candidate as Record<string, unknown>;
+  const problems: EventProblem[] = [];
+  for (const field of REQUIRED_FIELDS) {
+    if (!(field in record)) problems.push({ row, field, message: 'is required' });
+  }
+  for (const field of Object.keys(record)) {
+    if (!KNOWN_FIELDS.has(field)) problems.push({ row, field, message: 'is not a known event field' });
+  }
+  if ('id' in record) checkId(record.id, 'id', problems, row);
+  if ('userId' in record) checkId(record.userId, 'userId', problems, row);
+  if ('itemId' in record) checkId(record.itemId, 'itemId', problems, row);
+  if ('action' in record && !ACTIONS.includes(record.action as Action)) {
+    problems.push({
+      row,
+      field: 'action',
+      message: `must be one of ${ACTIONS.join('|')}, got ${describe(record.action)}`,
+    });
+  }
+  if ('ts' in record) {
+    const ts = record.ts;
+    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
+      problems.push({
+        row,
+        field: 'ts',
+        message: `must be a non-negative number of milliseconds, got ${describe(ts)}`,
+      });
+    }
+  }
+  if ('surface' in record && typeof record.surface !== 'string') {
+    problems.push({ row, field: 'surface', message: `must be a string, got ${describe(record.surface)}` });
+  }
+  if ('dwellMs' in record) {
+    const dwell = record.dwellMs;
+    if (typeof dwell !== 'number' || !Number.isFinite(dwell) || dwell < 0) {
+      problems.push({
+        row,
+        field: 'dwellMs',
+        message: `must be a non-negative number, got ${describe(dwell)}`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Returns the candidate typed as an Event, or throws an EventValidationError naming each field and row. */
+export function validateEvent(candidate: unknown, row?: number): Event {
+  const problems = eventProblems(candidate, row);
+  if (problems.length > 0) throw new EventValidationError(problems);
+  return candidate as Event;
+}
+
+/** A positive action is engagement worth predicting; impressions are exposure and hides are negative. */
+export function isPositiveAction(action: Action): boolean {
+  return action === 'click' || action === 'closeup' || action === 'save';
+}
