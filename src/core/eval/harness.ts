@@ -76,22 +76,28 @@ function cutoffs(options: EvalOptions, defaults: number[]): number[] {
 }
 
 /**
- * Negatives as the SASRec code draws them: uniform over all items, redrawn while the item is in the
- * user's training set. The target itself is not excluded, exactly as in the reference code.
+ * Negatives as the SASRec code draws them: uniform over the items (`pool`: a count, or the list of items
+ * that occur in the interactions), redrawn while the item is in the user's training set. The target itself
+ * is not excluded, exactly as in the reference code.
  */
 export function sampleNegatives(
   random: Random,
-  numItems: number,
+  pool: number | Int32Array,
   train: Int32Array,
   count: number,
 ): Int32Array {
+  const size = typeof pool === 'number' ? pool : pool.length;
+  const draw = typeof pool === 'number' ? () => random.int(size) : () => pool[random.int(size)];
   const rated = new Set(train);
-  if (rated.size >= numItems)
-    throw new Error('cannot sample negatives: the user has interacted with every item');
+  // Only a user who rated at least as many items as the pool holds can have exhausted it; check exactly then.
+  if (rated.size >= size) {
+    const exhausted = typeof pool === 'number' ? rated.size >= size : pool.every((item) => rated.has(item));
+    if (exhausted) throw new Error('cannot sample negatives: the user has interacted with every item');
+  }
   const out = new Int32Array(count);
   for (let n = 0; n < count; n++) {
-    let t = random.int(numItems);
-    while (rated.has(t)) t = random.int(numItems);
+    let t = draw();
+    while (rated.has(t)) t = draw();
     out[n] = t;
   }
   return out;
@@ -116,7 +122,9 @@ function evaluateSampled(
     const u = users[n];
     const target = userItemsOf(targets, u)[0];
     const given = stage === 'test' ? split.givenNegatives?.get(u) : undefined;
-    const negatives = given ?? sampleNegatives(random, split.numItems, userItemsOf(split.train, u), count);
+    const negatives =
+      given ??
+      sampleNegatives(random, split.interactedItems ?? split.numItems, userItemsOf(split.train, u), count);
     const candidates = new Int32Array(negatives.length + 1);
     candidates[0] = target;
     candidates.set(negatives, 1);

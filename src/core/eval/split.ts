@@ -1,4 +1,5 @@
 import type { Dataset, ItemCatalog } from '../dataset.ts';
+import { InputError } from '../errors.ts';
 import {
   filterLog,
   groupRowsByUser,
@@ -43,6 +44,11 @@ export interface EvalSplit {
   catalog?: ItemCatalog;
   /** Negatives that ship with the data (NCF); the `sasrec` protocol samples its own otherwise. */
   givenNegatives?: Map<number, Int32Array>;
+  /**
+   * Items that occur in the interactions, where some catalog items never do: sampled negatives come only
+   * from these, as in the published protocols (a never-seen item is an easy negative). Absent when all occur.
+   */
+  interactedItems?: Int32Array;
   description: string;
 }
 
@@ -93,9 +99,20 @@ function trainingLogBefore(
   return filterLog(log, (r) => keep[r] === 1);
 }
 
+function interactedItems(dataset: Dataset): Int32Array | undefined {
+  const seen = new Uint8Array(dataset.items.size);
+  for (const item of dataset.log.item) seen[item] = 1;
+  if (dataset.given) for (const item of dataset.given.test.item) seen[item] = 1;
+  const items: number[] = [];
+  for (let i = 0; i < seen.length; i++) if (seen[i]) items.push(i);
+  return items.length === seen.length ? undefined : Int32Array.from(items);
+}
+
 function base(dataset: Dataset, protocol: Protocol) {
+  if (dataset.log.length === 0) throw new InputError(`${dataset.name} holds no interactions to evaluate on`);
   return {
     protocol,
+    interactedItems: interactedItems(dataset),
     numUsers: dataset.users.size,
     numItems: dataset.items.size,
     hasTimestamps: dataset.hasTimestamps,
@@ -173,7 +190,7 @@ function chronologicalHoldout(
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
     trainLog: trainingLogBefore(log, all, firstHeldOut),
-    description: `chronological hold-out per user: last ${testFraction * 100}% of positives = test, ${validFraction * 100}% before = validation`,
+    description: `chronological hold-out per user: last ${Math.round(testFraction * 100)}% of positives = test, ${Math.round(validFraction * 100)}% before = validation`,
   };
 }
 
@@ -215,7 +232,7 @@ function givenSplit(dataset: Dataset, protocol: Protocol, positives: PositiveSet
 /** PinnerFormer: train before a cut-off time, evaluate the positives of the window after it. */
 function temporalSplit(dataset: Dataset, positives: PositiveSet, windowFraction: number): EvalSplit {
   if (!dataset.hasTimestamps) {
-    throw new Error(
+    throw new InputError(
       `the temporal protocol needs timestamps, and ${dataset.name} has none (try --protocol sasrec)`,
     );
   }
@@ -263,7 +280,7 @@ export function buildSplit(dataset: Dataset, options: SplitOptions): EvalSplit {
     options.windowFraction ?? 0.1,
   ];
   for (const f of fractions) {
-    if (!(f > 0 && f < 0.5)) throw new RangeError(`split fractions must be in (0, 0.5), got ${f}`);
+    if (!(f > 0 && f < 0.5)) throw new InputError(`split fractions must be in (0, 0.5), got ${f}`);
   }
   if (dataset.given && options.protocol !== 'temporal')
     return givenSplit(dataset, options.protocol, positives);

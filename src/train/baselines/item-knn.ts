@@ -47,7 +47,9 @@ export class ItemKnnRecommender implements Recommender {
     const offsets = new Int32Array(numItems + 1);
     const items: number[] = [];
     const weights: number[] = [];
-    const maxDegree = Math.max(1, ...Array.from({ length: numItems }, (_, i) => degree(i)));
+    // A loop, not Math.max(...spread): spreading one argument per item overflows the stack past ~120k items.
+    let maxDegree = 1;
+    for (let i = 0; i < numItems; i++) maxDegree = Math.max(maxDegree, degree(i));
     for (let i = 0; i < numItems; i++) {
       for (let k = itemUserOffsets[i]; k < itemUserOffsets[i + 1]; k++) {
         for (const j of userItemsOf(train, itemUsers[k])) {

@@ -30,7 +30,8 @@ export function readCatalog(file: string, items: IdIndex): ItemCatalog | undefin
   const titles = new Map<number, string>();
   const topics = new Map<number, string[]>();
   parsed.items.forEach((entry, n) => {
-    if (typeof entry?.id !== 'string' || entry.id === '') fail(file, `items[${n}].id must be a non-empty string`);
+    if (typeof entry?.id !== 'string' || entry.id === '')
+      fail(file, `items[${n}].id must be a non-empty string`);
     const index = items.intern(entry.id);
     if (entry.title !== undefined) titles.set(index, String(entry.title));
     if (entry.topics !== undefined) {

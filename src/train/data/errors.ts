@@ -1,5 +1,7 @@
+import { InputError } from '../../core/errors.ts';
+
 /** A problem in an input file, located precisely enough that a person can open the file and fix it. */
-export class DataFormatError extends Error {
+export class DataFormatError extends InputError {
   readonly file: string;
   readonly line: number | undefined;
   readonly reason: string;

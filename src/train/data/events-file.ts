@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Dataset } from '../../core/dataset.ts';
-import { ACTION_CODE, formatProblem, eventProblems, type Event } from '../../core/events.ts';
+import { ACTION_CODE, type Event, eventProblems, formatProblem } from '../../core/events.ts';
 import { IdIndex } from '../../core/ids.ts';
 import { actionName, InteractionLogBuilder } from '../../core/interactions.ts';
 import { readCatalog } from './catalog-file.ts';

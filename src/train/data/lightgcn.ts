@@ -31,7 +31,11 @@ async function readAdjacency(
 /** Loads a LightGCN-style folder: `train.txt` and `test.txt`, each line `user item item ...`. */
 export async function loadLightGcn(folder: string, onProgress?: LoadProgress): Promise<Dataset> {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw new DataFormatError(folder, undefined, 'lightgcn format needs the folder that holds train.txt and test.txt');
+    throw new DataFormatError(
+      folder,
+      undefined,
+      'lightgcn format needs the folder that holds train.txt and test.txt',
+    );
   }
   const users = new IdIndex();
   const items = new IdIndex();

@@ -58,20 +58,37 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
 }
 
 /** Parses a non-negative integer id field, or throws naming the file, line and column. */
-export function parseIntegerField(value: string | undefined, file: string, line: number, column: string): number {
+export function parseIntegerField(
+  value: string | undefined,
+  file: string,
+  line: number,
+  column: string,
+): number {
   if (value === undefined || !/^\d+$/.test(value)) {
     throw new DataFormatError(file, line, `${column} must be a non-negative integer, got "${value ?? ''}"`);
   }
   return Number(value);
 }
 
-export function parseNumberField(value: string | undefined, file: string, line: number, column: string): number {
+export function parseNumberField(
+  value: string | undefined,
+  file: string,
+  line: number,
+  column: string,
+): number {
   const parsed = value === undefined || value === '' ? Number.NaN : Number(value);
-  if (!Number.isFinite(parsed)) throw new DataFormatError(file, line, `${column} must be a number, got "${value ?? ''}"`);
+  if (!Number.isFinite(parsed))
+    throw new DataFormatError(file, line, `${column} must be a number, got "${value ?? ''}"`);
   return parsed;
 }
 
-export function expectColumns(parts: string[], count: number, file: string, line: number, layout: string): void {
+export function expectColumns(
+  parts: string[],
+  count: number,
+  file: string,
+  line: number,
+  layout: string,
+): void {
   if (parts.length !== count) {
     throw new DataFormatError(file, line, `expected ${count} columns (${layout}), found ${parts.length}`);
   }

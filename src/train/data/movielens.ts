@@ -5,7 +5,13 @@ import { ACTION_CODE } from '../../core/events.ts';
 import { IdIndex } from '../../core/ids.ts';
 import { InteractionLogBuilder } from '../../core/interactions.ts';
 import { DataFormatError } from './errors.ts';
-import { expectColumns, type LoadProgress, parseIntegerField, readLines } from './line-reader.ts';
+import {
+  expectColumns,
+  type LoadProgress,
+  parseIntegerField,
+  parseNumberField,
+  readLines,
+} from './line-reader.ts';
 
 /** The 19 genre flags of ML-100K's u.item, in column order (from its u.genre). */
 const ML100K_GENRES = [
@@ -64,9 +70,11 @@ export async function loadMovieLens(path: string, onProgress?: LoadProgress): Pr
     expectColumns(parts, 4, file, number, layout);
     const user = parseIntegerField(parts[0], file, number, 'user id');
     const item = parseIntegerField(parts[1], file, number, 'item id');
-    const rating = parseIntegerField(parts[2], file, number, 'rating');
+    // ML-10M rates in half stars (0.5 to 5); ML-100K and ML-1M in whole stars (1 to 5).
+    const rating = parseNumberField(parts[2], file, number, 'rating');
     const seconds = parseIntegerField(parts[3], file, number, 'timestamp');
-    if (rating < 1 || rating > 5) throw new DataFormatError(file, number, `rating must be 1 to 5, got ${rating}`);
+    if (rating < 0.5 || rating > 5)
+      throw new DataFormatError(file, number, `rating must be 0.5 to 5, got ${rating}`);
     const u = users.intern(String(user));
     const i = items.intern(String(item));
     log.push(u, i, ACTION_CODE.impression, seconds * 1000);
@@ -84,7 +92,11 @@ export async function loadMovieLens(path: string, onProgress?: LoadProgress): Pr
   };
 }
 
-async function loadMovieLensCatalog(folder: string, isDat: boolean, items: IdIndex): Promise<ItemCatalog | undefined> {
+async function loadMovieLensCatalog(
+  folder: string,
+  isDat: boolean,
+  items: IdIndex,
+): Promise<ItemCatalog | undefined> {
   const file = join(folder, isDat ? 'movies.dat' : 'u.item');
   if (!existsSync(file)) return undefined;
   const titles = new Map<number, string>();
@@ -98,7 +110,13 @@ async function loadMovieLensCatalog(folder: string, isDat: boolean, items: IdInd
       genres.set(id, parts[2] === '' ? [] : parts[2].split('|'));
     } else {
       const parts = text.split('|');
-      expectColumns(parts, 5 + ML100K_GENRES.length, file, number, 'item | title | dates | URL | 19 genre flags');
+      expectColumns(
+        parts,
+        5 + ML100K_GENRES.length,
+        file,
+        number,
+        'item | title | dates | URL | 19 genre flags',
+      );
       const id = items.intern(String(parseIntegerField(parts[0], file, number, 'item id')));
       titles.set(id, parts[1]);
       genres.set(

@@ -18,7 +18,11 @@ async function readRatings(
   for await (const { number, text } of readLines(file, { onProgress })) {
     const parts = text.split('\t');
     if (parts.length < 3 || parts.length > 4) {
-      throw new DataFormatError(file, number, `expected 3 or 4 columns (user \\t item \\t rating [\\t timestamp]), found ${parts.length}`);
+      throw new DataFormatError(
+        file,
+        number,
+        `expected 3 or 4 columns (user \\t item \\t rating [\\t timestamp]), found ${parts.length}`,
+      );
     }
     const user = users.intern(String(parseIntegerField(parts[0], file, number, 'user id')));
     const item = items.intern(String(parseIntegerField(parts[1], file, number, 'item id')));
@@ -43,7 +47,8 @@ export async function loadNcf(trainFile: string, onProgress?: LoadProgress): Pro
   const testFile = `${stem}.test.rating`;
   const negativeFile = `${stem}.test.negative`;
   for (const needed of [testFile, negativeFile]) {
-    if (!existsSync(needed)) throw new DataFormatError(needed, undefined, 'file not found (expected beside the .train.rating file)');
+    if (!existsSync(needed))
+      throw new DataFormatError(needed, undefined, 'file not found (expected beside the .train.rating file)');
   }
   const users = new IdIndex();
   const items = new IdIndex();
@@ -53,13 +58,20 @@ export async function loadNcf(trainFile: string, onProgress?: LoadProgress): Pro
   for await (const { number, text } of readLines(negativeFile)) {
     const parts = text.split('\t');
     const pair = /^\((\d+),(\d+)\)$/.exec(parts[0]);
-    if (!pair) throw new DataFormatError(negativeFile, number, `first column must be "(user,item)", got "${parts[0]}"`);
+    if (!pair)
+      throw new DataFormatError(
+        negativeFile,
+        number,
+        `first column must be "(user,item)", got "${parts[0]}"`,
+      );
     const user = users.indexOf(pair[1]);
     if (user === undefined) throw new DataFormatError(negativeFile, number, `user ${pair[1]} has no ratings`);
     if (parts.length < 2) throw new DataFormatError(negativeFile, number, 'no negative items on the line');
     const row = new Int32Array(parts.length - 1);
     for (let c = 1; c < parts.length; c++) {
-      row[c - 1] = items.intern(String(parseIntegerField(parts[c], negativeFile, number, `negative item (column ${c + 1})`)));
+      row[c - 1] = items.intern(
+        String(parseIntegerField(parts[c], negativeFile, number, `negative item (column ${c + 1})`)),
+      );
     }
     negatives.set(user, row);
   }

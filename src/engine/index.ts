@@ -1,0 +1,1 @@
+export { type Capabilities, detectCapabilities } from './capabilities.ts';

@@ -1,0 +1,55 @@
+import cliProgress from 'cli-progress';
+
+export interface ProgressTask {
+  update(done: number, total?: number): void;
+  finish(): void;
+}
+
+const SILENT: ProgressTask = { update() {}, finish() {} };
+
+/**
+ * Progress bars on stderr (stdout stays clean for --json). A bar appears only once a task has run for a
+ * second, so quick steps print nothing; without a terminal it prints a line every few seconds instead.
+ */
+export class Progress {
+  constructor(private readonly enabled: boolean) {}
+
+  task(label: string, unit = ''): ProgressTask {
+    if (!this.enabled) return SILENT;
+    const started = Date.now();
+    let bar: cliProgress.SingleBar | undefined;
+    let lastTotal = 1;
+    const format = (value: number) => (unit === 'bytes' ? `${(value / 1e6).toFixed(1)} MB` : `${value}`);
+    const shown = (done: number) =>
+      `${format(done)}/${format(lastTotal)}${unit && unit !== 'bytes' ? ` ${unit}` : ''}`;
+    return {
+      update(done: number, total?: number) {
+        if (total !== undefined) lastTotal = Math.max(1, total);
+        if (!bar) {
+          if (Date.now() - started < 1000) return;
+          bar = new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              format: `${label.padEnd(12)} [{bar}] {percentage}% | {shown} | eta {eta_formatted}`,
+              barsize: 28,
+              hideCursor: true,
+              noTTYOutput: !process.stderr.isTTY,
+              notTTYSchedule: 5000,
+              etaBuffer: 50,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(lastTotal, done, { shown: shown(done) });
+        }
+        bar.setTotal(lastTotal);
+        bar.update(done, { shown: shown(done) });
+      },
+      finish() {
+        if (bar) {
+          bar.update(lastTotal, { shown: shown(lastTotal) });
+          bar.stop();
+        }
+      },
+    };
+  }
+}
