@@ -120,45 +120,16 @@ function base(dataset: Dataset, protocol: Protocol) {
   };
 }
 
-/** SASRec: per user the last positive is the test item, the one before the validation item (users with >= 3). */
-function leaveLastOut(dataset: Dataset, positives: PositiveSet): EvalSplit {
-  const { log } = dataset;
-  const numUsers = dataset.users.size;
-  const { rows, all } = positiveRows(log, numUsers, positives);
-  const train: number[][] = [];
-  const valid: number[][] = [];
-  const test: number[][] = [];
-  const firstHeldOut = new Int32Array(numUsers).fill(-1);
-  for (let u = 0; u < numUsers; u++) {
-    const mine = rows[u];
-    if (mine.length < 3) {
-      train.push(itemsOf(log, mine));
-      valid.push([]);
-      test.push([]);
-      continue;
-    }
-    train.push(itemsOf(log, mine.subarray(0, -2)));
-    valid.push([log.item[mine[mine.length - 2]]]);
-    test.push([log.item[mine[mine.length - 1]]]);
-    firstHeldOut[u] = mine[mine.length - 2];
-  }
-  return {
-    ...base(dataset, 'sasrec'),
-    train: userItemsFromLists(train),
-    valid: userItemsFromLists(valid),
-    test: userItemsFromLists(test),
-    trainLog: trainingLogBefore(log, all, firstHeldOut),
-    description:
-      'leave-last-out: last positive = test, second-to-last = validation (users with >= 3 positives)',
-  };
-}
-
-/** LightGCN-style full ranking over a chronological hold-out: each user's latest positives are the test set. */
-function chronologicalHoldout(
+/**
+ * Splits each user's positives, oldest first, into train, validation and test runs whose sizes `sizes(n)`
+ * returns (null keeps all n in train). The training log keeps each user's events before the first held out.
+ */
+function perUserTailSplit(
   dataset: Dataset,
   positives: PositiveSet,
-  testFraction: number,
-  validFraction: number,
+  protocol: Protocol,
+  sizes: (n: number) => { valid: number; test: number } | null,
+  description: string,
 ): EvalSplit {
   const { log } = dataset;
   const numUsers = dataset.users.size;
@@ -170,28 +141,61 @@ function chronologicalHoldout(
   for (let u = 0; u < numUsers; u++) {
     const mine = rows[u];
     const n = mine.length;
-    if (n < 3) {
+    const held = sizes(n);
+    if (held === null) {
       train.push(itemsOf(log, mine));
       valid.push([]);
       test.push([]);
       continue;
     }
-    const nTest = Math.max(1, Math.round(n * testFraction));
-    const nValid = Math.max(1, Math.round(n * validFraction));
-    const nTrain = Math.max(1, n - nTest - nValid);
+    const nTrain = n - held.valid - held.test;
     train.push(itemsOf(log, mine.subarray(0, nTrain)));
-    valid.push(itemsOf(log, mine.subarray(nTrain, n - nTest)));
-    test.push(itemsOf(log, mine.subarray(n - nTest)));
+    valid.push(itemsOf(log, mine.subarray(nTrain, n - held.test)));
+    test.push(itemsOf(log, mine.subarray(n - held.test)));
     firstHeldOut[u] = mine[nTrain];
   }
   return {
-    ...base(dataset, 'full'),
+    ...base(dataset, protocol),
     train: userItemsFromLists(train),
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
     trainLog: trainingLogBefore(log, all, firstHeldOut),
-    description: `chronological hold-out per user: last ${Math.round(testFraction * 100)}% of positives = test, ${Math.round(validFraction * 100)}% before = validation`,
+    description,
   };
+}
+
+/** SASRec: per user the last positive is the test item, the one before the validation item (users with >= 3). */
+function leaveLastOut(dataset: Dataset, positives: PositiveSet): EvalSplit {
+  return perUserTailSplit(
+    dataset,
+    positives,
+    'sasrec',
+    (n) => (n < 3 ? null : { valid: 1, test: 1 }),
+    'leave-last-out: last positive = test, second-to-last = validation (users with >= 3 positives)',
+  );
+}
+
+/** LightGCN-style full ranking over a chronological hold-out: each user's latest positives are the test set. */
+function chronologicalHoldout(
+  dataset: Dataset,
+  positives: PositiveSet,
+  testFraction: number,
+  validFraction: number,
+): EvalSplit {
+  return perUserTailSplit(
+    dataset,
+    positives,
+    'full',
+    (n) => {
+      if (n < 3) return null;
+      const test = Math.max(1, Math.round(n * testFraction));
+      const valid = Math.max(1, Math.round(n * validFraction));
+      // At least one training positive stays, so every evaluated user has a history.
+      return { test, valid: Math.min(valid, n - test - 1) };
+    },
+    `chronological hold-out per user: last ${Math.round(testFraction * 100)}% of positives = test, ` +
+      `${Math.round(validFraction * 100)}% before = validation`,
+  );
 }
 
 /** Splits a given train/test (LightGCN, NCF files): each user's last training positive becomes validation. */
