@@ -119,3 +119,18 @@ export class AliasSampler {
     return random.next() < this.probability[i] ? i : this.alias[i];
   }
 }
+
+/**
+ * A stream determined by (seed, ...coordinates) alone, e.g. (seed, epoch, step): training that draws its
+ * batch randomness from it resumes from any checkpointed step and reproduces the uninterrupted run.
+ */
+export function derivedRandom(seed: number, ...coordinates: number[]): Random {
+  let h = seed | 0;
+  for (const c of coordinates) {
+    h = Math.imul(h ^ (c | 0), 0x9e3779b1);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x85ebca77);
+    h ^= h >>> 13;
+  }
+  return new Random(h);
+}

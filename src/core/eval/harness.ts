@@ -13,7 +13,7 @@ import {
   sampledRank,
   sampledReciprocalRank,
 } from './metrics.ts';
-import type { Recommender, TrainingData } from './model.ts';
+import type { Recommender, ScoreRequest, TrainingData } from './model.ts';
 import type { EvalSplit } from './split.ts';
 
 export type Stage = 'valid' | 'test';
@@ -103,6 +103,17 @@ export function sampleNegatives(
   return out;
 }
 
+/** Users scored per call: batched models (neural encoders) run one forward pass per chunk. */
+const SCORE_CHUNK = 256;
+
+function scoreAll(model: Recommender, requests: ScoreRequest[]): void {
+  if (model.scoreMany) {
+    model.scoreMany(requests);
+    return;
+  }
+  for (const r of requests) model.score(r.user, r.history, r.candidates, r.out);
+}
+
 function evaluateSampled(
   model: Recommender,
   split: EvalSplit,
@@ -118,29 +129,37 @@ function evaluateSampled(
   const accumulator = new MetricAccumulator();
   const covered = new Set<number>();
   const coverageK = 10;
-  for (let n = 0; n < users.length; n++) {
-    const u = users[n];
-    const target = userItemsOf(targets, u)[0];
-    const given = stage === 'test' ? split.givenNegatives?.get(u) : undefined;
-    const negatives =
-      given ??
-      sampleNegatives(random, split.interactedItems ?? split.numItems, userItemsOf(split.train, u), count);
-    const candidates = new Int32Array(negatives.length + 1);
-    candidates[0] = target;
-    candidates.set(negatives, 1);
-    const scores = new Float32Array(candidates.length);
-    model.score(u, userItemsOf(history, u), candidates, scores);
-    const rank = sampledRank(scores[0], scores.subarray(1));
-    const values: Record<string, number> = {};
-    for (const k of ks) {
-      values[`HR@${k}`] = sampledHitRate(rank, k);
-      values[`NDCG@${k}`] = sampledNdcg(rank, k);
+  for (let start = 0; start < users.length; start += SCORE_CHUNK) {
+    const requests: ScoreRequest[] = users.slice(start, start + SCORE_CHUNK).map((u) => {
+      const target = userItemsOf(targets, u)[0];
+      const given = stage === 'test' ? split.givenNegatives?.get(u) : undefined;
+      const negatives =
+        given ??
+        sampleNegatives(random, split.interactedItems ?? split.numItems, userItemsOf(split.train, u), count);
+      const candidates = new Int32Array(negatives.length + 1);
+      candidates[0] = target;
+      candidates.set(negatives, 1);
+      return {
+        user: u,
+        history: userItemsOf(history, u),
+        candidates,
+        out: new Float32Array(candidates.length),
+      };
+    });
+    scoreAll(model, requests);
+    for (const { candidates, out: scores } of requests) {
+      const rank = sampledRank(scores[0], scores.subarray(1));
+      const values: Record<string, number> = {};
+      for (const k of ks) {
+        values[`HR@${k}`] = sampledHitRate(rank, k);
+        values[`NDCG@${k}`] = sampledNdcg(rank, k);
+      }
+      values.MRR = sampledReciprocalRank(rank);
+      values.AUC = sampledAuc(rank);
+      accumulator.add(values);
+      for (const position of topK(scores, coverageK)) covered.add(candidates[position]);
     }
-    values.MRR = sampledReciprocalRank(rank);
-    values.AUC = sampledAuc(rank);
-    accumulator.add(values);
-    for (const position of topK(scores, coverageK)) covered.add(candidates[position]);
-    if ((n & 0xff) === 0) options.onProgress?.(n, users.length);
+    options.onProgress?.(Math.min(users.length, start + SCORE_CHUNK), users.length);
   }
   options.onProgress?.(users.length, users.length);
   return {
@@ -160,30 +179,37 @@ function evaluateFull(model: Recommender, split: EvalSplit, stage: Stage, option
   const excludeHistory = options.excludeHistory ?? split.protocol === 'full';
   const allItems = new Int32Array(split.numItems);
   for (let i = 0; i < allItems.length; i++) allItems[i] = i;
-  const scores = new Float32Array(split.numItems);
   const accumulator = new MetricAccumulator();
   const covered = new Set<number>();
-  for (let n = 0; n < users.length; n++) {
-    const u = users[n];
-    const seen = userItemsOf(history, u);
-    model.score(u, seen, allItems, scores);
-    if (excludeHistory) for (const item of seen) scores[item] = Number.NEGATIVE_INFINITY;
-    const positives = new Set(userItemsOf(targets, u));
-    if (excludeHistory) for (const item of seen) positives.delete(item);
-    if (positives.size === 0) continue;
-    const ranked = topK(scores, maxK);
-    const values: Record<string, number> = {};
-    for (const k of ks) {
-      values[`Recall@${k}`] = recallAt(ranked, positives, k);
-      values[`NDCG@${k}`] = ndcgAt(ranked, positives, k);
-      values[`HR@${k}`] = hitRateAt(ranked, positives, k);
+  const chunk = Math.max(1, Math.floor(SCORE_CHUNK / 4));
+  const buffers = Array.from({ length: chunk }, () => new Float32Array(split.numItems));
+  for (let start = 0; start < users.length; start += chunk) {
+    const requests: ScoreRequest[] = users.slice(start, start + chunk).map((u, i) => ({
+      user: u,
+      history: userItemsOf(history, u),
+      candidates: allItems,
+      out: buffers[i],
+    }));
+    scoreAll(model, requests);
+    for (const { user: u, history: seen, out: scores } of requests) {
+      if (excludeHistory) for (const item of seen) scores[item] = Number.NEGATIVE_INFINITY;
+      const positives = new Set(userItemsOf(targets, u));
+      if (excludeHistory) for (const item of seen) positives.delete(item);
+      if (positives.size === 0) continue;
+      const ranked = topK(scores, maxK);
+      const values: Record<string, number> = {};
+      for (const k of ks) {
+        values[`Recall@${k}`] = recallAt(ranked, positives, k);
+        values[`NDCG@${k}`] = ndcgAt(ranked, positives, k);
+        values[`HR@${k}`] = hitRateAt(ranked, positives, k);
+      }
+      const { reciprocalRank, auc } = fullRankStatistics(scores, positives);
+      values.MRR = reciprocalRank;
+      values.AUC = auc;
+      accumulator.add(values);
+      for (let i = 0; i < Math.min(10, ranked.length); i++) covered.add(ranked[i]);
     }
-    const { reciprocalRank, auc } = fullRankStatistics(scores, positives);
-    values.MRR = reciprocalRank;
-    values.AUC = auc;
-    accumulator.add(values);
-    for (let i = 0; i < Math.min(10, ranked.length); i++) covered.add(ranked[i]);
-    if ((n & 0x3f) === 0) options.onProgress?.(n, users.length);
+    options.onProgress?.(Math.min(users.length, start + chunk), users.length);
   }
   options.onProgress?.(users.length, users.length);
   return {

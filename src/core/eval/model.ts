@@ -23,6 +23,13 @@ export interface FitHooks {
   validate?: () => number;
 }
 
+export interface ScoreRequest {
+  user: number;
+  history: Int32Array;
+  candidates: Int32Array;
+  out: Float32Array;
+}
+
 /** The interface every recommender implements, from popularity to PinnerFormer. */
 export interface Recommender {
   readonly name: string;
@@ -32,6 +39,8 @@ export interface Recommender {
    * engaged with so far, oldest first; models that learnt a user vector may ignore it.
    */
   score(user: number, history: Int32Array, candidates: Int32Array, out: Float32Array): void;
+  /** Optional batched form of `score`: models that encode users with a network score a chunk at once. */
+  scoreMany?(requests: ScoreRequest[]): void;
   /** Hyper-parameters and choices made during fit, for reports. */
   describe?(): Record<string, unknown>;
 }

@@ -1,0 +1,47 @@
+export interface PinnerFormerOptions {
+  /** Model width: token embeddings, attention and the output user embedding. */
+  dim: number;
+  layers: number;
+  heads: number;
+  /** Last M actions the encoder sees. */
+  maxLength: number;
+  /** Dense all-action loss: the target of position t is a random positive within the next `window` positions. */
+  window: number;
+  /** With timestamps: the window is also cut at this many days after the position's action. */
+  windowDays: number;
+  /** Tokens per training batch (sequences are bucketed by length, so little of it is padding). */
+  tokensPerBatch: number;
+  /** Uniform random negatives per batch, on top of the batch's own targets (in-batch negatives). */
+  randomNegatives: number;
+  dropout: number;
+  learningRate: number;
+  maxEpochs: number;
+  /** Stop after this many epochs without a better validation score. */
+  patience: number;
+  /** Wall-clock cap for training, in seconds (the best validated epoch so far is kept). */
+  timeBudgetSeconds: number;
+  seed: number;
+}
+
+export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
+  dim: 64,
+  layers: 2,
+  heads: 2,
+  maxLength: 50,
+  window: 1,
+  windowDays: 14,
+  tokensPerBatch: 1024,
+  randomNegatives: 256,
+  dropout: 0.3,
+  learningRate: 2e-3,
+  maxEpochs: 40,
+  patience: 3,
+  timeBudgetSeconds: 900,
+  seed: 1,
+};
+
+/** Periods (in hours) of the sin/cos time features: a day and a week, as in PinnerFormer. */
+export const TIME_PERIODS_HOURS = [24, 24 * 7];
+/** log time since latest, log gap to previous, then sin and cos per period. */
+export const TIME_FEATURES = 2 + 2 * TIME_PERIODS_HOURS.length;
+export const ACTION_TYPES = 5;

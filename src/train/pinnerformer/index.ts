@@ -1,0 +1,11 @@
+export { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
+export { type ItemFeatures, PinnerFormerModel } from './model.ts';
+export { PinnerFormerRecommender } from './recommender.ts';
+export { type ActionSequence, actionSequences, sequenceFromItems } from './sequences.ts';
+export {
+  type EpochRecord,
+  type TrainHooks,
+  type TrainProgress,
+  type TrainResult,
+  trainPinnerFormer,
+} from './trainer.ts';

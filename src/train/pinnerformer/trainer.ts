@@ -1,0 +1,357 @@
+import type { TrainingData } from '../../core/eval/model.ts';
+import { derivedRandom, Random } from '../../core/random.ts';
+import { loadCheckpoint, requireTensor, saveCheckpoint, type TensorArray } from '../checkpoint.ts';
+import { tf } from '../tf/backend.ts';
+import { matmulTransposed } from '../tf/matmul.ts';
+import type { SparseEmbedding } from '../tf/sparse-embedding.ts';
+import { bucketExamples, buildBatch, epochExamples, type SequenceBatch } from './batches.ts';
+import { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
+import { logQ, targetFrequencies } from './log-q.ts';
+import { type ItemFeatures, PinnerFormerModel } from './model.ts';
+import { type ActionSequence, trainingSequences } from './sequences.ts';
+
+export interface TrainProgress {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  examplesPerSecond: number;
+  elapsedSeconds: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  validation?: number;
+  seconds: number;
+}
+
+export interface TrainHooks {
+  onProgress?: (progress: TrainProgress) => void;
+  /** Validation score of the model as it stands (higher is better): drives early stopping. */
+  validate?: (model: PinnerFormerModel) => number;
+  onEpoch?: (record: EpochRecord) => void;
+  /** Folder for checkpoints; training resumes from it when it holds one. */
+  checkpointDir?: string;
+  checkpointSeconds?: number;
+  /** Test hook: stop after this many steps in total, as a killed run would. */
+  stopAfterSteps?: number;
+}
+
+interface TrainerState {
+  options: PinnerFormerOptions;
+  numItems: number;
+  epoch: number;
+  step: number;
+  totalSteps: number;
+  elapsedSeconds: number;
+  bestScore: number;
+  bestEpoch: number;
+  sinceBest: number;
+  history: EpochRecord[];
+  epochLoss: number;
+  epochSteps: number;
+  /** Optimizer step counts (a step without targets updates nothing). */
+  denseSteps: number;
+  itemInSteps: number;
+  itemOutSteps: number;
+  finished: boolean;
+}
+
+export interface TrainResult {
+  model: PinnerFormerModel;
+  history: EpochRecord[];
+  bestEpoch: number;
+  seconds: number;
+  steps: number;
+  /** True when a checkpoint stop hook ended training early. */
+  interrupted: boolean;
+}
+
+const IN_BATCH_NEGATIVES = 256;
+
+function sparseState(prefix: string, table: SparseEmbedding): Record<string, TensorArray> {
+  return { [`${prefix}`]: table.values, [`${prefix}.m`]: table.m, [`${prefix}.v`]: table.v };
+}
+
+function restoreSparse(
+  checkpoint: NonNullable<ReturnType<typeof loadCheckpoint>>,
+  prefix: string,
+  table: SparseEmbedding,
+) {
+  table.values.set(requireTensor(checkpoint, prefix));
+  table.m.set(requireTensor(checkpoint, `${prefix}.m`));
+  table.v.set(requireTensor(checkpoint, `${prefix}.v`));
+}
+
+/** One optimisation step; returns the batch's mean loss. */
+function trainStep(
+  model: PinnerFormerModel,
+  batch: SequenceBatch,
+  frequency: Float64Array,
+  random: Random,
+): number {
+  const { dim, randomNegatives } = model.options;
+  const n = batch.items.length;
+  const uniqueTargets = [...new Set(Array.from(batch.targets).filter((t) => t >= 0))];
+  random.shuffle(uniqueTargets);
+  const inBatch = uniqueTargets.slice(0, IN_BATCH_NEGATIVES);
+  const negatives = new Int32Array(inBatch.length + randomNegatives);
+  negatives.set(inBatch);
+  for (let i = inBatch.length; i < negatives.length; i++) negatives[i] = random.int(model.numItems);
+  const targetRows = Int32Array.from(batch.targets, (t) => (t < 0 ? 0 : t));
+  const weights = Float32Array.from(batch.targets, (t) => (t < 0 ? 0 : 1));
+  const weightSum = weights.reduce((s, w) => s + w, 0);
+  if (weightSum === 0) return Number.NaN;
+  const q = (item: number) => logQ(frequency[item], inBatch.length, randomNegatives, model.numItems);
+  const posLogQ = Float32Array.from(targetRows, q);
+  const negLogQ = Float32Array.from(negatives, q);
+  // A negative that is the position's own target is not a negative.
+  const collisions = new Float32Array(n * negatives.length);
+  const negativeColumns = new Map<number, number[]>();
+  negatives.forEach((item, j) => {
+    const list = negativeColumns.get(item);
+    if (list) list.push(j);
+    else negativeColumns.set(item, [j]);
+  });
+  for (let i = 0; i < n; i++) {
+    if (batch.targets[i] < 0) continue;
+    for (const j of negativeColumns.get(batch.targets[i]) ?? []) collisions[i * negatives.length + j] = -1e9;
+  }
+
+  const inputVar = tf.variable(tf.tensor2d(model.itemIn.gather(batch.items), [n, dim]));
+  const positiveVar = tf.variable(tf.tensor2d(model.itemOut.gather(targetRows), [n, dim]));
+  const negativeVar = tf.variable(tf.tensor2d(model.itemOut.gather(negatives), [negatives.length, dim]));
+  const { value, grads } = tf.variableGrads(() =>
+    tf.tidy(() => {
+      const user = model.encode(batch, inputVar as tf.Tensor2D, random).reshape([n, dim]);
+      const scale = model.scale();
+      const positives = model.itemTower(positiveVar as tf.Tensor2D, model.featureRows(targetRows));
+      const negativeItems = model.itemTower(negativeVar as tf.Tensor2D, model.featureRows(negatives));
+      const positiveLogit = user.mul(positives).sum(-1).mul(scale).sub(tf.tensor1d(posLogQ));
+      const negativeLogits = matmulTransposed(user, negativeItems)
+        .mul(scale)
+        .sub(tf.tensor1d(negLogQ))
+        .add(tf.tensor2d(collisions, [n, negatives.length]));
+      const logits = tf.concat([positiveLogit.expandDims(1), negativeLogits], 1);
+      const perPosition = tf.logSumExp(logits, 1).sub(positiveLogit);
+      return perPosition.mul(tf.tensor1d(weights)).sum().div(weightSum) as tf.Scalar;
+    }),
+  );
+  const loss = value.dataSync()[0];
+  model.params.apply(grads);
+  const validInputs: number[] = [];
+  const inputGrad = grads[inputVar.name].dataSync() as Float32Array;
+  const inputGrads: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!batch.valid[i]) continue;
+    validInputs.push(batch.items[i]);
+    for (let d = 0; d < dim; d++) inputGrads.push(inputGrad[i * dim + d]);
+  }
+  model.itemIn.applyGradients(validInputs, Float32Array.from(inputGrads));
+  const positiveGrad = grads[positiveVar.name].dataSync() as Float32Array;
+  const negativeGrad = grads[negativeVar.name].dataSync() as Float32Array;
+  const outRows: number[] = [];
+  const outGrads = new Float32Array((weightSum + negatives.length) * dim);
+  let cursor = 0;
+  for (let i = 0; i < n; i++) {
+    if (batch.targets[i] < 0) continue;
+    outRows.push(batch.targets[i]);
+    outGrads.set(positiveGrad.subarray(i * dim, (i + 1) * dim), cursor++ * dim);
+  }
+  for (let j = 0; j < negatives.length; j++) {
+    outRows.push(negatives[j]);
+    outGrads.set(negativeGrad.subarray(j * dim, (j + 1) * dim), cursor++ * dim);
+  }
+  model.itemOut.applyGradients(outRows, outGrads);
+  tf.dispose([value, inputVar, positiveVar, negativeVar, ...Object.values(grads)]);
+  return loss;
+}
+
+function epochBatches(sequences: ActionSequence[], options: PinnerFormerOptions, epoch: number) {
+  const random = derivedRandom(options.seed, epoch, -1);
+  return bucketExamples(epochExamples(sequences, options.maxLength, random), options.tokensPerBatch, random);
+}
+
+/**
+ * Trains PinnerFormer on a split's training data. Every random draw of step s of epoch e comes from
+ * derivedRandom(seed, e, s), so a run resumed from a checkpoint reproduces the uninterrupted one exactly.
+ */
+export async function trainPinnerFormer(
+  data: TrainingData,
+  overrides: Partial<PinnerFormerOptions> = {},
+  hooks: TrainHooks = {},
+  features?: ItemFeatures,
+): Promise<TrainResult> {
+  const options = { ...DEFAULT_PINNERFORMER_OPTIONS, ...overrides };
+  if (options.dim % options.heads !== 0)
+    throw new RangeError(`dim ${options.dim} is not divisible by heads ${options.heads}`);
+  const model = new PinnerFormerModel(data.numItems, options, new Random(options.seed), features);
+  const sequences = trainingSequences(data);
+  const counts = new Float64Array(data.numItems);
+  for (const s of sequences)
+    s.items.forEach((item, t) => {
+      if (s.positive[t]) counts[item]++;
+    });
+  const frequency = targetFrequencies(counts);
+
+  let state: TrainerState = {
+    options,
+    numItems: data.numItems,
+    epoch: 0,
+    step: 0,
+    totalSteps: 0,
+    elapsedSeconds: 0,
+    bestScore: Number.NEGATIVE_INFINITY,
+    bestEpoch: -1,
+    sinceBest: 0,
+    history: [],
+    epochLoss: 0,
+    epochSteps: 0,
+    denseSteps: 0,
+    itemInSteps: 0,
+    itemOutSteps: 0,
+    finished: false,
+  };
+  let best: Record<string, { data: TensorArray; shape: number[] }> | undefined;
+  const checkpointDir = hooks.checkpointDir;
+  if (checkpointDir) {
+    const checkpoint = loadCheckpoint<TrainerState>(checkpointDir);
+    if (checkpoint) {
+      if (
+        checkpoint.state.numItems !== data.numItems ||
+        JSON.stringify(checkpoint.state.options) !== JSON.stringify(options)
+      ) {
+        throw new Error(
+          `${checkpointDir} holds a checkpoint of different data or options; use a fresh --out folder`,
+        );
+      }
+      state = checkpoint.state;
+      restoreSparse(checkpoint, 'itemIn', model.itemIn);
+      restoreSparse(checkpoint, 'itemOut', model.itemOut);
+      model.itemIn.step = state.itemInSteps;
+      model.itemOut.step = state.itemOutSteps;
+      model.params.restore(checkpoint, 'dense:', state.denseSteps);
+      if (checkpoint.tensors.has('best:itemIn')) {
+        best = {};
+        for (const [name, data] of checkpoint.tensors) {
+          if (name.startsWith('best:'))
+            best[name] = { data, shape: checkpoint.shapes.get(name) ?? [data.length] };
+        }
+      }
+    }
+  }
+
+  const snapshotBest = async () => {
+    best = {
+      'best:itemIn': { data: model.itemIn.values.slice(), shape: [model.itemIn.values.length] },
+      'best:itemOut': { data: model.itemOut.values.slice(), shape: [model.itemOut.values.length] },
+    };
+    for (const [name, v] of Object.entries(model.params.export()))
+      best[`best:${name}`] = { data: v.data.slice(), shape: v.shape };
+  };
+  const save = async () => {
+    if (!checkpointDir) return;
+    state.denseSteps = model.params.step;
+    state.itemInSteps = model.itemIn.step;
+    state.itemOutSteps = model.itemOut.step;
+    saveCheckpoint(checkpointDir, state, {
+      ...sparseState('itemIn', model.itemIn),
+      ...sparseState('itemOut', model.itemOut),
+      ...model.params.snapshot('dense:'),
+      ...(best ?? {}),
+    });
+  };
+
+  let sessionStart = performance.now();
+  let lastSave = performance.now();
+  const elapsed = () => state.elapsedSeconds + (performance.now() - sessionStart) / 1000;
+  let interrupted = false;
+  let sessionSteps = 0;
+  outer: while (!state.finished) {
+    const batches = epochBatches(sequences, options, state.epoch);
+    const epochStart = performance.now();
+    for (; state.step < batches.length; ) {
+      const random = derivedRandom(options.seed, state.epoch, state.step);
+      const batch = buildBatch(sequences, batches[state.step], { rule: options, random });
+      const stepStart = performance.now();
+      const loss = trainStep(model, batch, frequency, random);
+      if (Number.isFinite(loss)) {
+        state.epochLoss += loss;
+        state.epochSteps++;
+      }
+      state.step++;
+      state.totalSteps++;
+      sessionSteps++;
+      hooks.onProgress?.({
+        epoch: state.epoch,
+        step: state.step,
+        stepsPerEpoch: batches.length,
+        loss,
+        examplesPerSecond: batch.size / ((performance.now() - stepStart) / 1000),
+        elapsedSeconds: elapsed(),
+      });
+      if (hooks.stopAfterSteps !== undefined && sessionSteps >= hooks.stopAfterSteps) {
+        state.elapsedSeconds = elapsed();
+        sessionStart = performance.now();
+        await save();
+        interrupted = true;
+        break outer;
+      }
+      if (checkpointDir && (performance.now() - lastSave) / 1000 > (hooks.checkpointSeconds ?? 60)) {
+        state.elapsedSeconds = elapsed();
+        sessionStart = performance.now();
+        await save();
+        lastSave = performance.now();
+      }
+    }
+    const record: EpochRecord = {
+      epoch: state.epoch,
+      loss: state.epochSteps > 0 ? state.epochLoss / state.epochSteps : Number.NaN,
+      seconds: (performance.now() - epochStart) / 1000,
+    };
+    if (hooks.validate) {
+      record.validation = hooks.validate(model);
+      if (record.validation > state.bestScore) {
+        state.bestScore = record.validation;
+        state.bestEpoch = state.epoch;
+        state.sinceBest = 0;
+        await snapshotBest();
+      } else {
+        state.sinceBest++;
+      }
+    } else {
+      state.bestEpoch = state.epoch;
+    }
+    state.history.push(record);
+    hooks.onEpoch?.(record);
+    state.epoch++;
+    state.step = 0;
+    state.epochLoss = 0;
+    state.epochSteps = 0;
+    state.finished =
+      state.epoch >= options.maxEpochs ||
+      state.sinceBest >= options.patience ||
+      elapsed() >= options.timeBudgetSeconds;
+    state.elapsedSeconds = elapsed();
+    sessionStart = performance.now();
+    await save();
+    lastSave = performance.now();
+  }
+  if (!interrupted && best) {
+    model.itemIn.values.set(best['best:itemIn'].data);
+    model.itemOut.values.set(best['best:itemOut'].data);
+    for (const [name, v] of model.params.variables) {
+      const saved = best[`best:${name}`];
+      if (saved) v.assign(tf.tensor(saved.data, v.shape));
+    }
+  }
+  return {
+    model,
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    seconds: elapsed(),
+    steps: state.totalSteps,
+    interrupted,
+  };
+}
