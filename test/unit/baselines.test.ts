@@ -24,6 +24,7 @@ function makeSplit(numItems: number, train: number[][], valid: number[][], test:
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
     trainLog: log.build(),
+    validLog: new InteractionLogBuilder().build(),
     hasTimestamps: false,
     description: 'hand-made',
   };

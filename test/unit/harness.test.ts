@@ -38,6 +38,7 @@ function makeSplit(
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
     trainLog: trainLog.build(),
+    validLog: new InteractionLogBuilder().build(),
     hasTimestamps: true,
     givenNegatives,
     description: 'hand-made',

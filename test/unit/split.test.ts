@@ -337,3 +337,33 @@ describe('interactedItems', () => {
     expect(Array.from(split.interactedItems!)).toEqual([0, 1, 2]);
   });
 });
+
+describe('validation-period events', () => {
+  it('hold what happens between the first validation positive and the test positive', async () => {
+    const { IdIndex } = await import('../../src/core/ids.ts');
+    const { InteractionLogBuilder } = await import('../../src/core/interactions.ts');
+    const { buildSplit } = await import('../../src/core/eval/split.ts');
+    const users = IdIndex.from(['a']);
+    const items = IdIndex.from(['p0', 'p1', 'p2', 'p3', 'p4']);
+    const log = new InteractionLogBuilder();
+    // ts: 1 click p0, 2 click p1, 3 impression p4, 4 click p2 (valid), 5 hide p4, 6 click p3 (test), 7 save p3
+    for (const [i, a, t] of [
+      [0, 1, 1],
+      [1, 1, 2],
+      [4, 0, 3],
+      [2, 1, 4],
+      [4, 4, 5],
+      [3, 1, 6],
+      [3, 3, 7],
+    ]) {
+      log.push(0, i, a, t);
+    }
+    const split = buildSplit(
+      { name: 't', format: 'events', users, items, log: log.build(), hasTimestamps: true },
+      { protocol: 'sasrec' },
+    );
+    expect(Array.from(split.trainLog.ts)).toEqual([1, 2, 3]);
+    expect(Array.from(split.validLog.ts)).toEqual([4, 5]);
+    expect(Array.from(split.validLog.action)).toEqual([1, 4]);
+  });
+});

@@ -1,4 +1,11 @@
-import { concatUserItems, type UserItems, userItemsOf } from '../interactions.ts';
+import {
+  concatUserItems,
+  groupRowsByUser,
+  type InteractionLog,
+  type RowsByUser,
+  type UserItems,
+  userItemsOf,
+} from '../interactions.ts';
 import { Random } from '../random.ts';
 import { topK } from '../topk.ts';
 import {
@@ -13,7 +20,7 @@ import {
   sampledRank,
   sampledReciprocalRank,
 } from './metrics.ts';
-import type { Recommender, ScoreRequest, TrainingData } from './model.ts';
+import type { Recommender, ScoreRequest, TrainingData, UserEvents } from './model.ts';
 import type { EvalSplit } from './split.ts';
 
 export type Stage = 'valid' | 'test';
@@ -103,6 +110,36 @@ export function sampleNegatives(
   return out;
 }
 
+/** Per-user event views for a stage: the training log, plus the validation period at the test stage. */
+class EventHistory {
+  private readonly parts: { log: InteractionLog; rows: RowsByUser }[];
+
+  constructor(split: EvalSplit, stage: Stage) {
+    const logs = stage === 'valid' ? [split.trainLog] : [split.trainLog, split.validLog];
+    this.parts = logs.map((log) => ({ log, rows: groupRowsByUser(log, split.numUsers) }));
+  }
+
+  of(user: number): UserEvents {
+    let n = 0;
+    for (const { rows } of this.parts) n += rows.offsets[user + 1] - rows.offsets[user];
+    const events: UserEvents = {
+      items: new Int32Array(n),
+      actions: new Uint8Array(n),
+      ts: new Float64Array(n),
+    };
+    let k = 0;
+    for (const { log, rows } of this.parts) {
+      for (let i = rows.offsets[user]; i < rows.offsets[user + 1]; i++, k++) {
+        const r = rows.rows[i];
+        events.items[k] = log.item[r];
+        events.actions[k] = log.action[r];
+        events.ts[k] = log.ts[r];
+      }
+    }
+    return events;
+  }
+}
+
 /** Users scored per call: batched models (neural encoders) run one forward pass per chunk. */
 const SCORE_CHUNK = 256;
 
@@ -126,6 +163,7 @@ function evaluateSampled(
   const ks = cutoffs(options, [5, 10, 20]);
   const count = options.negatives ?? 100;
   const random = new Random(options.seed ?? 0);
+  const events = new EventHistory(split, stage);
   const accumulator = new MetricAccumulator();
   const covered = new Set<number>();
   const coverageK = 10;
@@ -142,6 +180,7 @@ function evaluateSampled(
       return {
         user: u,
         history: userItemsOf(history, u),
+        events: events.of(u),
         candidates,
         out: new Float32Array(candidates.length),
       };
@@ -179,6 +218,7 @@ function evaluateFull(model: Recommender, split: EvalSplit, stage: Stage, option
   const excludeHistory = options.excludeHistory ?? split.protocol === 'full';
   const allItems = new Int32Array(split.numItems);
   for (let i = 0; i < allItems.length; i++) allItems[i] = i;
+  const events = new EventHistory(split, stage);
   const accumulator = new MetricAccumulator();
   const covered = new Set<number>();
   const chunk = Math.max(1, Math.floor(SCORE_CHUNK / 4));
@@ -187,6 +227,7 @@ function evaluateFull(model: Recommender, split: EvalSplit, stage: Stage, option
     const requests: ScoreRequest[] = users.slice(start, start + chunk).map((u, i) => ({
       user: u,
       history: userItemsOf(history, u),
+      events: events.of(u),
       candidates: allItems,
       out: buffers[i],
     }));

@@ -23,9 +23,19 @@ export interface FitHooks {
   validate?: () => number;
 }
 
+/** A user's events up to the stage's cut-off, oldest first: what a sequence encoder reads. */
+export interface UserEvents {
+  items: Int32Array;
+  actions: Uint8Array;
+  ts: Float64Array;
+}
+
 export interface ScoreRequest {
   user: number;
+  /** Positive items so far, oldest first. */
   history: Int32Array;
+  /** Every event so far (impressions and hides too), oldest first. */
+  events: UserEvents;
   candidates: Int32Array;
   out: Float32Array;
 }

@@ -40,6 +40,8 @@ export interface EvalSplit {
   test: UserItems;
   /** Every event of the training period (impressions and hides too), for models that learn from them. */
   trainLog: InteractionLog;
+  /** Every event of the validation period: what the test stage adds to a user's history. */
+  validLog: InteractionLog;
   hasTimestamps: boolean;
   catalog?: ItemCatalog;
   /** Negatives that ship with the data (NCF); the `sasrec` protocol samples its own otherwise. */
@@ -82,21 +84,27 @@ function positiveRows(log: InteractionLog, numUsers: number, positives: Positive
 const itemsOf = (log: InteractionLog, rows: ArrayLike<number>): number[] =>
   Array.from(rows, (r) => log.item[r]);
 
-/** Keeps, per user, the events before the first held-out row (in the user's time order). */
-function trainingLogBefore(
+/**
+ * Cuts each user's events (in time order) at two rows: those before `firstHeldOut` are training, those
+ * from it up to (not including) `firstTest` belong to the validation period. -1 means "no cut".
+ */
+function cutLogs(
   log: InteractionLog,
   all: PositiveRows['all'],
   firstHeldOut: Int32Array,
-): InteractionLog {
-  const keep = new Uint8Array(log.length);
+  firstTest: Int32Array,
+): { trainLog: InteractionLog; validLog: InteractionLog } {
+  const part = new Uint8Array(log.length).fill(2);
   for (let u = 0; u + 1 < all.offsets.length; u++) {
+    let current = 0;
     for (let i = all.offsets[u]; i < all.offsets[u + 1]; i++) {
       const r = all.rows[i];
-      if (r === firstHeldOut[u]) break;
-      keep[r] = 1;
+      if (r === firstHeldOut[u]) current = 1;
+      if (r === firstTest[u]) current = 2;
+      part[r] = current;
     }
   }
-  return filterLog(log, (r) => keep[r] === 1);
+  return { trainLog: filterLog(log, (r) => part[r] === 0), validLog: filterLog(log, (r) => part[r] === 1) };
 }
 
 function interactedItems(dataset: Dataset): Int32Array | undefined {
@@ -138,6 +146,7 @@ function perUserTailSplit(
   const valid: number[][] = [];
   const test: number[][] = [];
   const firstHeldOut = new Int32Array(numUsers).fill(-1);
+  const firstTest = new Int32Array(numUsers).fill(-1);
   for (let u = 0; u < numUsers; u++) {
     const mine = rows[u];
     const n = mine.length;
@@ -153,13 +162,14 @@ function perUserTailSplit(
     valid.push(itemsOf(log, mine.subarray(nTrain, n - held.test)));
     test.push(itemsOf(log, mine.subarray(n - held.test)));
     firstHeldOut[u] = mine[nTrain];
+    firstTest[u] = mine[n - held.test];
   }
   return {
     ...base(dataset, protocol),
     train: userItemsFromLists(train),
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
-    trainLog: trainingLogBefore(log, all, firstHeldOut),
+    ...cutLogs(log, all, firstHeldOut, firstTest),
     description,
   };
 }
@@ -227,7 +237,7 @@ function givenSplit(dataset: Dataset, protocol: Protocol, positives: PositiveSet
     train: userItemsFromLists(train),
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
-    trainLog: trainingLogBefore(log, all, firstHeldOut),
+    ...cutLogs(log, all, firstHeldOut, new Int32Array(numUsers).fill(-1)),
     givenNegatives: given.negatives,
     description: "the data set's own train/test files; each user's last training positive = validation",
   };
@@ -270,6 +280,7 @@ function temporalSplit(dataset: Dataset, positives: PositiveSet, windowFraction:
     valid: userItemsFromLists(valid),
     test: userItemsFromLists(test),
     trainLog: filterLog(log, (r) => log.ts[r] < validStart),
+    validLog: filterLog(log, (r) => log.ts[r] >= validStart && log.ts[r] < testStart),
     description:
       `time cut-offs: train before ${new Date(validStart).toISOString()}, validation window ` +
       `${(span * windowFraction) / day} days, then the test window of the same length`,

@@ -119,6 +119,14 @@ export class ItemKnnRecommender implements Recommender {
     for (const j of touched) votes[j] = 0;
   }
 
+  /** Related items: cosine co-engagement with `item` over its kept neighbours, the popularity prior elsewhere. */
+  itemScores(item: number, out: Float32Array): void {
+    out.set(this.popularityPrior);
+    for (let k = this.neighborOffsets[item]; k < this.neighborOffsets[item + 1]; k++) {
+      out[this.neighborItems[k]] += this.neighborWeights[k];
+    }
+  }
+
   describe(): Record<string, unknown> {
     return { ...this.options, decay: this.decay };
   }

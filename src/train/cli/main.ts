@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../../core/errors.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerEvalCommand } from './commands/eval.ts';
+import { registerTrainCommand } from './commands/train.ts';
 
 /** Exit codes: 0 success, 1 an unexpected failure, 2 bad input (usage, files, values). */
 export const EXIT_BAD_INPUT = 2;
@@ -15,6 +16,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerDataCommands(program);
   registerEvalCommand(program);
+  registerTrainCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

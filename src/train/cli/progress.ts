@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress';
 
 export interface ProgressTask {
-  update(done: number, total?: number): void;
+  /** `note` (loss, rate…) is shown after the counts. */
+  update(done: number, total?: number, note?: string): void;
   finish(): void;
 }
 
@@ -19,12 +20,21 @@ export class Progress {
     const started = Date.now();
     let bar: cliProgress.SingleBar | undefined;
     let lastTotal = 1;
+    let lastNote = '';
+    let lastDone = 0;
     const format = (value: number) => (unit === 'bytes' ? `${(value / 1e6).toFixed(1)} MB` : `${value}`);
     const shown = (done: number) =>
-      `${format(done)}/${format(lastTotal)}${unit && unit !== 'bytes' ? ` ${unit}` : ''}`;
+      `${format(done)}/${format(lastTotal)}${unit && unit !== 'bytes' ? ` ${unit}` : ''}${lastNote ? ` | ${lastNote}` : ''}`;
     return {
-      update(done: number, total?: number) {
+      update(done: number, total?: number, note?: string) {
         if (total !== undefined) lastTotal = Math.max(1, total);
+        if (note !== undefined) lastNote = note;
+        // A counter that starts over (a new epoch) gets a fresh bar, so the ETA is of the current pass.
+        if (bar && done < lastDone) {
+          bar.stop();
+          bar = undefined;
+        }
+        lastDone = done;
         if (!bar) {
           if (Date.now() - started < 1000) return;
           bar = new cliProgress.SingleBar(

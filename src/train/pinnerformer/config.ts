@@ -14,6 +14,8 @@ export interface PinnerFormerOptions {
   /** Uniform random negatives per batch, on top of the batch's own targets (in-batch negatives). */
   randomNegatives: number;
   dropout: number;
+  /** Share one item table between the encoder's input and the output (SASRec does); a regulariser on sparse data. */
+  tieEmbeddings: boolean;
   learningRate: number;
   maxEpochs: number;
   /** Stop after this many epochs without a better validation score. */
@@ -33,6 +35,7 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   tokensPerBatch: 1024,
   randomNegatives: 256,
   dropout: 0.3,
+  tieEmbeddings: false,
   learningRate: 2e-3,
   maxEpochs: 40,
   patience: 3,

@@ -1,7 +1,8 @@
 export { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
 export { type ItemFeatures, PinnerFormerModel } from './model.ts';
+export { loadPinnerFormer, savePinnerFormer } from './persist.ts';
 export { PinnerFormerRecommender } from './recommender.ts';
-export { type ActionSequence, actionSequences, sequenceFromItems } from './sequences.ts';
+export { type ActionSequence, actionSequences, sequenceFromEvents, sequenceFromItems } from './sequences.ts';
 export {
   type EpochRecord,
   type TrainHooks,

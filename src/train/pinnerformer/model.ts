@@ -26,19 +26,23 @@ export class PinnerFormerModel {
   readonly features?: ItemFeatures;
   readonly numItems: number;
 
+  get tied(): boolean {
+    return this.itemIn === this.itemOut;
+  }
+
   constructor(numItems: number, options: PinnerFormerOptions, random: Random, features?: ItemFeatures) {
     const { dim, layers, maxLength } = options;
     this.options = options;
     this.numItems = numItems;
     this.features = features;
-    this.itemIn = new SparseEmbedding(numItems, dim, { learningRate: options.learningRate }).initNormal(
-      random,
-      0.05,
-    );
     this.itemOut = new SparseEmbedding(numItems, dim, { learningRate: options.learningRate }).initNormal(
       random,
       0.05,
     );
+    // Tied (SASRec): the encoder reads the same item table the output scores against.
+    this.itemIn = options.tieEmbeddings
+      ? this.itemOut
+      : new SparseEmbedding(numItems, dim, { learningRate: options.learningRate }).initNormal(random, 0.05);
     const p = new DenseParams(random, options.learningRate);
     p.add('position', [maxLength, dim], { normal: 0.02 });
     p.add('action', [ACTION_TYPES, dim], { normal: 0.02 });

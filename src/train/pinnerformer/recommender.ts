@@ -3,7 +3,7 @@ import { initTraining } from '../tf/backend.ts';
 import { buildBatch, type Example } from './batches.ts';
 import { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
 import type { ItemFeatures, PinnerFormerModel } from './model.ts';
-import { type ActionSequence, sequenceFromItems } from './sequences.ts';
+import { type ActionSequence, sequenceFromEvents, sequenceFromItems } from './sequences.ts';
 import { type EpochRecord, type TrainHooks, type TrainProgress, trainPinnerFormer } from './trainer.ts';
 
 const USERS_PER_FORWARD = 256;
@@ -19,6 +19,8 @@ export class PinnerFormerRecommender implements Recommender {
   private history: EpochRecord[] = [];
   private bestEpoch = -1;
   private seconds = 0;
+  private hasTimestamps = false;
+  private everyItem = new Int32Array(0);
 
   constructor(
     options: Partial<PinnerFormerOptions> = {},
@@ -32,6 +34,7 @@ export class PinnerFormerRecommender implements Recommender {
 
   async fit(data: TrainingData, hooks: FitHooks = {}): Promise<void> {
     await initTraining();
+    this.hasTimestamps = data.hasTimestamps;
     const result = await trainPinnerFormer(
       data,
       this.options,
@@ -54,6 +57,18 @@ export class PinnerFormerRecommender implements Recommender {
     this.history = result.history;
     this.bestEpoch = result.bestEpoch;
     this.seconds = result.seconds;
+  }
+
+  /** A recommender around an already trained model (loaded from disk), without fitting. */
+  static fromModel(model: PinnerFormerModel, hasTimestamps: boolean): PinnerFormerRecommender {
+    const recommender = new PinnerFormerRecommender(model.options, model.features);
+    recommender.hasTimestamps = hasTimestamps;
+    recommender.attach(model);
+    return recommender;
+  }
+
+  get timestamps(): boolean {
+    return this.hasTimestamps;
   }
 
   private attach(model: PinnerFormerModel): void {
@@ -90,20 +105,38 @@ export class PinnerFormerRecommender implements Recommender {
 
   scoreMany(requests: ScoreRequest[]): void {
     const { dim } = this.trained.options;
-    const users = this.embedSequences(requests.map((r) => sequenceFromItems(r.history)));
-    requests.forEach((request, n) => {
-      const u = users.subarray(n * dim, (n + 1) * dim);
-      for (let c = 0; c < request.candidates.length; c++) {
-        const base = request.candidates[c] * dim;
-        let s = 0;
-        for (let d = 0; d < dim; d++) s += u[d] * this.items[base + d];
-        request.out[c] = s;
-      }
-    });
+    const users = this.embedSequences(requests.map((r) => sequenceFromEvents(r.events, this.hasTimestamps)));
+    requests.forEach((request, n) =>
+      this.dot(users.subarray(n * dim, (n + 1) * dim), request.candidates, request.out),
+    );
   }
 
+  private dot(user: Float32Array, candidates: Int32Array, out: Float32Array): void {
+    const { dim } = this.trained.options;
+    for (let c = 0; c < candidates.length; c++) {
+      const base = candidates[c] * dim;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += user[d] * this.items[base + d];
+      out[c] = s;
+    }
+  }
+
+  /** Related items: cosine of item-tower embeddings (rows are unit-norm). */
+  itemScores(item: number, out: Float32Array): void {
+    const { dim } = this.trained.options;
+    this.dot(this.items.subarray(item * dim, (item + 1) * dim), this.allItems(), out);
+  }
+
+  private allItems(): Int32Array {
+    const n = this.items.length / this.trained.options.dim;
+    if (this.everyItem.length !== n) this.everyItem = Int32Array.from({ length: n }, (_, i) => i);
+    return this.everyItem;
+  }
+
+  /** Unbatched scoring from positive items alone (no actions or times), for callers without events. */
   score(user: number, history: Int32Array, candidates: Int32Array, out: Float32Array): void {
-    this.scoreMany([{ user, history, candidates, out }]);
+    void user;
+    this.dot(this.embedSequences([sequenceFromItems(history)]), candidates, out);
   }
 
   describe(): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import type { TrainingData } from '../../core/eval/model.ts';
+import type { TrainingData, UserEvents } from '../../core/eval/model.ts';
 import {
   groupRowsByUser,
   type InteractionLog,
@@ -99,4 +99,16 @@ export function timeFeatures(
       out[base + 3 + 2 * p] = Math.cos(angle);
     });
   }
+}
+
+/** The encoder's input from a user's raw events: the same filter as training (no impressions). */
+export function sequenceFromEvents(events: UserEvents, hasTimestamps: boolean): ActionSequence {
+  const keep: number[] = [];
+  for (let i = 0; i < events.items.length; i++) if (NON_IMPRESSION_CODES.has(events.actions[i])) keep.push(i);
+  return {
+    items: Int32Array.from(keep, (i) => events.items[i]),
+    actions: Uint8Array.from(keep, (i) => events.actions[i]),
+    ts: Float64Array.from(keep, (i) => (hasTimestamps ? events.ts[i] : Number.NaN)),
+    positive: Uint8Array.from(keep, (i) => (POSITIVE_CODES.has(events.actions[i]) ? 1 : 0)),
+  };
 }

@@ -15,6 +15,8 @@ export interface TrainProgress {
   step: number;
   stepsPerEpoch: number;
   loss: number;
+  /** Sequences in the step just taken. */
+  batchSize: number;
   examplesPerSecond: number;
   elapsedSeconds: number;
 }
@@ -140,30 +142,39 @@ function trainStep(
   );
   const loss = value.dataSync()[0];
   model.params.apply(grads);
-  const validInputs: number[] = [];
   const inputGrad = grads[inputVar.name].dataSync() as Float32Array;
-  const inputGrads: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (!batch.valid[i]) continue;
-    validInputs.push(batch.items[i]);
-    for (let d = 0; d < dim; d++) inputGrads.push(inputGrad[i * dim + d]);
-  }
-  model.itemIn.applyGradients(validInputs, Float32Array.from(inputGrads));
   const positiveGrad = grads[positiveVar.name].dataSync() as Float32Array;
   const negativeGrad = grads[negativeVar.name].dataSync() as Float32Array;
+  const inRows: number[] = [];
   const outRows: number[] = [];
-  const outGrads = new Float32Array((weightSum + negatives.length) * dim);
-  let cursor = 0;
+  const inGrads: Float32Array[] = [];
+  const outGrads: Float32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!batch.valid[i]) continue;
+    inRows.push(batch.items[i]);
+    inGrads.push(inputGrad.subarray(i * dim, (i + 1) * dim));
+  }
   for (let i = 0; i < n; i++) {
     if (batch.targets[i] < 0) continue;
     outRows.push(batch.targets[i]);
-    outGrads.set(positiveGrad.subarray(i * dim, (i + 1) * dim), cursor++ * dim);
+    outGrads.push(positiveGrad.subarray(i * dim, (i + 1) * dim));
   }
   for (let j = 0; j < negatives.length; j++) {
     outRows.push(negatives[j]);
-    outGrads.set(negativeGrad.subarray(j * dim, (j + 1) * dim), cursor++ * dim);
+    outGrads.push(negativeGrad.subarray(j * dim, (j + 1) * dim));
   }
-  model.itemOut.applyGradients(outRows, outGrads);
+  const flatten = (rows: Float32Array[]) => {
+    const out = new Float32Array(rows.length * dim);
+    rows.forEach((row, k) => out.set(row, k * dim));
+    return out;
+  };
+  if (model.tied) {
+    // One table read on both sides: both gradients go into a single lazy-Adam step.
+    model.itemOut.applyGradients([...inRows, ...outRows], flatten([...inGrads, ...outGrads]));
+  } else {
+    model.itemIn.applyGradients(inRows, flatten(inGrads));
+    model.itemOut.applyGradients(outRows, flatten(outGrads));
+  }
   tf.dispose([value, inputVar, positiveVar, negativeVar, ...Object.values(grads)]);
   return loss;
 }
@@ -218,15 +229,17 @@ export async function trainPinnerFormer(
   if (checkpointDir) {
     const checkpoint = loadCheckpoint<TrainerState>(checkpointDir);
     if (checkpoint) {
+      // The time budget is how long to keep going, not what is learnt: a resumed run may have another.
+      const comparable = (o: PinnerFormerOptions) => JSON.stringify({ ...o, timeBudgetSeconds: 0 });
       if (
         checkpoint.state.numItems !== data.numItems ||
-        JSON.stringify(checkpoint.state.options) !== JSON.stringify(options)
+        comparable(checkpoint.state.options) !== comparable(options)
       ) {
         throw new Error(
           `${checkpointDir} holds a checkpoint of different data or options; use a fresh --out folder`,
         );
       }
-      state = checkpoint.state;
+      state = { ...checkpoint.state, options };
       restoreSparse(checkpoint, 'itemIn', model.itemIn);
       restoreSparse(checkpoint, 'itemOut', model.itemOut);
       model.itemIn.step = state.itemInSteps;
@@ -288,6 +301,7 @@ export async function trainPinnerFormer(
         step: state.step,
         stepsPerEpoch: batches.length,
         loss,
+        batchSize: batch.size,
         examplesPerSecond: batch.size / ((performance.now() - stepStart) / 1000),
         elapsedSeconds: elapsed(),
       });

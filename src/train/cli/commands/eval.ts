@@ -1,20 +1,57 @@
 import type { Command } from 'commander';
+import type { Dataset } from '../../../core/dataset.ts';
 import { InputError } from '../../../core/errors.ts';
-import { evaluate, fitOnSplit } from '../../../core/eval/harness.ts';
-import { buildSplit } from '../../../core/eval/split.ts';
+import { type EvalResult, evaluate, fitOnSplit } from '../../../core/eval/harness.ts';
+import { evaluateItemToItem, isItemSimilarity } from '../../../core/eval/item-to-item.ts';
+import type { Recommender } from '../../../core/eval/model.ts';
+import { buildSplit, type EvalSplit, PROTOCOLS } from '../../../core/eval/split.ts';
 import { BASELINES, type BaselineName, createBaseline } from '../../baselines/index.ts';
 import { loadDataset } from '../../data/load.ts';
+import { GnnRecommender } from '../../gnn/index.ts';
+import { loadPinnerFormer, PinnerFormerRecommender } from '../../pinnerformer/index.ts';
+import { readRunManifest, readTable } from '../../pipeline.ts';
 import {
   integerList,
   nonNegativeInteger,
   oneOf,
   parseFormat,
   parsePositives,
-  parseProtocol,
   positiveInteger,
 } from '../options.ts';
+import type { ProgressTask } from '../progress.ts';
 import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';
+
+const TRAINED = ['gnn', 'pinnerformer'] as const;
+const MODELS = [...BASELINES, ...TRAINED] as const;
+type ModelName = (typeof MODELS)[number];
+const EVAL_PROTOCOLS = [...PROTOCOLS, 'item2item'] as const;
+
+/** A model trained by `edgerec train`, checked against the data and split it is evaluated on. */
+async function loadTrained(
+  name: (typeof TRAINED)[number],
+  dir: string | undefined,
+  dataset: Dataset,
+  split: EvalSplit,
+): Promise<Recommender> {
+  if (!dir) throw new InputError(`--model ${name} needs --checkpoint DIR, a folder written by edgerec train`);
+  const run = readRunManifest(dir);
+  if (run.dataName !== dataset.name || run.numItems !== split.numItems || run.numUsers !== split.numUsers) {
+    throw new InputError(`${dir} was trained on ${run.dataName}, not on ${dataset.name}`);
+  }
+  if (run.protocol !== split.protocol) {
+    throw new InputError(
+      `${dir} was trained on the ${run.protocol} split; evaluating it on ${split.protocol} would leak`,
+    );
+  }
+  if (name === 'gnn') {
+    const [, dim] = run.tables['gnn/items.f32'] ?? [];
+    if (!dim) throw new InputError(`${dir} holds no GNN table (training did not finish that stage)`);
+    return GnnRecommender.fromTable(readTable(`${dir}/gnn/items.f32`), dim);
+  }
+  const { model, hasTimestamps } = await loadPinnerFormer(`${dir}/pinnerformer/model`);
+  return PinnerFormerRecommender.fromModel(model, hasTimestamps);
+}
 
 export function registerEvalCommand(program: Command): void {
   program
@@ -22,8 +59,9 @@ export function registerEvalCommand(program: Command): void {
     .description('fit a model on the training split of a protocol and score it on the test split')
     .requiredOption('--data <path>', 'file or folder to read')
     .requiredOption('--format <format>', 'movielens | sequences | lightgcn | ncf | events', parseFormat)
-    .option('--protocol <protocol>', 'sasrec | full | temporal', parseProtocol, 'sasrec')
-    .requiredOption('--model <model>', BASELINES.join(' | '), oneOf(BASELINES, 'model'))
+    .option('--protocol <protocol>', EVAL_PROTOCOLS.join(' | '), oneOf(EVAL_PROTOCOLS, 'protocol'), 'sasrec')
+    .requiredOption('--model <model>', MODELS.join(' | '), oneOf(MODELS, 'model'))
+    .option('--checkpoint <dir>', 'gnn | pinnerformer: the folder edgerec train wrote')
     .option(
       '--seed <n>',
       'seed for negative sampling, user sampling and model initialisation',
@@ -53,22 +91,48 @@ export function registerEvalCommand(program: Command): void {
         loading.update(done, total),
       );
       loading.finish();
-      const split = buildSplit(dataset, { protocol: options.protocol, positives: options.positives });
-      const model = createBaseline(options.model as BaselineName, options.seed + 1);
-      const fitting = progress.task(`fit ${model.name}`);
-      await fitOnSplit(model, split, {
-        seed: options.seed,
-        onProgress: (done, total) => fitting.update(done, total),
+      const itemToItem = options.protocol === 'item2item';
+      // Item-to-item queries come from the leave-last-out split: last history item → held-out item.
+      const split = buildSplit(dataset, {
+        protocol: itemToItem ? 'sasrec' : options.protocol,
+        positives: options.positives,
       });
-      fitting.finish();
-      const scoring = progress.task('evaluate', 'users');
-      const result = evaluate(model, split, 'test', {
-        seed: options.seed,
-        negatives: options.negatives,
-        sampleUsers: options.sampleUsers,
-        ks: options.ks,
-        onProgress: (done, total) => scoring.update(done, total),
-      });
+      const name = options.model as ModelName;
+      let model: Recommender;
+      if ((TRAINED as readonly string[]).includes(name)) {
+        model = await loadTrained(name as (typeof TRAINED)[number], options.checkpoint, dataset, split);
+      } else {
+        model = createBaseline(name as BaselineName, options.seed + 1);
+        const fitting = progress.task(`fit ${model.name}`);
+        await fitOnSplit(model, split, {
+          seed: options.seed,
+          onProgress: (done, total) => fitting.update(done, total),
+        });
+        fitting.finish();
+      }
+      const scoring: ProgressTask = progress.task('evaluate', 'users');
+      const onProgress = (done: number, total: number) => scoring.update(done, total);
+      let result: EvalResult;
+      if (itemToItem) {
+        if (!isItemSimilarity(model))
+          throw new InputError(
+            `--protocol item2item needs a model with item similarities (itemknn, gnn, pinnerformer)`,
+          );
+        result = evaluateItemToItem(model, split, 'test', {
+          ks: options.ks,
+          sampleUsers: options.sampleUsers,
+          seed: options.seed,
+          onProgress,
+        });
+      } else {
+        result = evaluate(model, split, 'test', {
+          seed: options.seed,
+          negatives: options.negatives,
+          sampleUsers: options.sampleUsers,
+          ks: options.ks,
+          onProgress,
+        });
+      }
       scoring.finish();
       const seconds = Math.round((performance.now() - started) / 10) / 100;
       if (result.users === 0) {
@@ -78,7 +142,7 @@ export function registerEvalCommand(program: Command): void {
       }
       const report = {
         data: options.data,
-        protocol: split.protocol,
+        protocol: itemToItem ? 'item2item' : split.protocol,
         model: model.name,
         users: result.users,
         metrics: result.metrics,
@@ -92,7 +156,7 @@ export function registerEvalCommand(program: Command): void {
       }
       process.stdout.write(
         `${dataset.name}: ${dataset.users.size} users, ${dataset.items.size} items, ${dataset.log.length} events\n` +
-          `protocol ${split.protocol}: ${split.description}\n` +
+          `protocol ${itemToItem ? 'item2item (queries from the sasrec split)' : `${split.protocol}: ${split.description}`}\n` +
           `model ${model.name} ${JSON.stringify(report.params)}\n\n` +
           formatTable(
             ['metric', 'value'],

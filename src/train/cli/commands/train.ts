@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { loadDataset } from '../../data/load.ts';
+import { trainGlobalModels } from '../../pipeline.ts';
+import {
+  nonNegativeInteger,
+  parseFormat,
+  parsePositives,
+  parseProtocol,
+  positiveInteger,
+} from '../options.ts';
+import { Progress, type ProgressTask } from '../progress.ts';
+import { printJson } from '../report.ts';
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'train the global models (PinSage-style GNN, then PinnerFormer) on the training split of a protocol',
+    )
+    .requiredOption('--data <path>', 'file or folder to read')
+    .requiredOption('--format <format>', 'movielens | sequences | lightgcn | ncf | events', parseFormat)
+    .requiredOption('--out <dir>', 'output folder (rerun the same command to resume)')
+    .option(
+      '--protocol <protocol>',
+      'sasrec | full | temporal: the split to train on',
+      parseProtocol,
+      'sasrec',
+    )
+    .option('--positives <set>', 'engaged | all', parsePositives, 'engaged')
+    .option('--seed <n>', 'seed of every random choice', nonNegativeInteger, 1)
+    .option('--time-budget <seconds>', 'wall-clock budget of the whole run', positiveInteger, 1080)
+    .option('--max-epochs <n>', 'cap on epochs of each model (runs that must be reproducible use this, not a time budget)', positiveInteger)
+    .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
+    .option('--json', 'print one JSON object (run.json) on stdout')
+    .option('--quiet', 'no progress bars')
+    .action(async (options) => {
+      const started = performance.now();
+      const progress = new Progress(!options.quiet);
+      const loading = progress.task('load', 'bytes');
+      const dataset = await loadDataset(options.data, options.format, (done, total) =>
+        loading.update(done, total),
+      );
+      loading.finish();
+      const tasks = new Map<string, ProgressTask>();
+      const manifest = await trainGlobalModels(
+        dataset,
+        options.data,
+        options.out,
+        {
+          protocol: options.protocol,
+          positives: options.positives,
+          seed: options.seed,
+          gnnFeatures: options.gnnFeatures,
+          timeBudgetSeconds: options.timeBudget,
+          gnn: options.maxEpochs ? { epochs: options.maxEpochs } : undefined,
+          pinnerformer: options.maxEpochs ? { maxEpochs: options.maxEpochs } : undefined,
+        },
+        ({ stage, done, total, note }) => {
+          for (const [name, task] of tasks) {
+            if (name !== stage) {
+              task.finish();
+              tasks.delete(name);
+            }
+          }
+          let task = tasks.get(stage);
+          if (!task) {
+            task = progress.task(stage, stage === 'graph' ? 'items' : 'steps');
+            tasks.set(stage, task);
+          }
+          task.update(done, total, note);
+        },
+      );
+      for (const task of tasks.values()) task.finish();
+      const seconds = Math.round((performance.now() - started) / 100) / 10;
+      if (options.json) {
+        printJson({ ...manifest, out: options.out, seconds });
+        return;
+      }
+      const lines = Object.entries(manifest.stages).map(
+        ([stage, record]) =>
+          `  ${stage.padEnd(13)} ${record.seconds.toFixed(1).padStart(7)} s${record.bestEpoch !== undefined ? `, best epoch ${record.bestEpoch + 1}` : ''}`,
+      );
+      process.stdout.write(
+        `trained ${dataset.name} (${manifest.numUsers} users, ${manifest.numItems} items) under the ${manifest.protocol} protocol, seed ${manifest.seed}\n` +
+          `${lines.join('\n')}\nwrote ${options.out}/ in ${seconds} s (this run)\n`,
+      );
+    });
+}

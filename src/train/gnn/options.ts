@@ -1,0 +1,114 @@
+/**
+ * Options of the PinSage-style GNN. Defaults are set for the data sets this project ships with; the
+ * comments say what each one does and why it has its value.
+ */
+export interface GnnOptions {
+  /** Width of the node input, of every layer's output and of the item embedding. */
+  dim: number;
+  /** Width of the neighbour transform ReLU(Q h + q) before pooling. */
+  hidden: number;
+  /** Convolution layers (PinSage: 2). */
+  layers: number;
+  /** Neighbours pooled per node while training: the top-k by importance weight (PinSage: 10 of 50). */
+  trainNeighbors: number;
+  /** Neighbours pooled per node at inference: a count, or 'all' for every neighbour of the table. */
+  inferenceNeighbors: number | 'all';
+  /** Content features in the node input, where the catalog has them. */
+  topics: boolean;
+  titles: boolean;
+  /** Hash buckets of the title-token table. */
+  titleBuckets: number;
+
+  /** Positive pairs: b within the next `window` positions of a in one user's training sequence. */
+  window: number;
+  /** Share of each batch's pairs drawn from the catalog's boards (ignored where there are none). */
+  boardShare: number;
+  /**
+   * Each pair trains both ways: b is also a query with a as its positive, and every item of the batch
+   * (anchors too) is an in-batch negative. Costs nothing extra: the batch's embeddings are computed anyway.
+   */
+  symmetric: boolean;
+  /** Max-margin loss: ReLU(margin − cos(a, b) + cos(a, n)). */
+  margin: number;
+  /** Pairs per step; every other pair's positive is a negative of the anchor (in-batch negatives). */
+  batchSize: number;
+  /** Hard negatives per anchor in epoch e (0-based) are min(e, maxHard), drawn from the table's hard list. */
+  maxHard: number;
+  epochs: number;
+  /** Steps per epoch; 0 = one pass over the co-engagement pairs (ceil(pairs / batchSize)). */
+  stepsPerEpoch: number;
+  /** Stop after this many epochs without a better validation score (with a validate callback). */
+  patience: number;
+  /** Adam learning rate of the dense weights. */
+  learningRate: number;
+  /** Lazy-Adam learning rate of the embedding tables (rows are touched far less often than weights). */
+  sparseLearningRate: number;
+  /** Standard deviation of the tables' initial values. */
+  initStd: number;
+  seed: number;
+  /** Save a checkpoint every this many steps; 0 = by time (`checkpointSeconds`). Epoch ends always save. */
+  checkpointEvery: number;
+  checkpointSeconds: number;
+}
+
+export const GNN_DEFAULTS: Readonly<GnnOptions> = Object.freeze({
+  dim: 64,
+  hidden: 64,
+  layers: 2,
+  trainNeighbors: 10,
+  inferenceNeighbors: 'all',
+  topics: true,
+  titles: true,
+  titleBuckets: 1 << 14,
+  window: 3,
+  boardShare: 0.5,
+  symmetric: true,
+  margin: 0.1,
+  batchSize: 256,
+  maxHard: 3,
+  epochs: 8,
+  stepsPerEpoch: 0,
+  patience: 2,
+  learningRate: 3e-3,
+  sparseLearningRate: 1e-2,
+  initStd: 0.1,
+  seed: 1,
+  checkpointEvery: 0,
+  checkpointSeconds: 60,
+});
+
+export function resolveGnnOptions(options: Partial<GnnOptions> = {}): GnnOptions {
+  const resolved: GnnOptions = { ...GNN_DEFAULTS, ...options };
+  const positiveInts = [
+    'dim',
+    'hidden',
+    'layers',
+    'trainNeighbors',
+    'window',
+    'batchSize',
+    'epochs',
+  ] as const;
+  for (const name of positiveInts) {
+    const value = resolved[name];
+    if (!(Number.isInteger(value) && value >= 1))
+      throw new RangeError(`gnn: ${name} must be an integer >= 1, got ${value}`);
+  }
+  const counts = ['maxHard', 'stepsPerEpoch', 'patience', 'checkpointEvery', 'titleBuckets'] as const;
+  for (const name of counts) {
+    const value = resolved[name];
+    if (!(Number.isInteger(value) && value >= 0))
+      throw new RangeError(`gnn: ${name} must be an integer >= 0, got ${value}`);
+  }
+  const { inferenceNeighbors, boardShare, margin, learningRate, sparseLearningRate, initStd } = resolved;
+  if (inferenceNeighbors !== 'all' && !(Number.isInteger(inferenceNeighbors) && inferenceNeighbors >= 1))
+    throw new RangeError(
+      `gnn: inferenceNeighbors must be 'all' or an integer >= 1, got ${inferenceNeighbors}`,
+    );
+  if (!(boardShare >= 0 && boardShare <= 1))
+    throw new RangeError(`gnn: boardShare must be in [0, 1], got ${boardShare}`);
+  if (!(margin >= 0)) throw new RangeError(`gnn: margin must be >= 0, got ${margin}`);
+  for (const [name, value] of Object.entries({ learningRate, sparseLearningRate, initStd }))
+    if (!(value > 0)) throw new RangeError(`gnn: ${name} must be > 0, got ${value}`);
+  if (resolved.titles && resolved.titleBuckets < 1) throw new RangeError('gnn: titleBuckets must be >= 1');
+  return resolved;
+}

@@ -1,0 +1,278 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset } from '../core/dataset.ts';
+import { fitOnSplit, trainingData } from '../core/eval/harness.ts';
+import { evaluateItemToItem } from '../core/eval/item-to-item.ts';
+import type { UserEvents } from '../core/eval/model.ts';
+import { buildSplit, type EvalSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
+import { groupRowsByUser, type InteractionLog } from '../core/interactions.ts';
+import { type GnnOptions, GnnRecommender, trainGnn } from './gnn/index.ts';
+import {
+  boardsFor,
+  loadNeighborTable,
+  PinBoardGraph,
+  sampleNeighbors,
+  saveNeighborTable,
+} from './graph/index.ts';
+import {
+  loadPinnerFormer,
+  type PinnerFormerOptions,
+  PinnerFormerRecommender,
+  savePinnerFormer,
+  sequenceFromEvents,
+} from './pinnerformer/index.ts';
+
+/**
+ * The output folder of `edgerec train`:
+ *   run.json                  what was trained (data, protocol, seed, options), per stage: seconds, epochs,
+ *                             validation scores; and the shape of every table below
+ *   ids.json                  { users: [...], items: [...] } external ids in index order
+ *   graph/neighbors.bin       PinSage random-walk neighbours (see graph/neighbor-file.ts)
+ *   gnn/checkpoint/           resumable GNN training state
+ *   gnn/items.f32             GNN item table, [items × dim] float32 little-endian, rows L2-normalised
+ *   pinnerformer/checkpoint/  resumable PinnerFormer training state
+ *   pinnerformer/model/       the trained PinnerFormer (state.json + tensors.bin, see checkpoint.ts)
+ *   pinnerformer/items.f32    its item-tower table, [items × dim]
+ *   pinnerformer/users.f32    every user's embedding after their training + validation events, [users × dim]
+ * Running the same command again resumes: finished stages are skipped, a stage in progress continues
+ * from its checkpoint.
+ */
+export interface TrainRunOptions {
+  protocol: Protocol;
+  positives: PositiveSet;
+  seed: number;
+  /** Feed the GNN item table to PinnerFormer as frozen item features. */
+  gnnFeatures: boolean;
+  /** Wall-clock budget for the whole run, in seconds; PinnerFormer gets what the earlier stages leave. */
+  timeBudgetSeconds: number;
+  gnn?: Partial<GnnOptions>;
+  pinnerformer?: Partial<PinnerFormerOptions>;
+}
+
+export interface StageProgress {
+  stage: 'graph' | 'gnn' | 'pinnerformer';
+  done: number;
+  total: number;
+  note?: string;
+}
+
+export interface StageRecord {
+  seconds: number;
+  /** Training examples per second (pairs for the GNN, sequences for PinnerFormer, items for the graph). */
+  examplesPerSecond?: number;
+  /** Peak resident memory of the process by the end of the stage. */
+  peakRssMiB: number;
+  bestEpoch?: number;
+  validation?: number;
+  epochs?: { epoch: number; loss: number; validation?: number }[];
+  resumed?: boolean;
+  skipped?: boolean;
+}
+
+export interface RunManifest {
+  format: 1;
+  data: string;
+  dataFormat: string;
+  dataName: string;
+  protocol: Protocol;
+  positives: PositiveSet;
+  seed: number;
+  numUsers: number;
+  numItems: number;
+  gnnFeatures: boolean;
+  stages: Partial<Record<StageProgress['stage'], StageRecord>>;
+  tables: Record<string, [number, number]>;
+}
+
+const VALIDATION_USERS = 3000;
+
+const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+export function writeTable(file: string, table: Float32Array): void {
+  writeFileSync(file, new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+}
+
+export function readTable(file: string): Float32Array {
+  const bytes = readFileSync(file);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+export function readRunManifest(dir: string): RunManifest {
+  const file = join(dir, 'run.json');
+  if (!existsSync(file)) throw new Error(`${dir} holds no trained run (run.json is missing)`);
+  return JSON.parse(readFileSync(file, 'utf8')) as RunManifest;
+}
+
+/** Every user's events in the split's training and validation periods (what the test stage sees). */
+export function eventsThroughValidation(split: EvalSplit): UserEvents[] {
+  const parts: { log: InteractionLog; rows: ReturnType<typeof groupRowsByUser> }[] = [
+    split.trainLog,
+    split.validLog,
+  ].map((log) => ({ log, rows: groupRowsByUser(log, split.numUsers) }));
+  const out: UserEvents[] = [];
+  for (let u = 0; u < split.numUsers; u++) {
+    const rows = parts.flatMap(({ log, rows: r }) =>
+      Array.from(r.rows.subarray(r.offsets[u], r.offsets[u + 1]), (row) => ({ log, row })),
+    );
+    out.push({
+      items: Int32Array.from(rows, ({ log, row }) => log.item[row]),
+      actions: Uint8Array.from(rows, ({ log, row }) => log.action[row]),
+      ts: Float64Array.from(rows, ({ log, row }) => log.ts[row]),
+    });
+  }
+  return out;
+}
+
+/** Trains the global models on a protocol's training split: graph sampling, then the GNN, then PinnerFormer. */
+export async function trainGlobalModels(
+  dataset: Dataset,
+  dataPath: string,
+  outDir: string,
+  options: TrainRunOptions,
+  onProgress: (progress: StageProgress) => void = () => {},
+): Promise<RunManifest> {
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const split = buildSplit(dataset, { protocol: options.protocol, positives: options.positives });
+  const data = trainingData(split);
+  for (const sub of ['graph', 'gnn', 'pinnerformer']) mkdirSync(join(outDir, sub), { recursive: true });
+  const manifestFile = join(outDir, 'run.json');
+  let manifest: RunManifest = {
+    format: 1,
+    data: dataPath,
+    dataFormat: dataset.format,
+    dataName: dataset.name,
+    protocol: options.protocol,
+    positives: options.positives,
+    seed: options.seed,
+    numUsers: data.numUsers,
+    numItems: data.numItems,
+    gnnFeatures: options.gnnFeatures,
+    stages: {},
+    tables: {},
+  };
+  if (existsSync(manifestFile)) {
+    const previous = readRunManifest(outDir);
+    const same = (
+      ['dataName', 'protocol', 'positives', 'seed', 'numUsers', 'numItems', 'gnnFeatures'] as const
+    ).every((key) => previous[key] === manifest[key]);
+    if (!same)
+      throw new Error(`${outDir} holds a run of other data or options; choose another --out or delete it`);
+    manifest = previous;
+  }
+  const save = () => writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(
+    join(outDir, 'ids.json'),
+    JSON.stringify({ users: dataset.users.toArray(), items: dataset.items.toArray() }),
+  );
+  save();
+
+  // 1. PinSage graph: boards (given or derived) → random walks with restart → top-T neighbours.
+  const neighborFile = join(outDir, 'graph', 'neighbors.bin');
+  let neighbors = existsSync(neighborFile) ? loadNeighborTable(neighborFile).table : undefined;
+  if (!neighbors) {
+    const t = performance.now();
+    const graph = PinBoardGraph.fromBoards(data.numItems, boardsFor(data));
+    neighbors = await sampleNeighbors(graph, {
+      seed: options.seed,
+      onProgress: (done, total) => onProgress({ stage: 'graph', done, total }),
+    });
+    saveNeighborTable(neighborFile, neighbors, { seed: options.seed });
+    const seconds = (performance.now() - t) / 1000;
+    manifest.stages.graph = { seconds, examplesPerSecond: data.numItems / seconds, peakRssMiB: peakRssMiB() };
+    save();
+  }
+
+  // 2. GNN item embeddings, model choice by item-to-item hit rate on validation co-engagements.
+  const gnnTableFile = join(outDir, 'gnn', 'items.f32');
+  let gnnTable: Float32Array | undefined = existsSync(gnnTableFile) ? readTable(gnnTableFile) : undefined;
+  const gnnDim = options.gnn?.dim ?? 64;
+  if (!gnnTable) {
+    const t = performance.now();
+    let gnnRate = 0;
+    const result = await trainGnn(
+      data,
+      neighbors,
+      { seed: options.seed, ...options.gnn },
+      {
+        checkpointDir: join(outDir, 'gnn', 'checkpoint'),
+        onProgress: (info) => {
+          gnnRate = info.examplesPerSecond;
+          onProgress({
+            stage: 'gnn',
+            done: info.epoch * info.stepsPerEpoch + info.step,
+            total: info.epochs * info.stepsPerEpoch,
+            note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
+          });
+        },
+        validate: (table) =>
+          evaluateItemToItem(GnnRecommender.fromTable(table, gnnDim), split, 'valid', {
+            sampleUsers: VALIDATION_USERS,
+            seed: options.seed,
+          }).metrics['HR@10'],
+      },
+    );
+    gnnTable = result.table;
+    writeTable(gnnTableFile, gnnTable);
+    manifest.stages.gnn = {
+      seconds: (performance.now() - t) / 1000,
+      examplesPerSecond: gnnRate,
+      peakRssMiB: peakRssMiB(),
+      bestEpoch: result.bestEpoch,
+      validation: result.bestScore,
+      epochs: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.score })),
+      resumed: result.resumedAt !== undefined,
+    };
+    manifest.tables['gnn/items.f32'] = [data.numItems, gnnDim];
+    save();
+  }
+
+  // 3. PinnerFormer user embeddings, early stopping on validation NDCG@10 of the protocol.
+  const modelDir = join(outDir, 'pinnerformer', 'model');
+  if (!existsSync(join(modelDir, 'state.json'))) {
+    const t = performance.now();
+    const budget = Math.max(30, options.timeBudgetSeconds - elapsed());
+    const features = options.gnnFeatures ? { table: gnnTable, dim: gnnDim } : undefined;
+    let sequences = 0;
+    const recommender = new PinnerFormerRecommender(
+      { seed: options.seed, timeBudgetSeconds: budget, ...options.pinnerformer },
+      features,
+      {
+        checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
+        onProgress: (p) => {
+          sequences += p.batchSize;
+          onProgress({
+            stage: 'pinnerformer',
+            done: p.step,
+            total: p.stepsPerEpoch,
+            note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.examplesPerSecond)} seq/s`,
+          });
+        },
+      },
+    );
+    await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
+    savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
+    const description = recommender.describe();
+    const seconds = (performance.now() - t) / 1000;
+    manifest.stages.pinnerformer = {
+      seconds,
+      examplesPerSecond: sequences / seconds,
+      peakRssMiB: peakRssMiB(),
+      bestEpoch: description.bestEpoch as number,
+      epochs: description.epochs as StageRecord['epochs'],
+    };
+    save();
+  }
+  const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
+  const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+  const dim = model.options.dim;
+  writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
+  const users = recommender.embedSequences(
+    eventsThroughValidation(split).map((e) => sequenceFromEvents(e, hasTimestamps)),
+  );
+  writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
+  manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];
+  manifest.tables['pinnerformer/users.f32'] = [data.numUsers, dim];
+  save();
+  return manifest;
+}

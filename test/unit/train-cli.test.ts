@@ -1,0 +1,131 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/edgerec.mjs');
+const work = mkdtempSync(join(tmpdir(), 'edgerec-train-'));
+const events = join(work, 'data', 'events.jsonl');
+
+const edgerec = (...args: string[]) => run(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26 });
+const trainArgs = (out: string) => [
+  'train',
+  '--data',
+  events,
+  '--format',
+  'events',
+  '--out',
+  out,
+  '--max-epochs',
+  '3',
+  '--time-budget',
+  '100000',
+  '--seed',
+  '2',
+  '--quiet',
+];
+
+async function waitFor(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (!existsSync(path)) {
+    if (child.exitCode !== null)
+      throw new Error(`training exited (${child.exitCode}) before ${path} appeared`);
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${path}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+beforeAll(async () => {
+  await edgerec(
+    'data',
+    'gen',
+    '--out',
+    join(work, 'data'),
+    '--users',
+    '150',
+    '--items',
+    '400',
+    '--events',
+    '12000',
+    '--seed',
+    '5',
+    '--quiet',
+  );
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('edgerec train', () => {
+  it('writes the documented tables, and a run killed with SIGKILL resumes to byte-identical results', async () => {
+    const straight = join(work, 'straight');
+    const { stdout } = await edgerec(...trainArgs(straight), '--json');
+    const manifest = JSON.parse(stdout);
+    expect(manifest.tables['gnn/items.f32']).toEqual([400, 64]);
+    expect(manifest.tables['pinnerformer/items.f32']).toEqual([400, 64]);
+    expect(manifest.tables['pinnerformer/users.f32']).toEqual([150, 64]);
+    expect(readFileSync(join(straight, 'pinnerformer', 'users.f32')).byteLength).toBe(150 * 64 * 4);
+
+    const killed = join(work, 'killed');
+    const child = spawn(process.execPath, [BIN, ...trainArgs(killed)], { stdio: 'ignore' });
+    // The PinnerFormer checkpoint appears at its first epoch end: the GNN is done, PinnerFormer is mid-way.
+    await waitFor(join(killed, 'pinnerformer', 'checkpoint', 'state.json'), child, 120_000);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(existsSync(join(killed, 'pinnerformer', 'model', 'state.json'))).toBe(false);
+    await edgerec(...trainArgs(killed));
+
+    for (const table of ['gnn/items.f32', 'pinnerformer/items.f32', 'pinnerformer/users.f32']) {
+      expect(readFileSync(join(killed, table)).equals(readFileSync(join(straight, table)))).toBe(true);
+    }
+    const resumed = JSON.parse(readFileSync(join(killed, 'run.json'), 'utf8'));
+    expect(resumed.stages.pinnerformer.bestEpoch).toBe(manifest.stages.pinnerformer.bestEpoch);
+  }, 300_000);
+
+  it('evaluates the trained models with eval --checkpoint and refuses a mismatched split', async () => {
+    const out = join(work, 'straight');
+    for (const model of ['gnn', 'pinnerformer']) {
+      const { stdout } = await edgerec(
+        'eval',
+        '--data',
+        events,
+        '--format',
+        'events',
+        '--model',
+        model,
+        '--checkpoint',
+        out,
+        '--json',
+      );
+      const report = JSON.parse(stdout);
+      expect(report.model).toBe(model);
+      expect(report.metrics['HR@10']).toBeGreaterThan(0);
+    }
+    const wrong = await edgerec(
+      'eval',
+      '--data',
+      events,
+      '--format',
+      'events',
+      '--protocol',
+      'full',
+      '--model',
+      'gnn',
+      '--checkpoint',
+      out,
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect((wrong as { code: number }).code).toBe(2);
+    expect((wrong as { stderr: string }).stderr).toMatch(/trained on the sasrec split/);
+    const missing = await edgerec(
+      'eval',
+      '--data',
+      events,
+      '--format',
+      'events',
+      '--model',
+      'pinnerformer',
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect((missing as { stderr: string }).stderr).toMatch(/needs --checkpoint/);
+  }, 120_000);
+});
