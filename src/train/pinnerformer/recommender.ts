@@ -106,9 +106,9 @@ export class PinnerFormerRecommender implements Recommender {
   scoreMany(requests: ScoreRequest[]): void {
     const { dim } = this.trained.options;
     const users = this.embedSequences(requests.map((r) => sequenceFromEvents(r.events, this.hasTimestamps)));
-    requests.forEach((request, n) =>
-      this.dot(users.subarray(n * dim, (n + 1) * dim), request.candidates, request.out),
-    );
+    requests.forEach((request, n) => {
+      this.dot(users.subarray(n * dim, (n + 1) * dim), request.candidates, request.out);
+    });
   }
 
   private dot(user: Float32Array, candidates: Int32Array, out: Float32Array): void {

@@ -165,7 +165,9 @@ function trainStep(
   }
   const flatten = (rows: Float32Array[]) => {
     const out = new Float32Array(rows.length * dim);
-    rows.forEach((row, k) => out.set(row, k * dim));
+    rows.forEach((row, k) => {
+      out.set(row, k * dim);
+    });
     return out;
   };
   if (model.tied) {

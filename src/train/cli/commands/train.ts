@@ -29,7 +29,11 @@ export function registerTrainCommand(program: Command): void {
     .option('--positives <set>', 'engaged | all', parsePositives, 'engaged')
     .option('--seed <n>', 'seed of every random choice', nonNegativeInteger, 1)
     .option('--time-budget <seconds>', 'wall-clock budget of the whole run', positiveInteger, 1080)
-    .option('--max-epochs <n>', 'cap on epochs of each model (runs that must be reproducible use this, not a time budget)', positiveInteger)
+    .option(
+      '--max-epochs <n>',
+      'cap on epochs of each model (runs that must be reproducible use this, not a time budget)',
+      positiveInteger,
+    )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
     .option('--json', 'print one JSON object (run.json) on stdout')
     .option('--quiet', 'no progress bars')
