@@ -39,8 +39,7 @@ export async function loadPinnerFormer(
 ): Promise<{ model: PinnerFormerModel; hasTimestamps: boolean }> {
   await initTraining();
   const checkpoint = loadCheckpoint<SavedModel>(dir);
-  if (checkpoint?.state.kind !== 'pinnerformer')
-    throw new Error(`${dir} holds no saved PinnerFormer`);
+  if (checkpoint?.state.kind !== 'pinnerformer') throw new Error(`${dir} holds no saved PinnerFormer`);
   const { options, numItems, featureDim, hasTimestamps } = checkpoint.state;
   const features =
     featureDim > 0
