@@ -1,11 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../core/dataset.ts';
-import { fitOnSplit, trainingData } from '../core/eval/harness.ts';
+import { EventHistory, fitOnSplit, trainingData } from '../core/eval/harness.ts';
 import { evaluateItemToItem } from '../core/eval/item-to-item.ts';
-import type { UserEvents } from '../core/eval/model.ts';
-import { buildSplit, type EvalSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
-import { groupRowsByUser, type InteractionLog } from '../core/interactions.ts';
+import { buildSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
 import { type GnnOptions, GnnRecommender, trainGnn } from './gnn/index.ts';
 import {
   boardsFor,
@@ -103,26 +101,6 @@ export function readRunManifest(dir: string): RunManifest {
   return JSON.parse(readFileSync(file, 'utf8')) as RunManifest;
 }
 
-/** Every user's events in the split's training and validation periods (what the test stage sees). */
-export function eventsThroughValidation(split: EvalSplit): UserEvents[] {
-  const parts: { log: InteractionLog; rows: ReturnType<typeof groupRowsByUser> }[] = [
-    split.trainLog,
-    split.validLog,
-  ].map((log) => ({ log, rows: groupRowsByUser(log, split.numUsers) }));
-  const out: UserEvents[] = [];
-  for (let u = 0; u < split.numUsers; u++) {
-    const rows = parts.flatMap(({ log, rows: r }) =>
-      Array.from(r.rows.subarray(r.offsets[u], r.offsets[u + 1]), (row) => ({ log, row })),
-    );
-    out.push({
-      items: Int32Array.from(rows, ({ log, row }) => log.item[row]),
-      actions: Uint8Array.from(rows, ({ log, row }) => log.action[row]),
-      ts: Float64Array.from(rows, ({ log, row }) => log.ts[row]),
-    });
-  }
-  return out;
-}
-
 /** Trains the global models on a protocol's training split: graph sampling, then the GNN, then PinnerFormer. */
 export async function trainGlobalModels(
   dataset: Dataset,
@@ -205,11 +183,14 @@ export async function trainGlobalModels(
             note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
           });
         },
-        validate: (table) =>
-          evaluateItemToItem(GnnRecommender.fromTable(table, gnnDim), split, 'valid', {
+        // Both metrics the item-to-item task is judged by, on validation co-engagements.
+        validate: (table) => {
+          const { metrics } = evaluateItemToItem(GnnRecommender.fromTable(table, gnnDim), split, 'valid', {
             sampleUsers: VALIDATION_USERS,
             seed: options.seed,
-          }).metrics['HR@10'],
+          });
+          return metrics['HR@10'] + metrics.MRR;
+        },
       },
     );
     gnnTable = result.table;
@@ -267,8 +248,10 @@ export async function trainGlobalModels(
   const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
   const dim = model.options.dim;
   writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
+  // Each user's long-term embedding from everything before the test period.
+  const history = new EventHistory(split, 'test');
   const users = recommender.embedSequences(
-    eventsThroughValidation(split).map((e) => sequenceFromEvents(e, hasTimestamps)),
+    Array.from({ length: split.numUsers }, (_, u) => sequenceFromEvents(history.of(u), hasTimestamps)),
   );
   writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
   manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];

@@ -111,7 +111,7 @@ export function sampleNegatives(
 }
 
 /** Per-user event views for a stage: the training log, plus the validation period at the test stage. */
-class EventHistory {
+export class EventHistory {
   private readonly parts: { log: InteractionLog; rows: RowsByUser }[];
 
   constructor(split: EvalSplit, stage: Stage) {

@@ -111,9 +111,9 @@ export function averageRows(
 }
 
 /**
- * The gradient of `averageRows` spread back onto the feature rows: each (item, row) pair of the batch gets
- * the item's gradient divided by the item's row count. Returns the row indices and their gradients, ready
- * for `SparseEmbedding.applyGradients` (which sums repeated rows).
+ * The gradient of `averageRows` spread back onto the feature rows: each (item, row) pair of the batch adds
+ * the item's gradient divided by the item's row count to that row. Returns each touched row once (in order
+ * of first touch) with its summed gradient, ready for `SparseEmbedding.applyGradients`.
  */
 export function spreadAverageGradient(
   feature: ContentFeature,
@@ -121,21 +121,28 @@ export function spreadAverageGradient(
   items: ArrayLike<number>,
   grad: Float32Array,
 ): { rows: Int32Array; grads: Float32Array } {
-  let count = 0;
-  for (let n = 0; n < items.length; n++) count += feature.offsets[items[n] + 1] - feature.offsets[items[n]];
-  const rows = new Int32Array(count);
-  const grads = new Float32Array(count * dim);
-  let cursor = 0;
+  const slot = new Int32Array(feature.vocabulary).fill(-1);
+  const rows: number[] = [];
+  for (let n = 0; n < items.length; n++) {
+    for (let k = feature.offsets[items[n]]; k < feature.offsets[items[n] + 1]; k++) {
+      const row = feature.rows[k];
+      if (slot[row] === -1) {
+        slot[row] = rows.length;
+        rows.push(row);
+      }
+    }
+  }
+  const grads = new Float32Array(rows.length * dim);
   for (let n = 0; n < items.length; n++) {
     const from = feature.offsets[items[n]];
     const to = feature.offsets[items[n] + 1];
     if (to === from) continue;
     const scale = 1 / (to - from);
+    const source = n * dim;
     for (let k = from; k < to; k++) {
-      rows[cursor] = feature.rows[k];
-      for (let d = 0; d < dim; d++) grads[cursor * dim + d] = grad[n * dim + d] * scale;
-      cursor++;
+      const target = slot[feature.rows[k]] * dim;
+      for (let d = 0; d < dim; d++) grads[target + d] += grad[source + d] * scale;
     }
   }
-  return { rows, grads };
+  return { rows: Int32Array.from(rows), grads };
 }

@@ -5,9 +5,9 @@ import { tf } from '../tf/backend.ts';
 import { DenseParams } from '../tf/dense-params.ts';
 import { SparseEmbedding } from '../tf/sparse-embedding.ts';
 import { buildComputation, type Computation } from './computation.ts';
-import { averageRows, type ContentFeature, type ItemContent, spreadAverageGradient } from './content.ts';
-import { denseShapes, type GnnModel } from './model.ts';
-import { gatherRows, l2Normalize, matMul } from './ops.ts';
+import { type ContentFeature, type ItemContent, spreadAverageGradient } from './content.ts';
+import { denseShapes, type GnnModel, nodeInputs } from './model.ts';
+import { gatherRows, l2Normalize, matMul, poolRows } from './ops.ts';
 import type { GnnOptions } from './options.ts';
 
 /**
@@ -28,9 +28,6 @@ function concat(a: Int32Array, b: Int32Array): Int32Array {
   return out;
 }
 
-/** Dense weights live under this prefix in tf's variable registry (names are global there). */
-const PREFIX = 'gnn/';
-
 /** One training step's examples, as items. */
 export interface TrainBatch {
   anchors: Int32Array;
@@ -38,6 +35,8 @@ export interface TrainBatch {
   /** [anchors.length × hardPerAnchor] hard negatives, −1 where an anchor has fewer. */
   hard: Int32Array;
   hardPerAnchor: number;
+  /** Uniformly drawn items, negatives of every query of the batch. */
+  shared: Int32Array;
 }
 
 /** The network forward pass on one batch's computation graph, with its inputs as tensors. */
@@ -49,8 +48,7 @@ export interface ForwardInputs {
 
 /**
  * The trainable GNN: embedding tables outside the tf graph (SparseEmbedding, lazy Adam on touched rows),
- * dense weights inside (DenseParams, Adam). Only one may exist at a time in a process (tf variable names
- * are global); `dispose` it when done.
+ * dense weights inside (DenseParams, Adam). `dispose` it when done (tf variables are not garbage-collected).
  */
 export class GnnNetwork {
   readonly options: GnnOptions;
@@ -74,7 +72,7 @@ export class GnnNetwork {
     if (content.titles) this.title = table(content.titles.vocabulary);
     this.params = new DenseParams(random, options.learningRate);
     for (const [name, shape] of denseShapes(options))
-      this.params.add(`${PREFIX}${name}`, shape, shape.length === 1 ? 'zeros' : 'glorot');
+      this.params.add(name, shape, shape.length === 1 ? 'zeros' : 'glorot');
     this.scratch = new Int32Array(numItems).fill(-1);
   }
 
@@ -86,7 +84,7 @@ export class GnnNetwork {
   }
 
   private w(name: string): tf.Variable {
-    return this.params.get(`${PREFIX}${name}`);
+    return this.params.get(name);
   }
 
   /**
@@ -94,7 +92,7 @@ export class GnnNetwork {
    * `computation.levels[0]`. Differentiable with respect to `inputs` and the dense weights.
    */
   forward({ computation, inputs }: ForwardInputs): tf.Tensor2D {
-    const { dim, hidden, layers } = this.options;
+    const { dim, layers } = this.options;
     const { k, levels, slots, weights } = computation;
     let h: tf.Tensor2D = inputs;
     for (let l = 0; l < layers; l++) {
@@ -102,9 +100,7 @@ export class GnnNetwork {
       const transformed = tf.relu(
         matMul(h, this.w(`Q${l}`) as tf.Tensor2D).add(this.w(`q${l}`)),
       ) as tf.Tensor2D;
-      const gathered = gatherRows(transformed, slots[l]).reshape([count, k, hidden]);
-      const alpha = tf.tensor3d(weights[l], [count, k, 1]);
-      const pooled = gathered.mul(alpha).sum(1) as tf.Tensor2D;
+      const pooled = poolRows(transformed, slots[l], weights[l], count, k);
       const self = h.slice([0, 0], [count, dim]);
       const z = tf.relu(
         matMul(tf.concat([self, pooled], 1), this.w(`W${l}`) as tf.Tensor2D).add(this.w(`w${l}`)),
@@ -123,8 +119,8 @@ export class GnnNetwork {
    * One optimisation step of the max-margin loss on `batch`; returns the loss, the mean over every
    * (query, negative) pair of ReLU(margin − cos(query, partner) + cos(query, negative)). Queries are the
    * anchors (and, with `symmetric`, the positives too, with the anchors as their partners); negatives are
-   * the batch's other items (its positives, or all its items with `symmetric`) and the anchor's hard
-   * negatives, except items equal to the query or its partner.
+   * the batch's other items (its positives, or all its items with `symmetric`), the batch's shared
+   * uniformly drawn items, and the anchor's hard negatives, except items equal to the query or its partner.
    */
   trainStep(batch: TrainBatch, table: NeighborTable): number {
     const { dim, margin, symmetric } = this.options;
@@ -144,7 +140,7 @@ export class GnnNetwork {
     };
     const queries = symmetric ? concat(batch.anchors, batch.positives) : batch.anchors;
     const partners = symmetric ? concat(batch.positives, batch.anchors) : batch.positives;
-    const candidates = symmetric ? queries : batch.positives;
+    const candidates = concat(symmetric ? queries : batch.positives, batch.shared);
     const Q = queries.length;
     const C = candidates.length;
     const queryRows = Int32Array.from(queries, rowOf);
@@ -174,17 +170,23 @@ export class GnnNetwork {
 
     const computation = this.computation(Int32Array.from(targets), table);
     const nodes = computation.levels[0];
-    const tableVariables: [tf.Variable, SparseEmbedding, ContentFeature | undefined][] = [];
-    tableVariables.push([inputVariable(this.id.gather(nodes), dim), this.id, undefined]);
-    for (const [feature, embedding] of this.features()) {
-      const mean = averageRows(feature, embedding.values, dim, nodes);
-      tableVariables.push([inputVariable(mean, dim), embedding, feature]);
-    }
+    // h⁰ = id row + mean topic row + mean title row, summed in JS: one input whose gradient every table shares.
+    const input = inputVariable(
+      nodeInputs(
+        {
+          options: this.options,
+          content: this.content,
+          id: this.id.values,
+          topic: this.topic?.values,
+          title: this.title?.values,
+        },
+        nodes,
+      ),
+      dim,
+    );
     const dense = [...this.params.variables.values()];
     const { value, grads } = tf.variableGrads(() => {
-      let inputs = tableVariables[0][0] as tf.Tensor2D;
-      for (let t = 1; t < tableVariables.length; t++) inputs = inputs.add(tableVariables[t][0]);
-      const embeddings = this.forward({ computation, inputs });
+      const embeddings = this.forward({ computation, inputs: input as tf.Tensor2D });
       const q = gatherRows(embeddings, queryRows);
       const positive = q.mul(gatherRows(embeddings, partnerRows)).sum(1, true);
       const scores = matMul(q, gatherRows(embeddings, candidateRows).transpose());
@@ -205,28 +207,41 @@ export class GnnNetwork {
         total = total.add(hardLoss.sum());
       }
       return total.div(Math.max(pairs, 1)) as tf.Scalar;
-    }, [...tableVariables.map(([v]) => v), ...dense]);
+    }, [input, ...dense]);
     const loss = value.dataSync()[0];
     this.params.apply(grads);
-    for (const [variable, embedding, feature] of tableVariables) {
-      const grad = grads[variable.name].dataSync() as Float32Array;
-      if (!feature) embedding.applyGradients(nodes, grad);
-      else {
-        const spread = spreadAverageGradient(feature, dim, nodes, grad);
-        embedding.applyGradients(spread.rows, spread.grads);
-      }
+    const grad = grads[input.name].dataSync() as Float32Array;
+    this.id.applyGradients(nodes, grad);
+    for (const [feature, embedding] of this.features()) {
+      const spread = spreadAverageGradient(feature, dim, nodes, grad);
+      embedding.applyGradients(spread.rows, spread.grads);
     }
     value.dispose();
     for (const g of Object.values(grads)) g.dispose();
-    for (const [variable] of tableVariables) variable.dispose();
+    input.dispose();
     return loss;
+  }
+
+  /** Sets the weights (not the optimizer state) from a plain model of the same shape. */
+  setWeights(model: GnnModel): void {
+    for (const [name, table] of this.tables()) {
+      const values = model[name as 'id' | 'topic' | 'title'];
+      if (!values || values.length !== table.values.length)
+        throw new Error(`gnn: the model's ${name} table does not fit`);
+      table.values.set(values);
+    }
+    for (const [name, weight] of Object.entries(model.dense)) {
+      const value = tf.tensor(weight.data, weight.shape);
+      this.w(name).assign(value);
+      value.dispose();
+    }
   }
 
   /** The current weights as a plain model (copies). */
   export(): GnnModel {
     const dense: GnnModel['dense'] = {};
     for (const [name, weight] of Object.entries(this.params.export()))
-      dense[name.slice(PREFIX.length)] = { data: weight.data.slice(), shape: weight.shape };
+      dense[name] = { data: weight.data.slice(), shape: weight.shape };
     return {
       options: this.options,
       numItems: this.numItems,
@@ -251,7 +266,7 @@ export class GnnNetwork {
     steps: Record<string, number>;
   }> {
     const tensors: Record<string, TensorArray | { data: TensorArray; shape: number[] }> =
-      await this.params.snapshot('');
+      this.params.snapshot('dense:');
     const steps: Record<string, number> = { dense: this.params.step };
     for (const [name, table] of this.tables()) {
       tensors[`table:${name}`] = table.values;
@@ -263,7 +278,7 @@ export class GnnNetwork {
   }
 
   async restore(checkpoint: Checkpoint<unknown>, steps: Record<string, number>): Promise<void> {
-    this.params.restore(checkpoint, '', steps.dense ?? 0);
+    this.params.restore(checkpoint, 'dense:', steps.dense ?? 0);
     for (const [name, table] of this.tables()) {
       for (const [suffix, target] of [
         ['', table.values],

@@ -45,3 +45,37 @@ export const matMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
     },
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * Importance pooling: out[n] = Σ_s weights[n·k + s] · x[slots[n·k + s]] for n < count ([count × width]),
+ * with a hand-written gradient (ScatterNd of the weighted upstream rows): tf's own gradient of this chain
+ * needs gather's missing kernel, and its Sum gradient builds a ones tensor in JS on every call.
+ * Measured at 4.9k × 10 slots of width 64: ~12 ms forward + backward, vs ~35 ms for either the autodiff
+ * chain or a JS loop.
+ */
+export function poolRows(
+  x: tf.Tensor2D,
+  slots: Int32Array,
+  weights: Float32Array,
+  count: number,
+  k: number,
+): tf.Tensor2D {
+  const [rows, width] = x.shape;
+  const pool = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const indices = tf.tensor2d(slots, [count * k, 1], 'int32');
+    const alpha = tf.tensor3d(weights, [count, k, 1]);
+    save([indices, alpha]);
+    return {
+      value: tf.gatherND(input, indices).reshape([count, k, width]).mul(alpha).sum(1),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const spread = (dy as tf.Tensor)
+          .reshape([count, 1, width])
+          .mul(saved[1])
+          .reshape([count * k, width]);
+        return tf.scatterND(saved[0], spread, [rows, width]);
+      },
+    };
+  });
+  return pool(x) as tf.Tensor2D;
+}

@@ -40,18 +40,27 @@ export function buildPairPool(data: TrainingData, window: number): PairPool {
   return { a: Int32Array.from(a), b: Int32Array.from(b), boards, boardSampler };
 }
 
+/** Pairs an epoch is sized by: the co-engagements, or the board memberships where there are none. */
+export function pairCount(pool: PairPool): number {
+  if (pool.a.length > 0) return pool.a.length;
+  let members = 0;
+  for (const board of pool.boards) members += board.length;
+  return members;
+}
+
 /**
  * One batch: `batchSize` pairs, each from a board with probability `boardShare` (where there are boards)
  * or else a uniformly drawn co-engagement, in a random direction; then `hardPerAnchor` hard negatives per
- * anchor, drawn without replacement from the anchor's hard list (−1 where it is shorter).
+ * anchor, drawn without replacement from the anchor's hard list (−1 where it is shorter); then
+ * `sharedNegatives` items drawn uniformly (with replacement), negatives of the whole batch.
  */
 export function sampleBatch(
   pool: PairPool,
   table: NeighborTable,
   random: Random,
-  options: { batchSize: number; hardPerAnchor: number; boardShare: number },
+  options: { batchSize: number; hardPerAnchor: number; boardShare: number; sharedNegatives: number },
 ): TrainBatch {
-  const { batchSize, hardPerAnchor, boardShare } = options;
+  const { batchSize, hardPerAnchor, boardShare, sharedNegatives } = options;
   const anchors = new Int32Array(batchSize);
   const positives = new Int32Array(batchSize);
   const coEngaged = pool.a.length;
@@ -88,5 +97,7 @@ export function sampleBatch(
       }
     }
   }
-  return { anchors, positives, hard, hardPerAnchor };
+  const shared = new Int32Array(sharedNegatives);
+  for (let n = 0; n < sharedNegatives; n++) shared[n] = random.int(table.numItems);
+  return { anchors, positives, hard, hardPerAnchor, shared };
 }

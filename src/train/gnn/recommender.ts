@@ -125,7 +125,7 @@ export class GnnRecommender implements Recommender {
       ...(this.result && {
         bestEpoch: this.result.bestEpoch,
         bestScore: this.result.bestScore,
-        epochs: this.result.history,
+        history: this.result.history,
         trainSeconds: this.result.seconds,
       }),
     };

@@ -7,7 +7,7 @@ import { itemContent } from './content.ts';
 import { embedItems, type GnnModel } from './model.ts';
 import { GnnNetwork } from './network.ts';
 import { type GnnOptions, resolveGnnOptions } from './options.ts';
-import { buildPairPool, sampleBatch } from './pairs.ts';
+import { buildPairPool, pairCount, sampleBatch } from './pairs.ts';
 
 export interface GnnProgress {
   /** 0-based epoch and the step within it just finished (1-based: `step` of `stepsPerEpoch` done). */
@@ -92,8 +92,8 @@ const BEST = 'best/';
 
 /**
  * Trains the PinSage-style GNN (see model.ts for the network) with the max-margin loss on co-engaged and
- * co-boarded pairs, in-batch negatives plus a curriculum of hard negatives (epoch e: min(e, maxHard) per
- * anchor). Each step's sampling comes from derivedRandom(seed, epoch, step) and the whole state (weights,
+ * co-boarded pairs, in-batch negatives, uniformly drawn negatives shared by the batch, and a curriculum of
+ * hard negatives (epoch e: min(e, maxHard) per anchor). Each step's sampling comes from derivedRandom(seed, epoch, step) and the whole state (weights,
  * both optimizers, the best epoch so far) is checkpointed, so a run stopped and resumed ends bit-identical
  * to one that was not. With `validate`, the best epoch's weights are kept and training stops after
  * `patience` epochs without improvement.
@@ -110,7 +110,9 @@ export async function trainGnn(
     throw new Error(`gnn: the neighbour table has ${neighbors.numItems} items, the data ${data.numItems}`);
   const content = itemContent(data.catalog, data.numItems, o);
   const pool = buildPairPool(data, o.window);
-  const stepsPerEpoch = o.stepsPerEpoch || Math.max(1, Math.ceil(pool.a.length / o.batchSize));
+  const stepsPerEpoch =
+    o.stepsPerEpoch ||
+    Math.max(1, Math.min(o.maxStepsPerEpoch, Math.ceil(pairCount(pool) / (o.epochs * o.batchSize))));
   const print = fingerprint(o, data.numItems, neighbors);
 
   const network = new GnnNetwork(data.numItems, content, o, new Random(o.seed));
@@ -162,6 +164,7 @@ export async function trainGnn(
           batchSize: o.batchSize,
           hardPerAnchor,
           boardShare: o.boardShare,
+          sharedNegatives: o.sharedNegatives,
         });
         state.lossSum += network.trainStep(batch, neighbors);
         state.step++;

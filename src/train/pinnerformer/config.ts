@@ -34,8 +34,10 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   windowDays: 14,
   tokensPerBatch: 1024,
   randomNegatives: 256,
-  dropout: 0.3,
-  tieEmbeddings: false,
+  // Chosen on amazon-games validation NDCG@10 (untied, dropout 0.3: 0.504 best; tied, dropout 0.5: 0.552),
+  // as SASRec does for sparse data.
+  dropout: 0.5,
+  tieEmbeddings: true,
   learningRate: 2e-3,
   maxEpochs: 40,
   patience: 3,
