@@ -86,6 +86,14 @@ function restoreSparse(
   table.v.set(requireTensor(checkpoint, `${prefix}.v`));
 }
 
+/** A trainable copy of gathered rows; the source tensor is released (a variable keeps its own reference). */
+function rowsVariable(rows: Float32Array, count: number, dim: number): tf.Variable {
+  const source = tf.tensor2d(rows, [count, dim]);
+  const variable = tf.variable(source);
+  source.dispose();
+  return variable;
+}
+
 /** One optimisation step; returns the batch's mean loss. */
 function trainStep(
   model: PinnerFormerModel,
@@ -121,9 +129,9 @@ function trainStep(
     for (const j of negativeColumns.get(batch.targets[i]) ?? []) collisions[i * negatives.length + j] = -1e9;
   }
 
-  const inputVar = tf.variable(tf.tensor2d(model.itemIn.gather(batch.items), [n, dim]));
-  const positiveVar = tf.variable(tf.tensor2d(model.itemOut.gather(targetRows), [n, dim]));
-  const negativeVar = tf.variable(tf.tensor2d(model.itemOut.gather(negatives), [negatives.length, dim]));
+  const inputVar = rowsVariable(model.itemIn.gather(batch.items), n, dim);
+  const positiveVar = rowsVariable(model.itemOut.gather(targetRows), n, dim);
+  const negativeVar = rowsVariable(model.itemOut.gather(negatives), negatives.length, dim);
   const { value, grads } = tf.variableGrads(() =>
     tf.tidy(() => {
       const user = model.encode(batch, inputVar as tf.Tensor2D, random).reshape([n, dim]);
