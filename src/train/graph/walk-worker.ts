@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PinBoardGraph } from './bipartite.ts';
-import { type WalkOptions, walkRange } from './random-walk.ts';
+import { type NeighborChunk, type WalkOptions, walkRange } from './random-walk.ts';
 
 /** What `sampleNeighbors` hands each worker: the graph on SharedArrayBuffers, read without a copy. */
 export interface WalkWorkerData {
@@ -21,16 +21,7 @@ export type WalkTask = { from: number; to: number };
 export type WalkReply =
   | { type: 'ready' }
   | { type: 'progress'; done: number }
-  | {
-      type: 'chunk';
-      from: number;
-      to: number;
-      neighborCounts: Int32Array;
-      neighbors: Int32Array;
-      weights: Float32Array;
-      hardCounts: Int32Array;
-      hard: Int32Array;
-    };
+  | ({ type: 'chunk' } & NeighborChunk);
 
 const port = parentPort;
 if (port === null) throw new Error('walk-worker must run as a worker thread');

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { datasetStats } from '../../../core/dataset-stats.ts';
 import { writeCatalog } from '../../data/catalog-file.ts';
 import { CATALOG_FILE, writeEvents } from '../../data/events-file.ts';
-import { loadDataset } from '../../data/load.ts';
 import { DEFAULT_SYNTHETIC_OPTIONS, generateSynthetic } from '../../data/synthetic/index.ts';
+import { loadWithProgress } from '../load-data.ts';
 import { parseFormat, positiveInteger } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';
@@ -66,11 +66,7 @@ export function registerDataCommands(program: Command): void {
     .option('--quiet', 'no progress bars')
     .action(async (options) => {
       const progress = new Progress(!options.quiet);
-      const loading = progress.task('load', 'bytes');
-      const dataset = await loadDataset(options.data, options.format, (done, total) =>
-        loading.update(done, total),
-      );
-      loading.finish();
+      const dataset = await loadWithProgress(progress, options.data, options.format);
       const stats = datasetStats(dataset);
       if (options.json) {
         printJson(stats);

@@ -6,10 +6,10 @@ import { evaluateItemToItem, isItemSimilarity } from '../../../core/eval/item-to
 import type { Recommender } from '../../../core/eval/model.ts';
 import { buildSplit, type EvalSplit, PROTOCOLS } from '../../../core/eval/split.ts';
 import { BASELINES, type BaselineName, createBaseline } from '../../baselines/index.ts';
-import { loadDataset } from '../../data/load.ts';
 import { GnnRecommender } from '../../gnn/index.ts';
 import { loadPinnerFormer, PinnerFormerRecommender } from '../../pinnerformer/index.ts';
 import { readRunManifest, readTable } from '../../pipeline.ts';
+import { loadWithProgress } from '../load-data.ts';
 import {
   integerList,
   nonNegativeInteger,
@@ -86,11 +86,7 @@ export function registerEvalCommand(program: Command): void {
     .action(async (options) => {
       const started = performance.now();
       const progress = new Progress(!options.quiet);
-      const loading = progress.task('load', 'bytes');
-      const dataset = await loadDataset(options.data, options.format, (done, total) =>
-        loading.update(done, total),
-      );
-      loading.finish();
+      const dataset = await loadWithProgress(progress, options.data, options.format);
       const itemToItem = options.protocol === 'item2item';
       // Item-to-item queries come from the leave-last-out split: last history item → held-out item.
       const split = buildSplit(dataset, {

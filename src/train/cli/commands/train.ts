@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadDataset } from '../../data/load.ts';
 import { trainGlobalModels } from '../../pipeline.ts';
+import { loadWithProgress } from '../load-data.ts';
 import {
   nonNegativeInteger,
   parseFormat,
@@ -40,11 +40,7 @@ export function registerTrainCommand(program: Command): void {
     .action(async (options) => {
       const started = performance.now();
       const progress = new Progress(!options.quiet);
-      const loading = progress.task('load', 'bytes');
-      const dataset = await loadDataset(options.data, options.format, (done, total) =>
-        loading.update(done, total),
-      );
-      loading.finish();
+      const dataset = await loadWithProgress(progress, options.data, options.format);
       const tasks = new Map<string, ProgressTask>();
       const manifest = await trainGlobalModels(
         dataset,
