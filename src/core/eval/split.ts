@@ -243,6 +243,22 @@ function givenSplit(dataset: Dataset, protocol: Protocol, positives: PositiveSet
   };
 }
 
+/** The temporal protocol's cut-offs: the test window is the last `windowFraction` of the time span, validation the one before. */
+export function temporalCutoffs(
+  log: InteractionLog,
+  windowFraction: number,
+): { first: number; last: number; span: number; validStart: number; testStart: number } {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (let r = 0; r < log.length; r++) {
+    first = Math.min(first, log.ts[r]);
+    last = Math.max(last, log.ts[r]);
+  }
+  const span = last - first;
+  const testStart = last - span * windowFraction;
+  return { first, last, span, validStart: testStart - span * windowFraction, testStart };
+}
+
 /** PinnerFormer: train before a cut-off time, evaluate the positives of the window after it. */
 function temporalSplit(dataset: Dataset, positives: PositiveSet, windowFraction: number): EvalSplit {
   if (!dataset.hasTimestamps) {
@@ -252,15 +268,7 @@ function temporalSplit(dataset: Dataset, positives: PositiveSet, windowFraction:
   }
   const { log } = dataset;
   const numUsers = dataset.users.size;
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
-  for (let r = 0; r < log.length; r++) {
-    first = Math.min(first, log.ts[r]);
-    last = Math.max(last, log.ts[r]);
-  }
-  const span = last - first;
-  const testStart = last - span * windowFraction;
-  const validStart = testStart - span * windowFraction;
+  const { span, validStart, testStart } = temporalCutoffs(log, windowFraction);
   const { rows } = positiveRows(log, numUsers, positives);
   const train: number[][] = [];
   const valid: number[][] = [];

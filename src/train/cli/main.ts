@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../../core/errors.ts';
+import { registerBundleCommand } from './commands/bundle.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerEvalCommand } from './commands/eval.ts';
+import { registerQuantizeCommand } from './commands/quantize.ts';
 import { registerTrainCommand } from './commands/train.ts';
 
 /** Exit codes: 0 success, 1 an unexpected failure, 2 bad input (usage, files, values). */
@@ -16,7 +18,9 @@ function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerDataCommands(program);
   registerEvalCommand(program);
+  registerQuantizeCommand(program);
   registerTrainCommand(program);
+  registerBundleCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

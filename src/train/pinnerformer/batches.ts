@@ -1,6 +1,7 @@
 import type { Random } from '../../core/random.ts';
+import { timeFeatures } from '../../core/sequence/time-features.ts';
 import { TIME_FEATURES } from './config.ts';
-import { type ActionSequence, timeFeatures } from './sequences.ts';
+import type { ActionSequence } from './sequences.ts';
 
 /** A padded batch, sequences right-aligned (left padding) so the newest action is always the last column. */
 export interface SequenceBatch {

@@ -45,8 +45,4 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   seed: 1,
 };
 
-/** Periods (in hours) of the sin/cos time features: a day and a week, as in PinnerFormer. */
-export const TIME_PERIODS_HOURS = [24, 24 * 7];
-/** log time since latest, log gap to previous, then sin and cos per period. */
-export const TIME_FEATURES = 2 + 2 * TIME_PERIODS_HOURS.length;
-export const ACTION_TYPES = 5;
+export { ACTION_TYPES, TIME_FEATURES, TIME_PERIODS_HOURS } from '../../core/sequence/time-features.ts';

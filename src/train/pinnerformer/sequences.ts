@@ -5,7 +5,8 @@ import {
   NON_IMPRESSION_CODES,
   POSITIVE_CODES,
 } from '../../core/interactions.ts';
-import { TIME_FEATURES, TIME_PERIODS_HOURS } from './config.ts';
+
+export { timeFeatures } from '../../core/sequence/time-features.ts';
 
 /** One user's action sequence, oldest first: what the encoder reads. */
 export interface ActionSequence {
@@ -67,38 +68,6 @@ export function sequenceFromItems(items: Int32Array): ActionSequence {
     ts: new Float64Array(items.length).fill(Number.NaN),
     positive: new Uint8Array(items.length).fill(1),
   };
-}
-
-const HOUR = 3_600_000;
-
-/**
- * PinnerFormer's time features of each token, written into `out` at `offset` (TIME_FEATURES per token):
- * log hours since the latest action, log hours since the previous action, sin/cos of the absolute time for
- * each period. Without timestamps all are zero, and order alone (positions) carries time.
- */
-export function timeFeatures(
-  ts: Float64Array,
-  start: number,
-  end: number,
-  out: Float32Array,
-  offset: number,
-): void {
-  const latest = ts[end - 1];
-  for (let t = start; t < end; t++) {
-    const base = offset + (t - start) * TIME_FEATURES;
-    if (Number.isNaN(ts[t])) {
-      out.fill(0, base, base + TIME_FEATURES);
-      continue;
-    }
-    out[base] = Math.log1p(Math.max(0, latest - ts[t]) / HOUR);
-    out[base + 1] = t > start ? Math.log1p(Math.max(0, ts[t] - ts[t - 1]) / HOUR) : 0;
-    const hours = ts[t] / HOUR;
-    TIME_PERIODS_HOURS.forEach((period, p) => {
-      const angle = (2 * Math.PI * (hours % period)) / period;
-      out[base + 2 + 2 * p] = Math.sin(angle);
-      out[base + 3 + 2 * p] = Math.cos(angle);
-    });
-  }
 }
 
 /** The encoder's input from a user's raw events: the same filter as training (no impressions). */

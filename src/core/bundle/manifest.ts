@@ -1,0 +1,129 @@
+/**
+ * The bundle contract: what `edgerec bundle` writes to `models/<version>/manifest.json` and what every
+ * loader (Node, browser worker, server registry) reads. Every field is required unless marked optional;
+ * `validateManifest` rejects a missing or an extra field by its path.
+ */
+
+export const MANIFEST_FORMAT = 1;
+
+export const ITEM_DTYPES = ['f32', 'f16', 'i8'] as const;
+export type ItemDtype = (typeof ITEM_DTYPES)[number];
+
+export const MODEL_DTYPES = ['fp32', 'fp16', 'int8'] as const;
+export type ModelDtype = (typeof MODEL_DTYPES)[number];
+
+/**
+ * int8 graph forms. `dq`: int8 weights with per-channel scales feeding DequantizeLinear, float
+ * activations — every node has a GPU kernel on ORT's webgpu EP. `qdq`: also calibrated static activation
+ * Quantize/DequantizeLinear pairs, which ORT's CPU and wasm EPs fuse into integer kernels, but whose
+ * QuantizeLinear would fall back to the CPU on webgpu.
+ */
+export const INT8_FORMS = ['dq', 'qdq'] as const;
+export type Int8Form = (typeof INT8_FORMS)[number];
+
+export const MODEL_KINDS = ['ranker', 'encoder'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+export const MODEL_ROLES = ['teacher', 'student'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
+export const EXECUTION_PROVIDERS = ['webgpu', 'wasm'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** The ranker's heads, in the order of the columns of its `probs` output. */
+export const RANKER_HEADS = ['click', 'closeup', 'save', 'hide'] as const;
+export type RankerHead = (typeof RANKER_HEADS)[number];
+
+/** A file of the bundle, relative to the manifest's folder. Content-addressed: its name carries its hash. */
+export interface FileRef {
+  file: string;
+  bytes: number;
+  /** Lower-case hex SHA-256 of the file's bytes. */
+  sha256: string;
+}
+
+/** Offline metrics of a variant on the bundle's test split (names like `HR@10`, `AUC.save`). */
+export type Metrics = Record<string, number>;
+
+/** The item table retrieval runs over: `count × dim` row-major, little-endian. */
+export interface ItemTableEntry extends FileRef {
+  dtype: ItemDtype;
+  count: number;
+  dim: number;
+  /** i8 only: one float32 scale per row, symmetric. */
+  scales?: FileRef;
+  /**
+   * i8 only: one scale per dimension (value = int8 · rowScale · columnScale). Dimensions differ in spread
+   * (4× between columns of our tables), so rows are quantized after dividing each column by its RMS;
+   * a scan folds these into the query once, and the per-row scan stays pure int8.
+   */
+  columnScales?: number[];
+  metrics: Metrics;
+}
+
+export interface TensorSpec {
+  name: string;
+  dtype: 'float32' | 'int64';
+  /** 'batch' marks the dynamic batch dimension. */
+  shape: (number | 'batch')[];
+  description: string;
+}
+
+export interface ModelEntry extends FileRef {
+  kind: ModelKind;
+  role: ModelRole;
+  dtype: ModelDtype;
+  /** int8 only. */
+  form?: Int8Form;
+  /** Trainable parameters. */
+  params: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Rankers only: the columns of the `probs` output. */
+  heads?: RankerHead[];
+  /** Execution providers this variant is meant for, best first. */
+  providers: ExecutionProvider[];
+  metrics: Metrics;
+}
+
+export interface CatalogRef extends FileRef {
+  count: number;
+}
+
+export interface DatasetInfo {
+  name: string;
+  format: string;
+  users: number;
+  items: number;
+  events: number;
+  protocol: string;
+  seed: number;
+}
+
+export interface BundleManifest {
+  format: typeof MANIFEST_FORMAT;
+  version: string;
+  /** ISO 8601. */
+  created: string;
+  dataset: DatasetInfo;
+  dim: number;
+  items: ItemTableEntry[];
+  catalog: CatalogRef;
+  rankers: ModelEntry[];
+  encoders: ModelEntry[];
+  utility: { weights: Record<RankerHead, number> };
+  /** Names of the ranker's context features, in the order of its `context` input. */
+  context: string[];
+}
+
+/** What `catalog.json` holds, every array aligned with the item index. */
+export interface BundleCatalog {
+  ids: string[];
+  titles: string[];
+  topics: string[][];
+  /** Item statistics the ranker's context features derive from, as of the bundle's data. */
+  positives: number[];
+  impressions: number[];
+  /** First time the item was seen (ms since the epoch), or null when never. */
+  firstSeen: (number | null)[];
+}

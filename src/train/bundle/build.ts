@@ -1,0 +1,242 @@
+import { join } from 'node:path';
+import type {
+  BundleCatalog,
+  BundleManifest,
+  ItemDtype,
+  ItemTableEntry,
+  Metrics,
+  ModelEntry,
+} from '../../core/bundle/index.ts';
+import type { Dataset } from '../../core/dataset.ts';
+import { InputError } from '../../core/errors.ts';
+import { buildSplit } from '../../core/eval/split.ts';
+import { decodeF16, dequantizeTableI8, encodeF16, quantizeTableI8 } from '../../core/quantize/index.ts';
+import { Random } from '../../core/random.ts';
+import { CONTEXT_FEATURES, DEFAULT_UTILITY_WEIGHTS } from '../../core/ranking/index.ts';
+import { loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import { readRunManifest, readTable } from '../pipeline.ts';
+import { itemStatsBefore } from '../ranker/examples.ts';
+import { type EdgeOptions, type EdgeStageProgress, trainEdgeModels } from './edge-models.ts';
+import { encoderUsers, rankerMetrics, rankerProbabilities, retrievalMetrics } from './metrics.ts';
+import { BundleFiles, publishBundle } from './publish.ts';
+import { modelVariants } from './variants.ts';
+
+export interface BundleProgress {
+  stage: EdgeStageProgress['stage'] | 'export' | 'metrics' | 'publish';
+  done: number;
+  total: number;
+  note?: string;
+}
+
+export interface BuildBundleOptions {
+  checkpointDir: string;
+  outDir: string;
+  dataset: Dataset;
+  edge?: Partial<EdgeOptions>;
+  onProgress?: (p: BundleProgress) => void;
+}
+
+export interface BundleReportVariant {
+  kind: 'items' | 'ranker' | 'encoder';
+  role: 'teacher' | 'student' | '-';
+  dtype: string;
+  form?: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  params?: number;
+  metrics: Metrics;
+}
+
+export interface BundleReport {
+  version: string;
+  dir: string;
+  seconds: number;
+  variants: BundleReportVariant[];
+  training: Record<string, unknown>;
+}
+
+const round = (m: Metrics): Metrics =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v * 1e6) / 1e6]));
+
+/**
+ * Turns a trained run (the temporal protocol's global models) into a bundle: distils the compact encoder,
+ * trains the teacher ranker and its student, exports and quantizes every model, scores every variant on
+ * the test window once, and publishes `<outDir>/<version>/` atomically.
+ */
+export async function buildBundle(options: BuildBundleOptions): Promise<BundleReport> {
+  const started = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  const run = readRunManifest(options.checkpointDir);
+  if (run.protocol !== 'temporal') {
+    throw new InputError(
+      `${options.checkpointDir} was trained under the ${run.protocol} protocol; a bundle needs --protocol temporal, ` +
+        'so that the ranker validates and is scored on time windows the global models never saw',
+    );
+  }
+  const { dataset } = options;
+  const seed = options.edge?.seed ?? run.seed;
+  const { model, hasTimestamps } = await loadPinnerFormer(
+    join(options.checkpointDir, 'pinnerformer', 'model'),
+  );
+  const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+  const items = readTable(join(options.checkpointDir, 'pinnerformer', 'items.f32'));
+  const dim = model.options.dim;
+  const edge = trainEdgeModels(
+    dataset,
+    teacher,
+    items,
+    { seed, distillAlpha: 0.5, ...options.edge },
+    progress,
+  );
+  const split = buildSplit(dataset, { protocol: 'temporal', positives: run.positives });
+  const files = new BundleFiles();
+  const report: BundleReportVariant[] = [];
+
+  // Item tables: the retrieval metrics of each dtype use the server's long-term users as of the test window.
+  const numItems = dataset.items.size;
+  const i8 = quantizeTableI8(items, dim);
+  const f16 = encodeF16(items);
+  const tables: { dtype: ItemDtype; bytes: Uint8Array; decoded: Float32Array; scales?: Uint8Array }[] = [
+    { dtype: 'f32', bytes: bytesOf(items), decoded: items },
+    { dtype: 'f16', bytes: bytesOf(f16), decoded: decodeF16(f16) },
+    {
+      dtype: 'i8',
+      bytes: bytesOf(i8.values),
+      decoded: dequantizeTableI8(i8.values, i8.scales, i8.columnScales, dim),
+      scales: bytesOf(i8.scales),
+    },
+  ];
+  const itemEntries: ItemTableEntry[] = tables.map((t, k) => {
+    progress({ stage: 'metrics', done: k, total: tables.length, note: `items ${t.dtype}` });
+    const metrics = round(retrievalMetrics(split, edge.testUsers, t.decoded, dim, t.dtype));
+    const ref = files.add(`items-${t.dtype}`, 'bin', t.bytes);
+    const entry: ItemTableEntry = { ...ref, dtype: t.dtype, count: numItems, dim, metrics };
+    if (t.scales) {
+      entry.scales = files.add('items-i8-scales', 'f32', t.scales);
+      entry.columnScales = Array.from(i8.columnScales);
+    }
+    report.push({ kind: 'items', role: '-', dtype: t.dtype, ...ref, metrics });
+    return entry;
+  });
+
+  progress({ stage: 'export', done: 0, total: 1 });
+  const variants = await modelVariants(edge, items, new Random(seed));
+  progress({ stage: 'export', done: 1, total: 1 });
+  const rankers: ModelEntry[] = [];
+  const encoders: ModelEntry[] = [];
+  for (const [k, v] of variants.entries()) {
+    const label = `${v.kind}-${v.role}-${v.dtype}${v.form ? `-${v.form}` : ''}`;
+    progress({ stage: 'metrics', done: k, total: variants.length, note: label });
+    const metrics = round(
+      v.kind === 'ranker'
+        ? rankerMetrics(await rankerProbabilities(v.bytes, edge.data.test), edge.data.test)
+        : retrievalMetrics(
+            split,
+            await encoderUsers(
+              v.bytes,
+              edge.encoder.encoder.shape,
+              edge.sequences,
+              edge.windows.testStart,
+              items,
+            ),
+            items,
+            dim,
+            label,
+          ),
+    );
+    const ref = files.add(label, 'onnx', v.bytes);
+    const entry: ModelEntry = {
+      ...ref,
+      kind: v.kind,
+      role: v.role,
+      dtype: v.dtype,
+      ...(v.form ? { form: v.form } : {}),
+      params: v.params,
+      inputs: v.inputs,
+      outputs: v.outputs,
+      ...(v.heads ? { heads: v.heads } : {}),
+      providers: v.providers,
+      metrics,
+    };
+    (v.kind === 'ranker' ? rankers : encoders).push(entry);
+    report.push({
+      kind: v.kind,
+      role: v.role,
+      dtype: v.dtype,
+      ...(v.form ? { form: v.form } : {}),
+      ...ref,
+      params: v.params,
+      metrics,
+    });
+  }
+
+  const stats = itemStatsBefore(dataset.log, numItems, Number.POSITIVE_INFINITY);
+  const ids = dataset.items.toArray();
+  const catalog: BundleCatalog = {
+    ids: [...ids],
+    titles: ids.map((id, i) => dataset.catalog?.titles[i] ?? id),
+    topics: Array.from({ length: numItems }, (_, i) => dataset.catalog?.topics[i] ?? []),
+    positives: stats.map((s) => s.positives),
+    impressions: stats.map((s) => s.impressions),
+    firstSeen: stats.map((s) => s.firstSeen),
+  };
+  const catalogRef = files.add('catalog', 'json', new TextEncoder().encode(JSON.stringify(catalog)));
+  const created = new Date();
+  const manifest: BundleManifest = {
+    format: 1,
+    version: files.version(created),
+    created: created.toISOString(),
+    dataset: {
+      name: dataset.name,
+      format: dataset.format,
+      users: dataset.users.size,
+      items: numItems,
+      events: dataset.log.length,
+      protocol: run.protocol,
+      seed,
+    },
+    dim,
+    items: itemEntries,
+    catalog: { ...catalogRef, count: numItems },
+    rankers,
+    encoders,
+    utility: { weights: { ...DEFAULT_UTILITY_WEIGHTS } },
+    context: [...CONTEXT_FEATURES] as string[],
+  };
+  progress({ stage: 'publish', done: 0, total: 1 });
+  const dir = publishBundle(options.outDir, manifest, files);
+  progress({ stage: 'publish', done: 1, total: 1 });
+  return {
+    version: manifest.version,
+    dir,
+    seconds: (performance.now() - started) / 1000,
+    variants: report,
+    training: {
+      encoder: {
+        bestEpoch: edge.encoder.bestEpoch,
+        validationCosine: edge.encoder.validationCosine,
+        seconds: edge.encoder.seconds,
+      },
+      teacher: {
+        bestEpoch: edge.teacher.bestEpoch,
+        validationAuc: edge.teacher.validation,
+        seconds: edge.teacher.seconds,
+      },
+      student: {
+        bestEpoch: edge.student.bestEpoch,
+        validationAuc: edge.student.validation,
+        seconds: edge.student.seconds,
+      },
+      examples: {
+        train: edge.data.train.examples.size,
+        valid: edge.data.valid.examples.size,
+        test: edge.data.test.examples.size,
+      },
+    },
+  };
+}
+
+function bytesOf(a: Float32Array | Uint16Array | Int8Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}

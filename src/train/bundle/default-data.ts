@@ -1,0 +1,33 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeCatalog } from '../data/catalog-file.ts';
+import { CATALOG_FILE, writeEvents } from '../data/events-file.ts';
+import { generateSynthetic } from '../data/synthetic/index.ts';
+
+/**
+ * The embedded default data of the demo bundle: the synthetic generator at a size whose whole pipeline
+ * (data, graph, GNN, PinnerFormer, edge models, export, metrics) fits in under three minutes on two cores.
+ */
+export const DEFAULT_BUNDLE_DATA = { users: 2000, items: 6000, events: 200_000, seed: 42 };
+export const DEFAULT_DATA_DIR = join('data', 'default');
+export const DEFAULT_RUN_DIR = join('data', 'default-run');
+/** Wall-clock budget of the global models' training for the default bundle, in seconds. */
+export const DEFAULT_TRAIN_BUDGET = 75;
+
+/** Writes the default synthetic data set when it is not there yet; returns its events file. */
+export async function ensureDefaultData(
+  dir: string,
+  onProgress: (done: number, total: number) => void = () => {},
+): Promise<string> {
+  const events = join(dir, 'events.jsonl');
+  if (existsSync(events) && existsSync(join(dir, CATALOG_FILE))) return events;
+  const dataset = generateSynthetic(DEFAULT_BUNDLE_DATA, onProgress);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${events}.tmp`;
+  await writeEvents(tmp, dataset, `syn${DEFAULT_BUNDLE_DATA.seed}`);
+  await writeCatalog(join(dir, CATALOG_FILE), dataset.catalog!, dataset.items);
+  const { renameSync } = await import('node:fs');
+  // The events file appears last and whole, so a half-written data set is never mistaken for one.
+  renameSync(tmp, events);
+  return events;
+}

@@ -1,0 +1,156 @@
+import type { Dataset } from '../../core/dataset.ts';
+import { temporalCutoffs } from '../../core/eval/split.ts';
+import { Random } from '../../core/random.ts';
+import { type DistillOptions, type DistillResult, distillEncoder } from '../encoder/distill.ts';
+import type { CompactEncoder } from '../encoder/model.ts';
+import { actionSequences, type PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import type { ActionSequence } from '../pinnerformer/sequences.ts';
+import { buildExamples } from '../ranker/examples.ts';
+import { STUDENT_SHAPE, TEACHER_SHAPE } from '../ranker/model.ts';
+import {
+  predictAll,
+  type RankerData,
+  type RankerTrainOptions,
+  type RankerTrainResult,
+  trainRanker,
+} from '../ranker/train.ts';
+import { longTermSnapshot, sequencesBefore, sessionEmbeddings } from './snapshots.ts';
+
+/**
+ * Time windows of the edge models, on the temporal protocol's cut-offs: the global models trained
+ * before `validStart`; the ranker trains on the impressions of [trainStart, validStart), stops early on
+ * [validStart, testStart) and is scored once on [testStart, end]. Every feature of a window is taken as
+ * of the window's start — the snapshot a server refreshing embeddings would have served.
+ */
+export interface EdgeWindows {
+  trainStart: number;
+  validStart: number;
+  testStart: number;
+  end: number;
+}
+
+export const WINDOW_FRACTION = 0.1;
+/** The ranker's training window: this share of the time span before validation. */
+export const RANKER_TRAIN_FRACTION = 0.2;
+
+export function edgeWindows(dataset: Dataset): EdgeWindows {
+  const { span, validStart, testStart, last } = temporalCutoffs(dataset.log, WINDOW_FRACTION);
+  return { trainStart: validStart - span * RANKER_TRAIN_FRACTION, validStart, testStart, end: last + 1 };
+}
+
+export interface EdgeStageProgress {
+  stage: 'encoder' | 'examples' | 'teacher' | 'student';
+  done: number;
+  total: number;
+  note?: string;
+}
+
+export interface EdgeModels {
+  windows: EdgeWindows;
+  sequences: ActionSequence[];
+  encoder: DistillResult;
+  teacher: RankerTrainResult;
+  student: RankerTrainResult;
+  data: { train: RankerData; valid: RankerData; test: RankerData };
+  /** Long-term embeddings at the test window's start: what retrieval metrics use. */
+  testUsers: Float32Array;
+}
+
+export interface EdgeOptions {
+  seed: number;
+  encoder?: Partial<DistillOptions>;
+  teacher?: Partial<RankerTrainOptions>;
+  student?: Partial<RankerTrainOptions>;
+  /** Weight of the teacher's soft labels in the student's targets. */
+  distillAlpha: number;
+}
+
+function windowData(
+  dataset: Dataset,
+  teacher: PinnerFormerRecommender,
+  encoder: CompactEncoder,
+  sequences: ActionSequence[],
+  items: Float32Array,
+  from: number,
+  to: number,
+  random: Random,
+): RankerData {
+  const numUsers = dataset.users.size;
+  const examples = buildExamples(dataset.log, numUsers, dataset.items.size, { from, to }, random);
+  return {
+    examples,
+    userLong: longTermSnapshot(teacher, sequences, from),
+    userShort: sessionEmbeddings(encoder, sequences, examples.sessions, items),
+    items,
+    dim: encoder.shape.itemDim,
+  };
+}
+
+/** Distils the compact encoder, then trains the teacher ranker and distils the student from it. */
+export function trainEdgeModels(
+  dataset: Dataset,
+  teacher: PinnerFormerRecommender,
+  items: Float32Array,
+  options: EdgeOptions,
+  onProgress: (p: EdgeStageProgress) => void = () => {},
+): EdgeModels {
+  const windows = edgeWindows(dataset);
+  const sequences = actionSequences(dataset.log, dataset.users.size, dataset.hasTimestamps);
+  const itemDim = items.length / dataset.items.size;
+  const encoder = distillEncoder(
+    teacher,
+    sequencesBefore(sequences, windows.validStart),
+    items,
+    { seed: options.seed, itemDim, ...options.encoder },
+    (p) =>
+      onProgress({
+        stage: 'encoder',
+        done: p.step,
+        total: p.steps,
+        note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(4)}`,
+      }),
+  );
+  const random = new Random(options.seed);
+  const bounds: [number, number][] = [
+    [windows.trainStart, windows.validStart],
+    [windows.validStart, windows.testStart],
+    [windows.testStart, windows.end],
+  ];
+  const [train, valid, test] = bounds.map(([from, to], k) => {
+    onProgress({ stage: 'examples', done: k, total: 3 });
+    return windowData(dataset, teacher, encoder.encoder, sequences, items, from, to, random);
+  });
+  onProgress({ stage: 'examples', done: 3, total: 3 });
+  const rankerProgress =
+    (stage: 'teacher' | 'student') => (epoch: number, step: number, steps: number, loss: number) =>
+      onProgress({ stage, done: step, total: steps, note: `epoch ${epoch + 1} loss ${loss.toFixed(4)}` });
+  const teacherResult = trainRanker(
+    { embeddingDim: itemDim, ...TEACHER_SHAPE },
+    train,
+    valid,
+    { seed: options.seed, ...options.teacher },
+    rankerProgress('teacher'),
+  );
+  const soft = predictAll(teacherResult.model, train);
+  const studentResult = trainRanker(
+    { embeddingDim: itemDim, ...STUDENT_SHAPE },
+    train,
+    valid,
+    {
+      seed: options.seed,
+      learningRate: 3e-3,
+      ...options.student,
+      teacher: { probs: soft, alpha: options.distillAlpha },
+    },
+    rankerProgress('student'),
+  );
+  return {
+    windows,
+    sequences,
+    encoder,
+    teacher: teacherResult,
+    student: studentResult,
+    data: { train, valid, test },
+    testUsers: test.userLong,
+  };
+}

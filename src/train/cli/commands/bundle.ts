@@ -1,0 +1,145 @@
+import type { Command } from 'commander';
+import { buildBundle } from '../../bundle/build.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_RUN_DIR,
+  DEFAULT_TRAIN_BUDGET,
+  ensureDefaultData,
+} from '../../bundle/default-data.ts';
+import { latestVersion } from '../../bundle/publish.ts';
+import { loadDataset } from '../../data/load.ts';
+import { readRunManifest, trainGlobalModels } from '../../pipeline.ts';
+import { loadWithProgress } from '../load-data.ts';
+import { nonNegativeInteger, positiveInteger } from '../options.ts';
+import { Progress, type ProgressTask } from '../progress.ts';
+import { formatTable, printJson } from '../report.ts';
+
+function stagedProgress(progress: Progress) {
+  const tasks = new Map<string, ProgressTask>();
+  return {
+    update(stage: string, done: number, total: number, note?: string) {
+      for (const [name, task] of tasks) {
+        if (name !== stage) {
+          task.finish();
+          tasks.delete(name);
+        }
+      }
+      let task = tasks.get(stage);
+      if (!task) {
+        task = progress.task(stage, 'steps');
+        tasks.set(stage, task);
+      }
+      task.update(done, total, note);
+    },
+    finish() {
+      for (const task of tasks.values()) task.finish();
+      tasks.clear();
+    },
+  };
+}
+
+export function registerBundleCommand(program: Command): void {
+  program
+    .command('bundle')
+    .description(
+      'build the edge bundle: compact encoder, teacher and student rankers, fp32/fp16/int8 variants, metrics, manifest',
+    )
+    .requiredOption('--out <dir>', 'bundles folder (models/): writes <dir>/<version>/ and <dir>/latest.json')
+    .option(
+      '--checkpoint <dir>',
+      'an `edgerec train --protocol temporal` output folder; without it, trains on the embedded synthetic data first',
+    )
+    .option('--seed <n>', 'seed of the edge models (default: the run’s seed)', nonNegativeInteger)
+    .option(
+      '--time-budget <seconds>',
+      'budget of the global models when training them here',
+      positiveInteger,
+      DEFAULT_TRAIN_BUDGET,
+    )
+    .option(
+      '--max-epochs <n>',
+      'cap on epochs of the encoder and of each ranker (for quick, reproducible builds)',
+      positiveInteger,
+    )
+    .option('--if-missing', 'do nothing when <dir>/latest.json already names a bundle')
+    .option('--json', 'print one JSON object describing the bundle on stdout')
+    .option('--quiet', 'no progress bars')
+    .action(async (options) => {
+      const started = performance.now();
+      const progress = new Progress(!options.quiet);
+      if (options.ifMissing) {
+        const version = latestVersion(options.out);
+        if (version) {
+          if (options.json) printJson({ version, dir: `${options.out}/${version}`, skipped: true });
+          else process.stderr.write(`edgerec: bundle ${version} is in ${options.out}; nothing to do\n`);
+          return;
+        }
+      }
+      const stages = stagedProgress(progress);
+      let checkpoint: string = options.checkpoint;
+      if (!checkpoint) {
+        const generating = progress.task('data', 'events');
+        const events = await ensureDefaultData(DEFAULT_DATA_DIR, (d, t) => generating.update(d, t));
+        generating.finish();
+        const dataset = await loadDataset(events, 'events');
+        await trainGlobalModels(
+          dataset,
+          events,
+          DEFAULT_RUN_DIR,
+          {
+            protocol: 'temporal',
+            positives: 'engaged',
+            seed: 1,
+            gnnFeatures: true,
+            timeBudgetSeconds: options.timeBudget,
+          },
+          ({ stage, done, total, note }) => stages.update(stage, done, total, note),
+        );
+        stages.finish();
+        checkpoint = DEFAULT_RUN_DIR;
+      }
+      const run = readRunManifest(checkpoint);
+      const dataset = await loadWithProgress(progress, run.data, run.dataFormat as never);
+      const report = await buildBundle({
+        checkpointDir: checkpoint,
+        outDir: options.out,
+        dataset,
+        edge: {
+          ...(options.seed !== undefined ? { seed: options.seed } : {}),
+          ...(options.maxEpochs
+            ? {
+                encoder: { maxEpochs: options.maxEpochs },
+                teacher: { maxEpochs: options.maxEpochs },
+                student: { maxEpochs: options.maxEpochs },
+              }
+            : {}),
+        },
+        onProgress: ({ stage, done, total, note }) => stages.update(stage, done, total, note),
+      });
+      stages.finish();
+      const seconds = Math.round((performance.now() - started) / 100) / 10;
+      if (options.json) {
+        printJson({
+          version: report.version,
+          dir: report.dir,
+          seconds,
+          variants: report.variants,
+          training: report.training,
+        });
+        return;
+      }
+      const rows = report.variants.map((v) => [
+        v.kind,
+        v.role,
+        v.form ? `${v.dtype}-${v.form}` : v.dtype,
+        String(v.bytes),
+        Object.entries(v.metrics)
+          .map(([k, x]) => `${k} ${x.toFixed(4)}`)
+          .join('  '),
+      ]);
+      process.stdout.write(
+        formatTable(['kind', 'role', 'dtype', 'bytes', 'metrics (test window)'], rows) +
+          `wrote ${report.dir} (version ${report.version}) in ${seconds} s\n`,
+      );
+    });
+}
