@@ -40,6 +40,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          // Builds a small real bundle into test/generated/bundle/ and records onnxruntime-node's outputs.
+          globalSetup: ['test/browser/setup/bundle.global.ts'],
           testTimeout: 120_000,
           browser: {
             enabled: true,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.ts';
 import { Random } from '../../src/core/random.ts';
+import { calibrateChannels } from '../../src/train/onnx/calibrate.ts';
+import { cloneModel, NameSpace } from '../../src/train/onnx/graph-edit.ts';
 import {
   checkSupported,
   type Feeds,
@@ -12,8 +14,11 @@ import {
   randomFeeds,
   readModel,
   runModel,
+  smoothingFactors,
   uint8Params,
 } from '../../src/train/onnx/index.ts';
+import { findInt8Targets } from '../../src/train/onnx/int8.ts';
+import { smoothActivations, smoothChannels } from '../../src/train/onnx/smooth.ts';
 
 const DataType = onnx.TensorProto.DataType;
 
@@ -129,7 +134,8 @@ describe('quantizeOnnx', () => {
   });
 
   it('int8 qdq: calibrated uint8 QuantizeLinear → DequantizeLinear on the activations of quantized layers', async () => {
-    const qdq = await quantizeOnnx(fp32, { dtype: 'int8', form: 'qdq', calibration: feeds });
+    // Without smoothing, so that each activation is quantized as it is (smoothing is tested below).
+    const qdq = await quantizeOnnx(fp32, { dtype: 'int8', form: 'qdq', calibration: feeds, smooth: false });
     const nodes = nodesOf(qdq);
     const quantize = nodes.filter((n) => n.opType === 'QuantizeLinear');
     expect(quantize.map((n) => n.input[0])).toEqual(['Concat_out', 'Relu_out', 'Relu_1_out']);
@@ -156,6 +162,99 @@ describe('quantizeOnnx', () => {
     const diff = maxAbsDiff(await runModel(fp32, feeds), await runModel(qdq, feeds));
     expect(diff).toBeGreaterThan(1e-4);
     expect(diff).toBeLessThan(0.03);
+  });
+
+  it('int8 qdq smooths by default: 1/s folded into constant-weight producers, else a Mul before the Q', async () => {
+    const qdq = await quantizeOnnx(fp32, { dtype: 'int8', form: 'qdq', calibration: feeds });
+    const nodes = nodesOf(qdq);
+    // The Concat of graph inputs has no constant to absorb 1/s: a Mul. The LayerNorm → Relu and Gemm → Relu
+    // outputs are produced from constants (gamma, beta; B, C) that take it over, so they are quantized as is.
+    expect(nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.input[0])).toEqual([
+      'Concat_out_smoothed',
+      'Relu_out',
+      'Relu_1_out',
+    ]);
+    const mul = nodes.find((n) => n.output[0] === 'Concat_out_smoothed')!;
+    expect(mul.opType).toBe('Mul');
+    expect(mul.input[0]).toBe('Concat_out');
+    const tensors = new Map(initializers(qdq).map((t) => [t.name, t]));
+    expect(tensors.get(mul.input[1])!.dims!.map(Number)).toEqual([32]);
+    const before = new Map(initializers(fp32).map((t) => [t.name, t]));
+    for (const name of ['ln/gamma', 'ln/beta', 'g/C'])
+      expect(tensors.get(name)!.rawData).not.toEqual(before.get(name)!.rawData);
+    expect(nodes.find((n) => n.input[1] === 'd1/kernel')!.input[0]).toBe('Concat_out_dequantized');
+    const diff = maxAbsDiff(await runModel(fp32, feeds), await runModel(qdq, feeds));
+    expect(diff).toBeGreaterThan(1e-4);
+    expect(diff).toBeLessThan(0.03);
+    expect(await quantizeOnnx(fp32, { dtype: 'int8', form: 'qdq', calibration: feeds })).toEqual(qdq);
+  });
+
+  it('smoothing alone, before any rounding, leaves the outputs unchanged', async () => {
+    const model = readModel(fp32);
+    const targets = findInt8Targets(model);
+    const stats = await calibrateChannels(model, smoothChannels(model, targets), feeds);
+    const { model: copy, graph } = cloneModel(model);
+    const smoothed = smoothActivations(graph, targets, stats, new NameSpace(graph), {});
+    // Each quantized consumer reads what its QuantizeLinear would: A, or the Mul's A/s.
+    const nodes: onnx.NodeProto[] = [];
+    for (const node of graph.node as onnx.NodeProto[]) {
+      const entry = smoothed.get(node.input[0]);
+      if (
+        entry &&
+        (node.opType === 'MatMul' || node.opType === 'Gemm') &&
+        targets.weights.has(node.input[1])
+      ) {
+        if (!nodes.some((n) => entry.nodes.includes(n))) nodes.push(...entry.nodes);
+        node.input[0] = entry.input;
+      }
+      nodes.push(node);
+    }
+    graph.node = nodes;
+    expect([...smoothed.values()].filter((e) => e.nodes.length > 0)).toHaveLength(1);
+    const outputs = await runModel(onnx.ModelProto.encode(copy).finish(), feeds);
+    expect(maxAbsDiff(await runModel(fp32, feeds), outputs)).toBeLessThan(2e-5);
+  });
+
+  it('smoothing rescues a MatMul whose input joins channels of very different scales', async () => {
+    // Concat[0.01·a, 3·b] → MatMul: both halves matter equally (the weights of the small one are 300× larger),
+    // as in the ranker, whose embedding products (~0.01) meet standardised context features (~±3).
+    const random = new Random(7);
+    const g = new GraphBuilder('mixed');
+    const a = g.op('Mul', [g.input('a', 'float32', ['batch', 16]), g.scalar(0.01)]);
+    const b = g.op('Mul', [g.input('b', 'float32', ['batch', 16]), g.scalar(3)]);
+    const weight = new Float32Array(32 * 8);
+    for (let k = 0; k < 32; k++)
+      for (let n = 0; n < 8; n++) weight[k * 8 + n] = random.normal() * (k < 16 ? 1 : 1 / 300);
+    const y = g.dense(g.op('Concat', [a, b], { axis: 1 }), weight, undefined, 32, 8, 'd');
+    g.output(y, 'y', 'float32', ['batch', 8]);
+    const mixed = g.toBytes();
+    const data = randomFeeds(readModel(mixed), 256, 3);
+    const reference = await runModel(mixed, data);
+    const error = async (smooth: false | { alpha?: number }) =>
+      maxAbsDiff(
+        reference,
+        await runModel(
+          await quantizeOnnx(mixed, { dtype: 'int8', form: 'qdq', calibration: data, smooth }),
+          data,
+        ),
+      );
+    const plain = await error(false);
+    const smoothed = await error({});
+    // Unsmoothed, the 0.01·a half rounds to 0 at a step set by 3·b (the error outgrows y itself, std ~0.06);
+    // smoothed, both halves span the same range (0.20 vs 0.002 when written).
+    expect(plain).toBeGreaterThan(0.05);
+    expect(smoothed).toBeLessThan(plain / 20);
+    expect(smoothed).toBeLessThan(0.01);
+    await expect(error({ alpha: 1.5 })).rejects.toThrow(/alpha must be in \[0, 1\]/);
+  });
+
+  it('picks s = max|A|^α / max|W|^(1−α), clamped, and 1 for all-zero channels', () => {
+    const s = smoothingFactors(
+      Float32Array.from([4, 0.01, 0, 2, 1e9]),
+      Float32Array.from([1, 1, 3, 0, 1e-9]),
+      0.5,
+    );
+    expect([...s].map((v) => Number(v.toPrecision(4)))).toEqual([2, 0.1, 1, 1, 1e4]);
   });
 
   it('is deterministic and refuses qdq without calibration, quantized input and unsupported ops', async () => {

@@ -16,6 +16,8 @@ import { CONTEXT_FEATURES, DEFAULT_UTILITY_WEIGHTS } from '../../core/ranking/in
 import { loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import { readRunManifest, readTable } from '../pipeline.ts';
 import { itemStatsBefore } from '../ranker/examples.ts';
+import { HEADS } from '../ranker/model.ts';
+import { headAucs } from '../ranker/train.ts';
 import { type EdgeOptions, type EdgeStageProgress, trainEdgeModels } from './edge-models.ts';
 import { encoderUsers, rankerMetrics, rankerProbabilities, retrievalMetrics } from './metrics.ts';
 import { BundleFiles, publishBundle } from './publish.ts';
@@ -207,6 +209,16 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   progress({ stage: 'publish', done: 0, total: 1 });
   const dir = publishBundle(options.outDir, manifest, files);
   progress({ stage: 'publish', done: 1, total: 1 });
+  // Reference point for the rankers: the retrieval score u_long · item alone, same examples.
+  const test = edge.data.test;
+  const dot = new Float32Array(test.examples.size * HEADS);
+  for (let n = 0; n < test.examples.size; n++) {
+    let s = 0;
+    const u = test.examples.user[n] * dim;
+    const it = test.examples.item[n] * dim;
+    for (let d = 0; d < dim; d++) s += test.userLong[u + d] * test.items[it + d];
+    dot.fill(s, n * HEADS, (n + 1) * HEADS);
+  }
   return {
     version: manifest.version,
     dir,
@@ -228,6 +240,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
         validationAuc: edge.student.validation,
         seconds: edge.student.seconds,
       },
+      retrievalScoreBaseline: round(headAucs(dot, test.examples.labels)),
       examples: {
         train: edge.data.train.examples.size,
         valid: edge.data.valid.examples.size,

@@ -29,7 +29,7 @@ export const DEFAULT_DISTILL_OPTIONS: DistillOptions = {
   validationShare: 0.1,
   maxEpochs: 30,
   patience: 3,
-  timeBudgetSeconds: 25,
+  timeBudgetSeconds: 20,
   seed: 1,
 };
 

@@ -2,9 +2,9 @@ import { InputError } from '../../core/errors.ts';
 import type { Feeds } from './feeds.ts';
 import { cloneModel } from './graph-edit.ts';
 import type { Range } from './int8.ts';
-import type { ChannelRanges } from './smooth.ts';
 import { DataType, onnx, valueInfo } from './proto.ts';
 import { createSession, runOnce } from './run.ts';
+import type { ChannelRanges } from './smooth.ts';
 
 /**
  * Min/max of each named float tensor over the calibration feeds, per channel of its last axis: `tensors`
@@ -22,7 +22,10 @@ export async function calibrateChannels(
   const stats = new Map<string, ChannelRanges>(
     names.map((n) => {
       const channels = tensors.get(n)!;
-      return [n, { min: new Float32Array(channels).fill(Infinity), max: new Float32Array(channels).fill(-Infinity) }];
+      return [
+        n,
+        { min: new Float32Array(channels).fill(Infinity), max: new Float32Array(channels).fill(-Infinity) },
+      ];
     }),
   );
   if (names.length === 0) return stats;

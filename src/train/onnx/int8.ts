@@ -1,7 +1,12 @@
 import { makeAttribute } from './attributes.ts';
 import { cloneModel, constantInitializers, NameSpace, nodesOf, replaceInitializer } from './graph-edit.ts';
 import { attributeInt, DataType, float32Tensor, onnx, rawTensor, readFloat32, tensorDims } from './proto.ts';
-import { type ChannelRanges, type SmoothedActivation, type SmoothOptions, smoothActivations } from './smooth.ts';
+import {
+  type ChannelRanges,
+  type SmoothedActivation,
+  type SmoothOptions,
+  smoothActivations,
+} from './smooth.ts';
 
 export type Int8Form = 'dq' | 'qdq';
 

@@ -3,8 +3,18 @@ import type { Feeds } from './feeds.ts';
 
 export type Outputs = Record<string, Float32Array | BigInt64Array>;
 
+/**
+ * onnxruntime-node's default optimisation fuses DequantizeLinear → MatMul into MatMulNBits with
+ * accuracy level 4, which also quantizes the activations to int8 and moves int8-dq outputs by ~3e-2;
+ * onnxruntime-web never does. Level 0 keeps the activations float, so offline metrics and parity
+ * references are of the numbers a browser computes.
+ */
+export const NODE_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  extra: { session: { qdq_matmulnbits_accuracy_level: '0' } },
+};
+
 export function createSession(model: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model);
+  return ort.InferenceSession.create(model, NODE_SESSION_OPTIONS);
 }
 
 function toOrt(feeds: Feeds): Record<string, ort.Tensor> {

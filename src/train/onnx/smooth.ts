@@ -1,6 +1,14 @@
 import { constantInitializers, type NameSpace, nodesOf } from './graph-edit.ts';
 import type { Int8Targets, Range } from './int8.ts';
-import { attributeInt, DataType, elementCount, float32Tensor, onnx, readFloat32, tensorDims } from './proto.ts';
+import {
+  attributeInt,
+  DataType,
+  elementCount,
+  float32Tensor,
+  onnx,
+  readFloat32,
+  tensorDims,
+} from './proto.ts';
 
 /*
  * SmoothQuant (Xiao et al., "SmoothQuant: Accurate and Efficient Post-Training Quantization for Large Language
@@ -27,7 +35,13 @@ import { attributeInt, DataType, elementCount, float32Tensor, onnx, readFloat32,
  * Relu/Add chain back to a constant-weight MatMul/Gemm, LayerNormalization, or a Mul/Div by a constant,
  * whose per-output-channel constants absorb it); otherwise a float `Mul(A, 1/s)` goes before the
  * QuantizeLinear. Either way the graph stays Q → DQ → MatMul ← DQ(int8 W), the pattern ORT's CPU/wasm EPs
- * fuse into integer kernels.
+ * fuse into integer kernels (onnxruntime-node turns the ranker's into the same QGemms with or without it).
+ *
+ * Measured on the ranker (test AUC per head vs fp32): the worst head goes from −0.016 to −0.002, and α from
+ * 0.1 to 1 all land within 0.001 of that. What is left is the context block itself: item_log_age_days puts
+ * 1% of rows at −5.5σ and the rest within [0, 0.5], so 8 bits over its own range are coarse for the bulk;
+ * no per-channel scaling changes a channel's own range. Percentile calibration (clipping at the 99.99th or
+ * 99.9th percentile) made every head worse, since the clipped tails carry signal, so ranges stay min/max.
  */
 
 /** Per-channel min and max of an activation over the calibration feeds (one channel: a per-tensor range). */
@@ -37,7 +51,7 @@ export interface ChannelRanges {
 }
 
 export interface SmoothOptions {
-  /** Migration strength α in [0, 1]: 0 keeps the activation as is, 1 moves all its range into the weight. */
+  /** Migration strength α in [0, 1]: how much of each channel's spread moves from A into W (1: all of it). */
   alpha?: number;
 }
 
@@ -81,13 +95,17 @@ function usesOf(graph: onnx.GraphProto): Map<string, number> {
  * reads A as [.., K] (MatMul, or Gemm without transA), and every weight they read is used by them alone, so
  * scaling its rows changes nothing else.
  */
-function smoothGroups(graph: onnx.GraphProto, { weights, activations }: Int8Targets): Map<string, SmoothGroup> {
+function smoothGroups(
+  graph: onnx.GraphProto,
+  { weights, activations }: Int8Targets,
+): Map<string, SmoothGroup> {
   const constants = constantInitializers(graph);
   const uses = usesOf(graph);
   const consumers = new Map<string, onnx.NodeProto[]>();
   for (const node of nodesOf(graph)) {
     const [a, b] = node.input;
-    if ((node.opType !== 'MatMul' && node.opType !== 'Gemm') || !activations.has(a) || !weights.has(b)) continue;
+    if ((node.opType !== 'MatMul' && node.opType !== 'Gemm') || !activations.has(a) || !weights.has(b))
+      continue;
     consumers.set(a, [...(consumers.get(a) ?? []), node]);
   }
   const groups = new Map<string, SmoothGroup>();
@@ -103,9 +121,9 @@ function smoothGroups(graph: onnx.GraphProto, { weights, activations }: Int8Targ
       group.weights.set(weight, axis);
       return true;
     });
-    const own = nodes.reduce((n, node) => n + (node.input[1] ? 1 : 0), 0);
+    // Each consumer reads one weight once, so the weights are the group's alone when that is all their uses.
     const weightUses = [...group.weights.keys()].reduce((n, w) => n + (uses.get(w) ?? 0), 0);
-    if (ok && group.channels > 0 && weightUses === own) groups.set(activation, group);
+    if (ok && group.channels > 0 && weightUses === nodes.length) groups.set(activation, group);
   }
   return groups;
 }
@@ -118,7 +136,11 @@ export function smoothChannels(model: onnx.IModelProto, targets: Int8Targets): M
 }
 
 /** s_k = max|A_k|^α / max|W_k,:|^(1−α), clamped; 1 where either side is all zero. */
-export function smoothingFactors(activationMax: Float32Array, weightMax: Float32Array, alpha: number): Float32Array {
+export function smoothingFactors(
+  activationMax: Float32Array,
+  weightMax: Float32Array,
+  alpha: number,
+): Float32Array {
   const s = new Float32Array(activationMax.length);
   for (let k = 0; k < s.length; k++) {
     const a = activationMax[k];
@@ -135,8 +157,7 @@ export function smoothingFactors(activationMax: Float32Array, weightMax: Float32
 function scaleAlong(tensor: onnx.TensorProto, axis: number, f: Float32Array): void {
   const [rows, cols] = tensorDims(tensor);
   const values = readFloat32(tensor).slice();
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) values[r * cols + c] *= f[axis === 0 ? r : c];
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) values[r * cols + c] *= f[axis === 0 ? r : c];
   setFloat32(tensor, values, [rows, cols]);
 }
 
@@ -147,10 +168,7 @@ function setFloat32(tensor: onnx.TensorProto, values: Float32Array, dims: readon
   tensor.floatData = [];
 }
 
-/**
- * A per-channel constant c (K values, or one value broadcast to K, in either case along the last axis) that
- * is multiplied, in place, by f: a broadcast scalar becomes a [K] tensor, which broadcasts the same way.
- */
+/** A float constant with one value per channel of the last axis, or (where `scalar`) one value for all. */
 function perChannelConstant(tensor: onnx.TensorProto | undefined, k: number, scalar = true): boolean {
   if (!tensor || tensor.dataType !== DataType.FLOAT) return false;
   const dims = tensorDims(tensor);
@@ -159,6 +177,7 @@ function perChannelConstant(tensor: onnx.TensorProto | undefined, k: number, sca
   return scalar && n === 1 && dims.length <= 1;
 }
 
+/** Multiplies a per-channel constant, in place, by f; a scalar becomes a [K] tensor, which broadcasts alike. */
 function scaleChannels(tensor: onnx.TensorProto, f: Float32Array): void {
   const values = readFloat32(tensor);
   const k = f.length;
@@ -193,7 +212,7 @@ function foldIntoProducer(
   if (uses.get(value) !== consumerCount) return undefined;
   for (;;) {
     const node = producers.get(value);
-    if (!node || node.output.length !== 1) return undefined;
+    if (node?.output.length !== 1) return undefined;
     const [x, y, z] = node.input;
     switch (node.opType) {
       case 'Relu':
@@ -231,7 +250,8 @@ function foldIntoProducer(
         const dims = tensorDims(w);
         if (dims.length !== 2 || dims[axis] !== k) return undefined;
         const bias = z ? constants.get(z) : undefined;
-        if (z && (!single(z) || !perChannelConstant(bias, k) || tensorDims(bias!).length > 2)) return undefined;
+        if (z && (!single(z) || !perChannelConstant(bias, k) || tensorDims(bias!).length > 2))
+          return undefined;
         edits.push(() => scaleAlong(w, axis, f));
         if (bias) edits.push(() => scaleChannels(bias, f));
         return done();
@@ -273,10 +293,11 @@ export function smoothActivations(
   names: NameSpace,
   options: SmoothOptions | false,
 ): Map<string, SmoothedActivation> {
-  const alpha = options === false ? 0 : (options.alpha ?? DEFAULT_SMOOTH_ALPHA);
+  const alpha = options === false ? DEFAULT_SMOOTH_ALPHA : (options.alpha ?? DEFAULT_SMOOTH_ALPHA);
   if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`smoothing alpha must be in [0, 1], not ${alpha}`);
   const out = new Map<string, SmoothedActivation>();
   const planned: { group: SmoothGroup; s: Float32Array; consumers: number }[] = [];
+  // Without smoothing no activation has a group: each is quantized as it is, by its per-tensor range.
   const groups = options === false ? new Map<string, SmoothGroup>() : smoothGroups(graph, targets);
   const constants = constantInitializers(graph) as Map<string, onnx.TensorProto>;
   for (const activation of targets.activations) {
@@ -300,14 +321,22 @@ export function smoothActivations(
     }
     const s = smoothingFactors(aMax, wMax, alpha);
     const consumers = nodesOf(graph).filter(
-      (n) => (n.opType === 'MatMul' || n.opType === 'Gemm') && n.input[0] === activation && group.weights.has(n.input[1]),
+      (n) =>
+        (n.opType === 'MatMul' || n.opType === 'Gemm') &&
+        n.input[0] === activation &&
+        group.weights.has(n.input[1]),
     ).length;
     planned.push({ group, s, consumers });
     out.set(activation, { input: activation, range: reduceRange(stat, s), nodes: [] });
   }
   // Folds are planned on the unedited graph (each checks single use, which edits do not change), then applied.
   const folds = planned.map(({ group, s, consumers }) =>
-    foldIntoProducer(graph, group, consumers, s.map((v) => 1 / v)),
+    foldIntoProducer(
+      graph,
+      group,
+      consumers,
+      s.map((v) => 1 / v),
+    ),
   );
   planned.forEach(({ group, s }, i) => {
     for (const [name, axis] of group.weights) scaleAlong(constants.get(name)!, axis, s);
@@ -318,7 +347,13 @@ export function smoothActivations(
     }
     const factor = names.fresh(`${group.activation}_smooth_scale`);
     const smoothed = names.fresh(`${group.activation}_smoothed`);
-    graph.initializer.push(float32Tensor(factor, s.map((v) => 1 / v), [group.channels]));
+    graph.initializer.push(
+      float32Tensor(
+        factor,
+        s.map((v) => 1 / v),
+        [group.channels],
+      ),
+    );
     const entry = out.get(group.activation)!;
     entry.input = smoothed;
     entry.nodes.push(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildBundle } from '../../bundle/build.ts';
 import {
   DEFAULT_DATA_DIR,
+  DEFAULT_GNN,
   DEFAULT_RUN_DIR,
   DEFAULT_TRAIN_BUDGET,
   ensureDefaultData,
@@ -92,6 +93,7 @@ export function registerBundleCommand(program: Command): void {
             seed: 1,
             gnnFeatures: true,
             timeBudgetSeconds: options.timeBudget,
+            gnn: DEFAULT_GNN,
           },
           ({ stage, done, total, note }) => stages.update(stage, done, total, note),
         );

@@ -1,0 +1,11 @@
+export {
+  type ExclusionBitset,
+  exclusionBitset,
+  halfToFloat,
+  isExcluded,
+  type QuantizedQuery,
+  quantizeQuery,
+  referenceScores,
+  referenceTopK,
+  type TopKResult,
+} from './reference.ts';
