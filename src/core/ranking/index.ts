@@ -5,4 +5,5 @@ export {
   type ItemStats,
   type UserActionCounts,
 } from './context.ts';
+export { mmrSelect } from './mmr.ts';
 export { DEFAULT_UTILITY_WEIGHTS, realisedUtility, utility } from './utility.ts';

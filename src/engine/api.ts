@@ -1,0 +1,20 @@
+import type { Event } from '../core/events.ts';
+import type {
+  EngineOptions,
+  EngineStatus,
+  ProgressEvent,
+  RecommendRequest,
+  RecommendResult,
+  RecordedEvent,
+} from './types.ts';
+
+/** What the worker exposes over comlink: the design's Worker API, one method per line. */
+export interface EngineApi {
+  init(options: EngineOptions, onProgress?: (p: ProgressEvent) => void): Promise<EngineStatus>;
+  recommend(request: RecommendRequest): Promise<RecommendResult>;
+  record(event: RecordedEvent): Promise<Event>;
+  sync(): Promise<{ bundle: 'current' | 'updated' | 'offline'; version?: string }>;
+  status(): Promise<EngineStatus>;
+  clearCache(): Promise<void>;
+  dispose(): Promise<void>;
+}

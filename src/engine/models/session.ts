@@ -1,0 +1,99 @@
+import type * as Ort from 'onnxruntime-web';
+import type { ExecutionProvider, ModelEntry } from '../../core/bundle/index.ts';
+import { loadOrt } from '../ort.ts';
+
+export type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
+
+/** One ORT session of one bundle variant on one execution provider. */
+export class ModelSession {
+  private constructor(
+    readonly entry: ModelEntry,
+    readonly provider: ExecutionProvider,
+    private readonly session: Ort.InferenceSession,
+    private readonly ort: typeof Ort,
+  ) {}
+
+  static async create(
+    entry: ModelEntry,
+    bytes: Uint8Array,
+    provider: ExecutionProvider,
+  ): Promise<ModelSession> {
+    const ort = await loadOrt();
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [provider],
+      graphOptimizationLevel: 'all',
+    });
+    return new ModelSession(entry, provider, session, ort);
+  }
+
+  /** Runs the model and copies one output out of ORT's tensors (GPU outputs are read back). */
+  async run(feeds: Feeds, output: string): Promise<Float32Array> {
+    const tensors: Record<string, Ort.Tensor> = {};
+    for (const [name, { data, dims }] of Object.entries(feeds))
+      tensors[name] = new this.ort.Tensor('float32', data, dims);
+    const results = await this.session.run(tensors, [output]);
+    const tensor = results[output];
+    const data = (await tensor.getData()) as Float32Array;
+    const copy = data.slice();
+    tensor.dispose();
+    return copy;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Zero feeds shaped by a variant's inputs, with `batch` rows: the warm-up input. */
+export function zeroFeeds(entry: ModelEntry, batch: number): Feeds {
+  const feeds: Feeds = {};
+  for (const input of entry.inputs) {
+    const dims = input.shape.map((d) => (d === 'batch' ? batch : d));
+    feeds[input.name] = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
+  }
+  return feeds;
+}
+
+export interface Candidate {
+  entry: ModelEntry;
+  provider: ExecutionProvider;
+}
+
+/**
+ * Creates a session per candidate (variant × EP), times a few runs at the batch the engine will use
+ * after one warm-up, keeps the fastest and releases the rest: a small ranker is often faster on wasm
+ * than paying WebGPU's dispatch and readback. Candidates that fail to load are skipped.
+ */
+export async function fastestSession(
+  candidates: Candidate[],
+  load: (entry: ModelEntry) => Promise<Uint8Array>,
+  batch: number,
+  output: string,
+  runs = 3,
+): Promise<{ session: ModelSession; timings: Record<string, number>; failures: string[] }> {
+  let best: { session: ModelSession; ms: number } | undefined;
+  const timings: Record<string, number> = {};
+  const failures: string[] = [];
+  for (const { entry, provider } of candidates) {
+    const label = `${entry.dtype}${entry.form ? `-${entry.form}` : ''}@${provider}`;
+    let session: ModelSession | undefined;
+    try {
+      session = await ModelSession.create(entry, await load(entry), provider);
+      const feeds = zeroFeeds(entry, batch);
+      await session.run(feeds, output);
+      const started = performance.now();
+      for (let r = 0; r < runs; r++) await session.run(feeds, output);
+      const ms = (performance.now() - started) / runs;
+      timings[label] = ms;
+      if (!best || ms < best.ms) {
+        if (best) await best.session.dispose();
+        best = { session, ms };
+      } else await session.dispose();
+    } catch (error) {
+      failures.push(`${label}: ${error instanceof Error ? error.message : String(error)}`);
+      if (session) await session.dispose().catch(() => {});
+    }
+  }
+  if (!best) throw new Error(`no model variant could run: ${failures.join('; ')}`);
+  return { session: best.session, timings, failures };
+}

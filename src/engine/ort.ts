@@ -1,0 +1,22 @@
+import type * as Ort from 'onnxruntime-web';
+
+export type OrtRuntime = typeof Ort;
+
+let runtime: Promise<OrtRuntime> | undefined;
+
+/**
+ * onnxruntime-web, loaded once. The `webgpu` build, because it carries ORT's native WebGPU EP: the default
+ * build's `webgpu` is the older JSEP one, whose DequantizeLinear is wrong for per-tensor and narrow
+ * per-axis int8 (microsoft/onnxruntime#32578) — every int8 ranker would score garbage there. The same
+ * build runs the wasm EP. Threads need cross-origin isolation, and ORT wants the count set explicitly.
+ */
+export function loadOrt(): Promise<OrtRuntime> {
+  runtime ??= (async () => {
+    const ort = (await import('onnxruntime-web/webgpu')) as unknown as OrtRuntime;
+    const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+    ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, cores)) : 1;
+    ort.env.logLevel = 'error';
+    return ort;
+  })();
+  return runtime;
+}

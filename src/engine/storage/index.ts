@@ -1,0 +1,615 @@
+/**
+ * The engine's persistent storage, on IndexedDB (through `idb`): the bundle cache that lets the engine
+ * start offline, the local event log (and the outbox the sync client drains), and per-user state.
+ *
+ * Bundle files are stored by SHA-256 and checked again on every read, so a corrupt or tampered cache is
+ * detected, deleted and refetched rather than fed to the models. A version becomes current only in one
+ * transaction that runs after all its files were stored and verified, so a half-downloaded update never
+ * replaces a working one. Quota refusals surface as QuotaExceededStorageError from every write.
+ */
+import { type IDBPTransaction, openDB } from 'idb';
+import {
+  type BundleManifest,
+  type BundleSource,
+  BundleSourceError,
+  type FileRef,
+  IntegrityError,
+  MANIFEST_FILE,
+  parseManifest,
+  validateManifest,
+  verifyFile,
+} from '../../core/bundle/index.ts';
+import { InputError } from '../../core/errors.ts';
+import { type Event, validateEvent } from '../../core/events.ts';
+import {
+  CachedFileIntegrityError,
+  IncompleteVersionError,
+  isQuotaError,
+  NotCachedError,
+  QuotaExceededStorageError,
+  StorageClosedError,
+  StorageUnavailableError,
+} from './errors.ts';
+import {
+  DB_VERSION,
+  DEFAULT_DB_NAME,
+  type EdgerecDatabase,
+  type EdgerecDB,
+  type EventRecord,
+  type ManifestRecord,
+  type MetaKey,
+  STORE_NAMES,
+  type StoreName,
+  type UserState,
+  upgradeSchema,
+} from './schema.ts';
+
+export {
+  CachedFileIntegrityError,
+  IncompleteVersionError,
+  NotCachedError,
+  QuotaExceededStorageError,
+  StorageClosedError,
+  StorageUnavailableError,
+} from './errors.ts';
+export {
+  DB_VERSION,
+  DEFAULT_DB_NAME,
+  type EdgerecDB,
+  type EventRecord,
+  type FileRecord,
+  type ManifestRecord,
+  type UserCounts,
+  type UserState,
+} from './schema.ts';
+
+/** Something the storage recovered from, or could not act on, without failing the call. */
+export type StorageWarning =
+  | {
+      kind: 'corrupt-file';
+      message: string;
+      version: string;
+      file: string;
+      sha256: string;
+      error: IntegrityError;
+    }
+  /** Another connection (an older tab) keeps this one from opening until it closes. */
+  | { kind: 'blocked'; message: string }
+  /** The connection was closed under us: a newer schema in another tab, or the browser. */
+  | { kind: 'closed'; message: string };
+
+export interface EngineStorageOptions {
+  /** Called for every StorageWarning; defaults to console.warn. */
+  onWarning?: (warning: StorageWarning) => void;
+}
+
+/** Progress of `prefetch`, reported after each file. */
+export interface PrefetchProgress {
+  version: string;
+  /** The file just handled. */
+  file: string;
+  /** Whether it was already cached (and verified) rather than downloaded. */
+  fromCache: boolean;
+  loadedFiles: number;
+  totalFiles: number;
+  loadedBytes: number;
+  totalBytes: number;
+}
+
+/** What `pruneExcept` removed. */
+export interface PruneResult {
+  removedVersions: string[];
+  removedFiles: number;
+}
+
+/** Meta keys only the storage itself writes (through setCurrent / prefetch). */
+const RESERVED_META = new Set<string>(['current', 'previous', 'pending'] satisfies MetaKey[]);
+
+/** Downloads in flight at once during a prefetch: enough to hide latency, few enough to be polite. */
+const PREFETCH_CONCURRENCY = 3;
+
+/** Every file a manifest names (item tables and their scales, catalog, models), one per SHA-256. */
+export function manifestFiles(manifest: BundleManifest): FileRef[] {
+  const refs: FileRef[] = [];
+  for (const table of manifest.items) {
+    refs.push(table);
+    if (table.scales) refs.push(table.scales);
+  }
+  refs.push(manifest.catalog, ...manifest.rankers, ...manifest.encoders);
+  const seen = new Set<string>();
+  return refs
+    .filter((ref) => !seen.has(ref.sha256) && seen.add(ref.sha256))
+    .map(({ file, bytes, sha256 }) => ({ file, bytes, sha256 }));
+}
+
+/** An ArrayBuffer holding exactly `bytes`, copying only when the view does not cover its whole buffer. */
+function exactBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (
+    bytes.buffer instanceof ArrayBuffer &&
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength
+  )
+    return bytes.buffer;
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+function abortQuietly(tx: IDBTransaction | { abort(): void }): void {
+  try {
+    tx.abort();
+  } catch {
+    // Already committed or aborted: nothing left to undo.
+  }
+}
+
+function eventOf(record: EventRecord): Event {
+  // The outbox flag is storage bookkeeping; an Event with it would fail validateEvent (unknown field).
+  const { synced: _synced, ...event } = record;
+  return event;
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new InputError(`limit must be a non-negative integer, got ${limit}`);
+}
+
+/** IndexedDB storage of one engine: bundles, the event log, user state. Open it with `EngineStorage.open`. */
+export class EngineStorage {
+  private closedReason: string | undefined;
+
+  private constructor(
+    private readonly db: EdgerecDatabase,
+    /** The database name. */
+    readonly name: string,
+    private readonly warn: (warning: StorageWarning) => void,
+  ) {}
+
+  /**
+   * Opens (creating or upgrading) the database `name` (default `edgerec`). Throws a
+   * StorageUnavailableError when IndexedDB cannot be used.
+   */
+  static async open(
+    name: string = DEFAULT_DB_NAME,
+    options: EngineStorageOptions = {},
+  ): Promise<EngineStorage> {
+    const warn = options.onWarning ?? ((w: StorageWarning) => console.warn(`[edgerec storage] ${w.message}`));
+    if (typeof indexedDB === 'undefined')
+      throw new StorageUnavailableError('IndexedDB is not available here');
+    // The instance does not exist yet when the callbacks are made; they reach it through this box.
+    const box: { storage?: EngineStorage } = {};
+    let db: EdgerecDatabase;
+    try {
+      db = await openDB<EdgerecDB>(name, DB_VERSION, {
+        upgrade: (database, oldVersion) => upgradeSchema(database, oldVersion),
+        blocked: (current) =>
+          warn({
+            kind: 'blocked',
+            message: `database ${name} v${current} is open elsewhere; waiting for it to close to upgrade`,
+          }),
+        // A newer schema is waiting on this connection (another tab updated): step aside rather than
+        // block that tab forever; this instance then fails its calls with StorageClosedError.
+        blocking: (_current, next) =>
+          box.storage?.markClosed(`another connection upgrades ${name} to v${next}`, true),
+        terminated: () => box.storage?.markClosed('the browser closed the connection', false),
+      });
+    } catch (error) {
+      throw new StorageUnavailableError(
+        `could not open IndexedDB database ${name}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    box.storage = new EngineStorage(db, name, warn);
+    return box.storage;
+  }
+
+  private markClosed(reason: string, close: boolean): void {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    if (close) this.db.close();
+    this.warn({ kind: 'closed', message: `database ${this.name} closed: ${reason}` });
+  }
+
+  private database(): EdgerecDatabase {
+    if (this.closedReason) throw new StorageClosedError(this.closedReason);
+    return this.db;
+  }
+
+  /**
+   * Runs `body` in one read-write transaction and waits for it to commit. A failure rolls the whole
+   * transaction back; a quota refusal — which Chromium reports at commit, after every put succeeded, as
+   * the transaction's error — becomes a QuotaExceededStorageError naming `what` and `bytes`.
+   */
+  private async write<const S extends StoreName[], T>(
+    stores: S,
+    what: string,
+    bytes: number,
+    body: (tx: IDBPTransaction<EdgerecDB, S, 'readwrite'>) => Promise<T>,
+  ): Promise<T> {
+    const tx = this.database().transaction(stores, 'readwrite');
+    // Awaited below; until then an abort must not surface as an unhandled rejection.
+    tx.done.catch(() => {});
+    try {
+      const result = await body(tx);
+      await tx.done;
+      return result;
+    } catch (error) {
+      const quota = isQuotaError(error) ? error : isQuotaError(tx.error) ? tx.error : undefined;
+      abortQuietly(tx);
+      if (quota) throw new QuotaExceededStorageError(what, bytes, { cause: quota });
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------- bundles
+
+  /**
+   * A BundleSource for bundle `version` that reads from IndexedDB first and from `network` only for what
+   * is missing, storing what it fetches. Every cached file is verified (length + SHA-256) on each read; a
+   * mismatch is reported through the warning callback, the copy deleted and fetched again from `network`
+   * — and when that is impossible, a CachedFileIntegrityError is thrown, never the bad bytes. The manifest
+   * fetched from the network is validated, and must be `version`, before it is cached. With everything
+   * cached it works offline: `network` may be undefined or failing.
+   */
+  cachedSource(network: BundleSource | undefined, version: string): BundleSource {
+    let manifest: Promise<BundleManifest> | undefined;
+    const loadManifest = (): Promise<BundleManifest> => {
+      // Shared by concurrent reads; forgotten on failure so a later read (back online) retries.
+      manifest ??= this.cachedManifest(network, version).catch((error) => {
+        manifest = undefined;
+        throw error;
+      });
+      return manifest;
+    };
+    const readBytes = async (path: string): Promise<Uint8Array> => {
+      const ref = manifestFiles(await loadManifest()).find((r) => r.file === path);
+      // Only files the manifest lists can be verified, so only those are served.
+      if (!ref) throw new BundleSourceError(`${path} is not a file of bundle ${version}`, path);
+      return this.readFile(ref, network, version);
+    };
+    return {
+      readText: async (path) => {
+        if (path === MANIFEST_FILE) return JSON.stringify(await loadManifest());
+        return new TextDecoder('utf-8', { fatal: true }).decode(await readBytes(path));
+      },
+      readBytes,
+      describe: () =>
+        `IndexedDB ${this.name}, bundle ${version}${network ? ` (else ${network.describe()})` : ''}`,
+    };
+  }
+
+  private async cachedManifest(network: BundleSource | undefined, version: string): Promise<BundleManifest> {
+    const record = await this.database().get('manifests', version);
+    if (record) return record.manifest;
+    if (!network) throw new NotCachedError(MANIFEST_FILE, version);
+    const where = `${network.describe()}${MANIFEST_FILE}`;
+    const manifest = parseManifest(await network.readText(MANIFEST_FILE), where);
+    if (manifest.version !== version)
+      throw new BundleSourceError(`${where} is bundle ${manifest.version}, expected ${version}`, where);
+    await this.storeManifest(manifest, network.describe());
+    return manifest;
+  }
+
+  private async storeManifest(manifest: BundleManifest, baseUrl: string, pending = false): Promise<void> {
+    const record: ManifestRecord = { version: manifest.version, manifest, baseUrl, storedAt: Date.now() };
+    const size = JSON.stringify(manifest).length;
+    await this.write(['manifests', 'meta'], `manifest of ${manifest.version}`, size, async (tx) => {
+      await tx.objectStore('manifests').put(record);
+      if (pending) await tx.objectStore('meta').put(manifest.version, 'pending');
+    });
+  }
+
+  /** The bytes of `ref`: the cached copy if it verifies, otherwise fetched from `network`, verified, stored. */
+  private async readFile(
+    ref: FileRef,
+    network: BundleSource | undefined,
+    version: string,
+  ): Promise<Uint8Array> {
+    const cached = await this.verifiedCachedFile(ref, version);
+    return cached.bytes ?? this.fetchFile(ref, network, version, cached.error);
+  }
+
+  /**
+   * Fetches `ref` from `network`, verifies and stores it. `cachedError` is why the cached copy was just
+   * deleted; when the refetch fails too, that is what the caller hears (wrapped with the refetch's error).
+   */
+  private async fetchFile(
+    ref: FileRef,
+    network: BundleSource | undefined,
+    version: string,
+    cachedError?: IntegrityError,
+  ): Promise<Uint8Array> {
+    let bytes: Uint8Array;
+    try {
+      if (!network) throw new NotCachedError(ref.file, version);
+      bytes = await network.readBytes(ref.file);
+    } catch (error) {
+      if (cachedError) throw new CachedFileIntegrityError(cachedError, error);
+      throw error;
+    }
+    // A bad download is reported as is and never stored.
+    await verifyFile(ref, bytes);
+    await this.write(['files'], `file ${ref.file}`, bytes.byteLength, async (tx) => {
+      await tx.objectStore('files').put({
+        sha256: ref.sha256,
+        bytes: exactBuffer(bytes),
+        size: bytes.byteLength,
+        storedAt: Date.now(),
+      });
+    });
+    return bytes;
+  }
+
+  /** The cached copy of `ref` if it verifies; a copy that does not is deleted and its error returned. */
+  private async verifiedCachedFile(
+    ref: FileRef,
+    version: string,
+  ): Promise<{ bytes?: Uint8Array; error?: IntegrityError }> {
+    const record = await this.database().get('files', ref.sha256);
+    if (!record) return {};
+    const bytes = new Uint8Array(record.bytes);
+    try {
+      await verifyFile(ref, bytes);
+      return { bytes };
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      await this.write(['files'], `deletion of ${ref.file}`, 0, async (tx) => {
+        // Only the copy that failed: a concurrent read may have stored a good one since.
+        const store = tx.objectStore('files');
+        if ((await store.get(ref.sha256))?.storedAt === record.storedAt) await store.delete(ref.sha256);
+      });
+      this.warn({
+        kind: 'corrupt-file',
+        message: `cached ${ref.file} of bundle ${version} failed verification and was deleted (${error.message})`,
+        version,
+        file: ref.file,
+        sha256: ref.sha256,
+        error,
+      });
+      return { error };
+    }
+  }
+
+  /**
+   * Downloads bundle `manifest.version` in the background: stores its manifest (and marks it `pending`),
+   * then every file it lists that is not already cached and valid, each verified before it is stored.
+   * Throws on the first failure, after the downloads in flight settle; `current` is never touched — call
+   * `setCurrent` once this resolves. Running it again resumes: verified files are not downloaded twice.
+   */
+  async prefetch(
+    network: BundleSource,
+    manifest: BundleManifest,
+    onProgress?: (progress: PrefetchProgress) => void,
+    files: (manifest: BundleManifest) => FileRef[] = manifestFiles,
+  ): Promise<void> {
+    // Typed is not validated: the manifest may come straight from a server response.
+    validateManifest(manifest, `${network.describe()}${MANIFEST_FILE}`);
+    const { version } = manifest;
+    await this.storeManifest(manifest, network.describe(), true);
+    const refs = files(manifest);
+    const totalBytes = refs.reduce((sum, r) => sum + r.bytes, 0);
+    let loadedFiles = 0;
+    let loadedBytes = 0;
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (!failure && next < refs.length) {
+        const ref = refs[next++];
+        try {
+          const cached = await this.verifiedCachedFile(ref, version);
+          if (!cached.bytes) await this.fetchFile(ref, network, version, cached.error);
+          loadedFiles++;
+          loadedBytes += ref.bytes;
+          onProgress?.({
+            version,
+            file: ref.file,
+            fromCache: cached.bytes !== undefined,
+            loadedFiles,
+            totalFiles: refs.length,
+            loadedBytes,
+            totalBytes,
+          });
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PREFETCH_CONCURRENCY, refs.length) }, worker));
+    if (failure) throw failure.error;
+  }
+
+  /** The version the engine runs, as last switched by `setCurrent`. */
+  async currentVersion(): Promise<string | undefined> {
+    return (await this.database().get('meta', 'current')) as string | undefined;
+  }
+
+  /**
+   * Makes `version` current, atomically. First re-verifies every file of its manifest from IndexedDB
+   * (deleting any that fail); throws an IncompleteVersionError listing what is missing, leaving `current`
+   * as it was. Then one transaction checks that the manifest and every file are still there (another tab
+   * may have pruned meanwhile) and switches `current` (keeping the old one as `previous`).
+   */
+  async setCurrent(version: string, files?: (manifest: BundleManifest) => FileRef[]): Promise<void> {
+    const record = await this.database().get('manifests', version);
+    if (!record) throw new IncompleteVersionError(version, [MANIFEST_FILE]);
+    // The engine needs a subset (one item-table dtype, the student variants): it names it, so a phone is
+    // not made to download the f32 table and the teacher to switch versions. Default: every file.
+    const refs = (files ?? manifestFiles)(record.manifest);
+    const missing: string[] = [];
+    // One file at a time: this only checks, so there is no point holding the whole bundle in memory.
+    for (const ref of refs) if (!(await this.verifiedCachedFile(ref, version)).bytes) missing.push(ref.file);
+    if (missing.length > 0) throw new IncompleteVersionError(version, missing);
+    // Hashing cannot happen inside a transaction (it would auto-commit while WebCrypto works), hence the
+    // re-check of keys here; files are immutable by content, so present now means verified above.
+    await this.write(['manifests', 'files', 'meta'], `current version ${version}`, 0, async (tx) => {
+      const gone: string[] = [];
+      if (!(await tx.objectStore('manifests').getKey(version))) gone.push(MANIFEST_FILE);
+      const files = tx.objectStore('files');
+      for (const ref of refs) if (!(await files.getKey(ref.sha256))) gone.push(ref.file);
+      if (gone.length > 0) throw new IncompleteVersionError(version, gone);
+      const meta = tx.objectStore('meta');
+      const previous = await meta.get('current');
+      if (previous !== undefined && previous !== version) await meta.put(previous, 'previous');
+      await meta.put(version, 'current');
+      if ((await meta.get('pending')) === version) await meta.delete('pending');
+    });
+  }
+
+  /** The stored manifest record of `version` (with the base URL it came from), if any. */
+  async manifestRecord(version: string): Promise<ManifestRecord | undefined> {
+    return this.database().get('manifests', version);
+  }
+
+  /** The versions whose manifests are stored (complete or not). */
+  async versions(): Promise<string[]> {
+    return this.database().getAllKeys('manifests');
+  }
+
+  /**
+   * Deletes the manifests of every version not in `versions`, then every file no kept manifest references,
+   * in one transaction. The current and the pending version are always kept, so pruning can never leave
+   * the engine without the bundle it runs.
+   */
+  async pruneExcept(versions: readonly string[]): Promise<PruneResult> {
+    return this.write(['manifests', 'files', 'meta'], 'prune', 0, async (tx) => {
+      const meta = tx.objectStore('meta');
+      const keep = new Set(versions);
+      for (const key of ['current', 'pending'] as const) {
+        const value = await meta.get(key);
+        if (typeof value === 'string') keep.add(value);
+      }
+      const referenced = new Set<string>();
+      const removedVersions: string[] = [];
+      for (
+        let cursor = await tx.objectStore('manifests').openCursor();
+        cursor;
+        cursor = await cursor.continue()
+      ) {
+        if (keep.has(cursor.key)) {
+          for (const ref of manifestFiles(cursor.value.manifest)) referenced.add(ref.sha256);
+        } else {
+          removedVersions.push(cursor.key);
+          await cursor.delete();
+        }
+      }
+      // `previous` is a rollback target only while its files exist.
+      const previous = await meta.get('previous');
+      if (typeof previous === 'string' && !keep.has(previous)) await meta.delete('previous');
+      let removedFiles = 0;
+      // A key cursor: deciding needs only the hash, not the file's bytes.
+      for (
+        let cursor = await tx.objectStore('files').openKeyCursor();
+        cursor;
+        cursor = await cursor.continue()
+      ) {
+        if (referenced.has(cursor.key)) continue;
+        await tx.objectStore('files').delete(cursor.key);
+        removedFiles++;
+      }
+      return { removedVersions, removedFiles };
+    });
+  }
+
+  // ------------------------------------------------------------------------------------- meta, events, users
+
+  /** A value of the `meta` store (the sync client keeps its cursors there). */
+  async meta<T = unknown>(key: string): Promise<T | undefined> {
+    return (await this.database().get('meta', key)) as T | undefined;
+  }
+
+  /** Sets a `meta` value; `current`, `previous` and `pending` are the storage's own and refused. */
+  async setMeta(key: string, value: unknown): Promise<void> {
+    if (RESERVED_META.has(key)) throw new InputError(`meta key ${key} is managed by EngineStorage`);
+    await this.write(['meta'], `meta ${key}`, JSON.stringify(value ?? null).length, async (tx) => {
+      await tx.objectStore('meta').put(value, key);
+    });
+  }
+
+  /**
+   * Appends an event to the local log (and the sync outbox), after validating it against the Event
+   * contract (an EventValidationError names every problem). Idempotent by `id`: an event already logged
+   * is left as it is — its sync state included — and `false` returned.
+   */
+  async appendEvent(e: Event): Promise<boolean> {
+    const event = validateEvent(e);
+    const record: EventRecord = { ...event, synced: 0 };
+    return this.write(['events'], `event ${event.id}`, JSON.stringify(record).length, async (tx) => {
+      const store = tx.objectStore('events');
+      // get + add in one transaction: no other write to the store can slip in between.
+      if (await store.getKey(event.id)) return false;
+      await store.add(record);
+      return true;
+    });
+  }
+
+  /** The user's `limit` most recent events, oldest first (the order the sequence encoder reads). */
+  async recentEvents(userId: string, limit: number): Promise<Event[]> {
+    checkLimit(limit);
+    const events: Event[] = [];
+    if (limit === 0) return events;
+    const range = IDBKeyRange.bound([userId, -Infinity], [userId, Infinity]);
+    const index = this.database().transaction('events').store.index('by-user-ts');
+    for (let cursor = await index.openCursor(range, 'prev'); cursor; cursor = await cursor.continue()) {
+      events.push(eventOf(cursor.value));
+      if (events.length >= limit) break;
+    }
+    return events.reverse();
+  }
+
+  /** Up to `limit` events not yet marked synced, oldest first: the outbox the sync client sends. */
+  async unsynced(limit: number): Promise<Event[]> {
+    checkLimit(limit);
+    if (limit === 0) return [];
+    const range = IDBKeyRange.bound([0, -Infinity], [0, Infinity]);
+    const records = await this.database().getAllFromIndex('events', 'by-synced-ts', range, limit);
+    return records.map(eventOf);
+  }
+
+  /** Marks events as accepted by the server; unknown ids are ignored. Returns how many changed. */
+  async markSynced(ids: readonly string[]): Promise<number> {
+    return this.write(['events'], `sync state of ${ids.length} events`, 0, async (tx) => {
+      const store = tx.objectStore('events');
+      let changed = 0;
+      for (const id of ids) {
+        const record = await store.get(id);
+        if (!record || record.synced === 1) continue;
+        await store.put({ ...record, synced: 1 });
+        changed++;
+      }
+      return changed;
+    });
+  }
+
+  /** The stored state of `userId`, if any. */
+  async userState(userId: string): Promise<UserState | undefined> {
+    return this.database().get('users', userId);
+  }
+
+  /** Replaces the stored state of `s.userId`. */
+  async putUserState(s: UserState): Promise<void> {
+    if (typeof s.userId !== 'string' || s.userId.length === 0)
+      throw new InputError('user state: userId must be a non-empty string');
+    if (s.longTerm && !(Array.isArray(s.longTerm.vector) && s.longTerm.vector.every(Number.isFinite)))
+      throw new InputError('user state: longTerm.vector must be an array of finite numbers');
+    const bytes = JSON.stringify(s).length;
+    await this.write(['users'], `user state of ${s.userId}`, bytes, async (tx) => {
+      await tx.objectStore('users').put(s);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------- lifecycle
+
+  /** Empties every store (bundles, events, users, meta) in one transaction; the database stays open. */
+  async clear(): Promise<void> {
+    await this.write([...STORE_NAMES], 'clear', 0, async (tx) => {
+      await Promise.all(STORE_NAMES.map((name) => tx.objectStore(name).clear()));
+    });
+  }
+
+  /** Closes the connection (pending transactions still finish); later calls throw StorageClosedError. */
+  close(): void {
+    if (this.closedReason) return;
+    this.closedReason = 'closed by close()';
+    this.db.close();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The IndexedDB schema of the engine: one database (`edgerec` by default) holding the bundle cache, the
+ * local event log and the per-user state. Typed with idb's DBSchema so every store, key and index is
+ * checked at compile time.
+ */
+import type { DBSchema, IDBPDatabase } from 'idb';
+import type { BundleManifest } from '../../core/bundle/index.ts';
+import type { Event } from '../../core/events.ts';
+
+export const DEFAULT_DB_NAME = 'edgerec';
+/** Bump with a migration in `upgrade` whenever a store or an index changes. */
+export const DB_VERSION = 1;
+
+/** A bundle file, keyed by its SHA-256: files are content-addressed, so versions share identical ones. */
+export interface FileRecord {
+  sha256: string;
+  bytes: ArrayBuffer;
+  size: number;
+  /** ms since the epoch. */
+  storedAt: number;
+}
+
+export interface ManifestRecord {
+  version: string;
+  manifest: BundleManifest;
+  /** Where the bundle was fetched from (the network source's `describe()`), for messages and refetches. */
+  baseUrl: string;
+  storedAt: number;
+}
+
+/** Keys of the `meta` store the engine itself uses. */
+export type MetaKey = 'current' | 'previous' | 'pending';
+
+/**
+ * An event as stored: the Event contract plus its outbox state. `synced` is 0/1, not a boolean, because
+ * booleans are not valid IndexedDB keys and the outbox index is keyed on it.
+ */
+export interface EventRecord extends Event {
+  synced: 0 | 1;
+}
+
+/** Engagement counts kept per user (impressions are not counted: they are exposure, not engagement). */
+export interface UserCounts {
+  click: number;
+  closeup: number;
+  save: number;
+  hide: number;
+}
+
+/** What the device keeps about one user between sessions. */
+export interface UserState {
+  userId: string;
+  /** The server's long-term embedding (PinnerFormer), as last synced. */
+  longTerm?: { vector: number[]; modelVersion: string; updatedAt: number };
+  counts: UserCounts;
+  /** Item ids the user hid, never to be recommended again. */
+  hidden: string[];
+  updatedAt: number;
+}
+
+export interface EdgerecDB extends DBSchema {
+  files: { key: string; value: FileRecord };
+  manifests: { key: string; value: ManifestRecord };
+  meta: { key: string; value: unknown };
+  events: {
+    key: string;
+    value: EventRecord;
+    indexes: {
+      /** A user's events in time order: the encoder reads the most recent ones. */
+      'by-user-ts': [string, number];
+      /** The outbox: unsynced events (synced = 0) oldest first, for the sync client. */
+      'by-synced-ts': [0 | 1, number];
+    };
+  };
+  users: { key: string; value: UserState };
+}
+
+export type StoreName = 'files' | 'manifests' | 'meta' | 'events' | 'users';
+export const STORE_NAMES: readonly StoreName[] = ['files', 'manifests', 'meta', 'events', 'users'];
+
+export type EdgerecDatabase = IDBPDatabase<EdgerecDB>;
+
+/** Creates the stores of a fresh database, and (later) migrates older ones step by step. */
+export function upgradeSchema(db: EdgerecDatabase, oldVersion: number): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('files', { keyPath: 'sha256' });
+    db.createObjectStore('manifests', { keyPath: 'version' });
+    // Out-of-line keys: meta values are plain values (a version string), not records.
+    db.createObjectStore('meta');
+    const events = db.createObjectStore('events', { keyPath: 'id' });
+    events.createIndex('by-user-ts', ['userId', 'ts']);
+    events.createIndex('by-synced-ts', ['synced', 'ts']);
+    db.createObjectStore('users', { keyPath: 'userId' });
+  }
+}

@@ -1,0 +1,99 @@
+import type { ItemDtype, ModelDtype, RankerHead } from '../core/bundle/index.ts';
+import type { Action } from '../core/events.ts';
+
+/** Where a stage ran: a GPU kernel, a WASM kernel (or ORT's wasm EP), or plain TypeScript. */
+export type Backend = 'webgpu' | 'wasm' | 'js';
+export type DeviceChoice = 'auto' | Backend;
+
+export interface EngineOptions {
+  /** Folder holding `latest.json` and the bundles (e.g. `/models/`), or one bundle's folder. */
+  bundleUrl?: string;
+  /** The sync server (serves `/v1/manifest` and files); `bundleUrl` wins when both are given. */
+  serverUrl?: string;
+  userId: string;
+  token?: string;
+  /** Retrieval device; `auto` = WebGPU when the adapter has what the kernels need, else WASM. */
+  device?: DeviceChoice;
+  /** Item table to retrieve over (default i8: a quarter of f32's bytes, HR@10 within 0.5%). */
+  dtype?: ItemDtype;
+  /** Ranker variant (default: the student in int8, the dq form on webgpu and the qdq form on wasm). */
+  rankerDtype?: ModelDtype;
+  /** Candidates retrieval hands the ranker (default 200). */
+  candidates?: number;
+  /** Weight of the long-term (server) embedding against the real-time one in the retrieval query. */
+  longTermWeight?: number;
+  /** IndexedDB database name (tests use their own). */
+  databaseName?: string;
+}
+
+export type ProgressPhase = 'manifest' | 'download' | 'verify' | 'compile' | 'warmup' | 'ready';
+
+export interface ProgressEvent {
+  phase: ProgressPhase;
+  /** The file being loaded, for download and verify. */
+  file?: string;
+  loaded?: number;
+  total?: number;
+  /** True when the file came from IndexedDB rather than the network. */
+  cached?: boolean;
+  message?: string;
+}
+
+export interface RecommendRequest {
+  k: number;
+  /** Item ids never to return (on top of hidden ones, and of seen ones unless `includeSeen`). */
+  exclude?: string[];
+  includeSeen?: boolean;
+  /** Overrides of the bundle's utility weights. */
+  weights?: Partial<Record<RankerHead, number>>;
+  /** MMR λ in [0, 1]: 1 = pure utility (default 0.8). */
+  diversity?: number;
+}
+
+export interface Recommendation {
+  itemId: string;
+  title: string;
+  topics: string[];
+  utility: number;
+  probabilities: Record<RankerHead, number>;
+  /** Why it is here, in words, and what it came from. */
+  reason: { text: string; kind: 'recent' | 'interest' | 'popular'; itemId?: string };
+}
+
+export interface StageTimings {
+  encode: number;
+  retrieve: number;
+  rank: number;
+  rerank: number;
+  total: number;
+}
+
+export interface RecommendResult {
+  items: Recommendation[];
+  backend: { retrieval: Backend; ranker: 'webgpu' | 'wasm'; encoder: 'webgpu' | 'wasm' };
+  timings: StageTimings;
+  modelVersion: string;
+}
+
+export interface RecordedEvent {
+  itemId: string;
+  action: Action;
+  ts?: number;
+  id?: string;
+  surface?: string;
+  dwellMs?: number;
+}
+
+export interface EngineStatus {
+  ready: boolean;
+  modelVersion?: string;
+  backend?: RecommendResult['backend'];
+  dtype?: ItemDtype;
+  rankerVariant?: string;
+  items?: number;
+  /** Local events not yet uploaded to a server. */
+  pendingEvents: number;
+  online: boolean;
+  /** The last fallback or error the engine recovered from, in words. */
+  lastFallback?: string;
+}

@@ -1,0 +1,69 @@
+import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
+import type { Event } from '../core/events.ts';
+import type { EngineApi } from '../engine/api.ts';
+import type {
+  EngineOptions,
+  EngineStatus,
+  ProgressEvent,
+  RecommendRequest,
+  RecommendResult,
+  RecordedEvent,
+} from '../engine/types.ts';
+
+export interface RecommenderOptions extends EngineOptions {
+  /** Download, verify, compile and warm-up progress, per file where there is one. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** A worker you created yourself (e.g. for a CSP that forbids module workers from blobs). */
+  worker?: Worker;
+}
+
+export interface Recommender {
+  recommend(request: RecommendRequest): Promise<RecommendResult>;
+  record(event: RecordedEvent): Promise<Event>;
+  status(): Promise<EngineStatus>;
+  sync(): Promise<{ bundle: 'current' | 'updated' | 'offline'; version?: string }>;
+  clearCache(): Promise<void>;
+  /** Frees the GPU buffers and ORT sessions, and ends the worker. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts the engine in a Web Worker and resolves once the bundle is loaded, verified and warmed up.
+ * Every call crosses to the worker; the main thread never blocks on a model.
+ */
+export async function createRecommender(options: RecommenderOptions): Promise<Recommender> {
+  const { onProgress, worker: given, ...engineOptions } = options;
+  const worker =
+    given ??
+    new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'edgerec',
+    });
+  const remote: Remote<EngineApi> = wrap<EngineApi>(worker);
+  try {
+    await remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined);
+  } catch (error) {
+    remote[releaseProxy]();
+    if (!given) worker.terminate();
+    throw error;
+  }
+  let disposed = false;
+  const live = () => {
+    if (disposed) throw new Error('this recommender was disposed');
+    return remote;
+  };
+  return {
+    recommend: (request) => live().recommend(request),
+    record: (event) => live().record(event),
+    status: () => live().status(),
+    sync: () => live().sync(),
+    clearCache: () => live().clearCache(),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await remote.dispose();
+      remote[releaseProxy]();
+      if (!given) worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/// <reference lib="webworker" />
+import { expose } from 'comlink';
+import type { EngineApi } from '../src/engine/api.ts';
+import { Engine } from '../src/engine/engine.ts';
+
+// The worker is thin on purpose: everything lives in src/engine, which tests also run in a page.
+const engine = new Engine();
+
+const api: EngineApi = {
+  init: (options, onProgress) => engine.init(options, onProgress),
+  recommend: (request) => engine.recommend(request),
+  record: (event) => engine.record(event),
+  sync: () => engine.sync(),
+  status: () => engine.status(),
+  clearCache: () => engine.clearCache(),
+  dispose: () => engine.dispose(),
+};
+
+expose(api);
