@@ -13,6 +13,7 @@ const api: EngineApi = {
   sync: () => engine.sync(),
   status: () => engine.status(),
   clearCache: () => engine.clearCache(),
+  simulateDeviceLoss: () => engine.simulateDeviceLoss(),
   dispose: () => engine.dispose(),
 };
 

@@ -16,5 +16,7 @@ export interface EngineApi {
   sync(): Promise<{ bundle: 'current' | 'updated' | 'offline'; version?: string }>;
   status(): Promise<EngineStatus>;
   clearCache(): Promise<void>;
+  /** Destroys the retrieval GPU device, to exercise the CPU fallback (tests, diagnostics). */
+  simulateDeviceLoss(): Promise<boolean>;
   dispose(): Promise<void>;
 }

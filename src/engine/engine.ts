@@ -346,7 +346,8 @@ export class Engine {
     return {
       items,
       backend: {
-        retrieval: state.retriever.backend,
+        // Without any user vector the feed starts from popularity, a TypeScript scan of the catalog.
+        retrieval: query ? state.retriever.backend : 'js',
         ranker: state.ranker.provider,
         encoder: state.encoder.provider,
       },
@@ -450,6 +451,14 @@ export class Engine {
       online: this.online,
       lastFallback: state.retriever.lastFallback,
     };
+  }
+
+  /**
+   * Destroys the retrieval GPU device, as a driver reset would, to check that recommend() carries on on
+   * the CPU. Resolves false when retrieval is not on WebGPU.
+   */
+  async simulateDeviceLoss(): Promise<boolean> {
+    return this.ready().state.retriever.simulateDeviceLoss();
   }
 
   async clearCache(): Promise<void> {

@@ -23,6 +23,8 @@ export interface Recommender {
   status(): Promise<EngineStatus>;
   sync(): Promise<{ bundle: 'current' | 'updated' | 'offline'; version?: string }>;
   clearCache(): Promise<void>;
+  /** Destroys the retrieval GPU device, to check the CPU fallback; false when retrieval is not on WebGPU. */
+  simulateDeviceLoss(): Promise<boolean>;
   /** Frees the GPU buffers and ORT sessions, and ends the worker. */
   dispose(): Promise<void>;
 }
@@ -40,9 +42,18 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       name: 'edgerec',
     });
   const remote: Remote<EngineApi> = wrap<EngineApi>(worker);
+  // A worker that fails to load never answers: its error event turns that into a clear failure.
+  let onError: ((event: ErrorEvent) => void) | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    onError = (event) =>
+      reject(new Error(`the edgerec worker failed to start: ${event.message || 'it could not be loaded'}`));
+    worker.addEventListener('error', onError);
+  });
   try {
-    await remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined);
+    await Promise.race([remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined), failed]);
+    worker.removeEventListener('error', onError!);
   } catch (error) {
+    worker.removeEventListener('error', onError!);
     remote[releaseProxy]();
     if (!given) worker.terminate();
     throw error;
@@ -58,6 +69,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     status: () => live().status(),
     sync: () => live().sync(),
     clearCache: () => live().clearCache(),
+    simulateDeviceLoss: () => live().simulateDeviceLoss(),
     async dispose() {
       if (disposed) return;
       disposed = true;

@@ -6,6 +6,8 @@ import { WebGpuRetriever } from './webgpu/index.ts';
 
 export interface Retriever {
   readonly backend: Backend;
+  /** WebGPU only: destroys the device (see WebGpuRetriever.loseDevice). */
+  loseDevice?(): void;
   topK(query: Float32Array, k: number, exclude?: Uint32Array): Promise<TopKResult>;
   dispose(): void;
 }
@@ -77,13 +79,25 @@ export class FallbackRetriever implements Retriever {
     }
   }
 
+  /** Destroys the GPU device under the engine's feet; true when there was one. The next call falls back. */
+  simulateDeviceLoss(): boolean {
+    if (!this.current.loseDevice) return false;
+    this.current.loseDevice();
+    return true;
+  }
+
   dispose(): void {
     this.current.dispose();
   }
 }
 
 function wrapGpu(gpu: WebGpuRetriever): Retriever {
-  return { backend: 'webgpu', topK: (q, k, e) => gpu.topK(q, k, e), dispose: () => gpu.dispose() };
+  return {
+    backend: 'webgpu',
+    topK: (q, k, e) => gpu.topK(q, k, e),
+    dispose: () => gpu.dispose(),
+    loseDevice: () => gpu.loseDevice(),
+  };
 }
 
 async function createCpu(table: DecodedItemTable, kernel: 'wasm' | 'js'): Promise<Retriever> {

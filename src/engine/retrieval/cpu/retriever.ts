@@ -66,7 +66,8 @@ export class CpuRetriever {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly table: DecodedItemTable,
+    /** Only the dimension: the wasm backend has its own copy of the table, so the caller's can be freed. */
+    private readonly dim: number,
     private readonly impl: Backend,
     readonly backend: 'wasm' | 'js',
     readonly threads: number,
@@ -83,21 +84,25 @@ export class CpuRetriever {
     ) {
       const wasm = await WasmBackend.create(table, options);
       if (wasm) {
-        const retriever = new CpuRetriever(table, wasm, 'wasm', wasm.layout.heaps.length, wasm.layout.flavor);
+        const retriever = new CpuRetriever(
+          table.dim,
+          wasm,
+          'wasm',
+          wasm.layout.heaps.length,
+          wasm.layout.flavor,
+        );
         if (wasm.layout.heaps.length > 1) finalizer.register(retriever, wasm, retriever);
         return retriever;
       }
     }
     const js: Backend = { lastThreads: 1, topK: (q, k, ex) => scanTopK(table, q, k, ex), dispose() {} };
-    return new CpuRetriever(table, js, 'js', 1, undefined);
+    return new CpuRetriever(table.dim, js, 'js', 1, undefined);
   }
 
   /** The k best rows for `query`, best first (ties by lower index); rows set in `exclude` never appear. */
   topK(query: Float32Array, k: number, exclude?: ExclusionBitset): Promise<TopKResult> {
-    if (query.length !== this.table.dim)
-      return Promise.reject(
-        new RangeError(`query has ${query.length} dimensions, the table ${this.table.dim}`),
-      );
+    if (query.length !== this.dim)
+      return Promise.reject(new RangeError(`query has ${query.length} dimensions, the table ${this.dim}`));
     // One scan at a time: the kernel's memory holds one query.
     const run = this.queue.then(() => this.impl.topK(query, k, exclude));
     this.queue = run.catch(() => undefined);

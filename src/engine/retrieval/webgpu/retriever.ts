@@ -25,7 +25,7 @@ export interface WebGpuRetrieverOptions {
   /** Request the device from this adapter (default: `navigator.gpu.requestAdapter()`). */
   adapter?: GPUAdapter;
   /** Largest k a `topK` call may ask for (default 256; up to 768 within WebGPU's default 16 KiB of
-   * workgroup memory, more where the adapter offers more: 1,792 with 32 KiB). */
+   * workgroup memory, more where the adapter offers more: 2,816 with 32 KiB). */
   maxK?: number;
   /** Use the manual int8 unpacking even when `packed_4x8_integer_dot_product` is there (for tests). */
   forceManualInt8?: boolean;
@@ -105,8 +105,10 @@ export class WebGpuRetriever {
   readonly variant: ScanVariant;
   /** Resolves when the device is lost (or destroyed); `topK` then rejects with DeviceLostError. */
   readonly lost: Promise<GPUDeviceLostInfo>;
-  /** Milliseconds spent creating buffers, uploading the table and compiling the kernels. */
+  /** Milliseconds `create` took in all: device, buffers, table upload, kernels. */
   readonly createMs: number;
+  /** Milliseconds of the table upload alone (copy into the mapped storage buffer, unmap). */
+  readonly uploadMs: number;
   /** Timings of the last successful `topK`. */
   lastTimings?: RetrievalTimings;
 
@@ -126,6 +128,7 @@ export class WebGpuRetriever {
     private readonly pipelines: Pipelines,
     private readonly layout: Layout,
     createMs: number,
+    uploadMs: number,
   ) {
     this.dtype = table.dtype;
     this.count = table.count;
@@ -133,6 +136,7 @@ export class WebGpuRetriever {
     this.maxK = maxK;
     this.variant = variant;
     this.createMs = createMs;
+    this.uploadMs = uploadMs;
     if (table.dtype === 'i8')
       this.columnScales = Float32Array.from(table.columnScales ?? new Float32Array(table.dim).fill(1));
     this.lost = device.lost.then((info) => {
@@ -231,6 +235,7 @@ export class WebGpuRetriever {
     let scopes = 2;
     try {
       const STORAGE = GPUBufferUsage.STORAGE;
+      const uploadStart = performance.now();
       const tableBuf = buffer('edgerec items', tableBytes, STORAGE, true);
       writeTable(table, words, tableBuf.getMappedRange());
       tableBuf.unmap();
@@ -240,6 +245,7 @@ export class WebGpuRetriever {
         new Float32Array(rowScales.getMappedRange(), 0, count).set(table.scales!);
         rowScales.unmap();
       }
+      const uploadMs = performance.now() - uploadStart;
       const queryBytes = dtype === 'i8' ? words * 4 : queryFloats(dtype, dim) * 4;
       const buffers: Buffers = {
         table: tableBuf,
@@ -257,24 +263,7 @@ export class WebGpuRetriever {
         readback: buffer('edgerec readback', maxK * 8, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
         threshold: buffer('edgerec threshold', 4, STORAGE | GPUBufferUsage.COPY_DST),
       };
-      const compile = async (code: string, label: string) => {
-        const module = device!.createShaderModule({ code, label });
-        try {
-          return await device!.createComputePipelineAsync({
-            label,
-            layout: 'auto',
-            compute: { module, entryPoint: 'main' },
-          });
-        } catch (error) {
-          const info = await module.getCompilationInfo();
-          const messages = info.messages
-            .filter((m) => m.type === 'error')
-            .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
-          throw new WebGpuUnavailableError(`${label}: ${messages.join('; ') || String(error)}`, {
-            cause: error,
-          });
-        }
-      };
+      const compile = (code: string, label: string) => cachedPipeline(device!, code, label);
       const [score, select, merge] = await Promise.all([
         compile(scoreShader(variant, dim), `edgerec score ${variant}`),
         compile(selectShader(cap), 'edgerec select'),
@@ -295,6 +284,7 @@ export class WebGpuRetriever {
         { score, select, merge },
         layout,
         performance.now() - started,
+        uploadMs,
       );
     } catch (error) {
       while (scopes-- > 0) await device.popErrorScope().catch(() => null);
@@ -405,6 +395,14 @@ export class WebGpuRetriever {
     return { indices, scores: new Float32Array(bits.buffer) };
   }
 
+  /**
+   * Destroys the GPU device, as a driver reset or a lost GPU process would: `lost` resolves and later
+   * calls reject with DeviceLostError. It exists so the engine's fallback can be exercised for real.
+   */
+  loseDevice(): void {
+    this.device.destroy();
+  }
+
   /** Destroys the buffers, and the device when this retriever created it. Idempotent. */
   dispose(): void {
     if (this.disposed) return;
@@ -471,6 +469,42 @@ export class WebGpuRetriever {
     const info = this.lostInfo;
     const why = info ? `${info.reason}${info.message ? `: ${info.message}` : ''}` : String(cause);
     return new DeviceLostError(`WebGPU device lost (${why})`, info, cause ? { cause } : undefined);
+  }
+}
+
+/** Compiled kernels per device, by source: retrievers on one device (a bundle switch, tests) compile once. */
+const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+function cachedPipeline(device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> {
+  let cache = pipelines.get(device);
+  if (!cache) {
+    cache = new Map();
+    pipelines.set(device, cache);
+  }
+  const byCode = cache;
+  let pipeline = cache.get(code);
+  if (!pipeline) {
+    pipeline = compile(device, code, label);
+    cache.set(code, pipeline);
+    pipeline.catch(() => byCode.delete(code));
+  }
+  return pipeline;
+}
+
+async function compile(device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> {
+  const module = device.createShaderModule({ code, label });
+  try {
+    return await device.createComputePipelineAsync({
+      label,
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+    });
+  } catch (error) {
+    const info = await module.getCompilationInfo();
+    const messages = info.messages
+      .filter((m) => m.type === 'error')
+      .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+    throw new WebGpuUnavailableError(`${label}: ${messages.join('; ') || String(error)}`, { cause: error });
   }
 }
 

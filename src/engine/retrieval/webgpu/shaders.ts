@@ -174,12 +174,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let span = params.tiles * TILE;
   let start = wid.x * span;
   let end = min(params.n, start + span);
-  for (var t = 0u; t < params.tiles; t++) {
-    let tileStart = start + t * TILE;
-    if (tileStart >= end) { break; }
+  // Steps of one entry an invocation until the workgroup knows k (so its first trim is of WG entries,
+  // not TILE: ranking costs the square), then RPT entries an invocation between syncs.
+  var full = false;
+  var pos = start;
+  while (pos < end) {
+    let reps = select(1u, RPT, full);
     let floor = atomicLoad(&globalThr);
-    for (var r = 0u; r < RPT; r++) {
-      let i = tileStart + r * WG + lid;
+    for (var r = 0u; r < reps; r++) {
+      let i = pos + r * WG + lid;
       if (i < end) {
         let e = entry(i);
         if (e.x > NEG_INF_KEY && e.x >= floor && better(e, thr)) {
@@ -187,11 +190,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
       }
     }
+    pos += reps * WG;
     workgroupBarrier();
     if (lid == 0u) { trimState = vec2<u32>(atomicLoad(&candCount), keptCount); }
     let st = workgroupUniformLoad(&trimState);
-    // Trim before the next tile could overflow CAP, and as soon as k are known (to get a threshold early).
-    if (st.x + TILE > CAP || (st.y < k && st.x >= k)) { trim(st.x, st.y, lid, k); }
+    var kept = st.y;
+    // Trim before the next step could overflow CAP, and as soon as k are known (to get a threshold early).
+    if (st.x + TILE > CAP || (st.y < k && st.x >= k)) {
+      trim(st.x, st.y, lid, k);
+      kept = min(st.x, k);
+    }
+    full = kept >= k;
   }
   if (lid == 0u) { trimState = vec2<u32>(atomicLoad(&candCount), keptCount); }
   let st = workgroupUniformLoad(&trimState);
@@ -220,12 +229,14 @@ fn scoreKey(s: f32) -> u32 {
 /**
  * Exactness of f32 / f16 scores: the reference rounds every product and every sum to f32, in dimension
  * order. WGSL lets a compiler contract `s + q * x` into one fused multiply-add (one rounding instead of
- * two), which would change the last bit. Measured on SwiftShader (Chromium 156): it does not contract
- * (4,096 of 4,096 `c + a * b` with c = -round(a·b) gave exactly 0, with or without a `let` for the
- * product, and dimension-order loops matched Math.fround bit for bit), but other drivers may. So every
- * product is laundered through its bits XOR `params.zero`, a uniform the compiler cannot fold (it is 0
- * only at run time): the add then takes the product's rounded f32 value, never an unrounded one. (A bare
- * `bitcast<f32>(bitcast<u32>(p))` is not enough: optimizers fold the round trip away.)
+ * two), which would change the last bit. Measured on SwiftShader (Chromium 156, the probe in
+ * test/browser/retrieval-webgpu.worker.ts): it does not contract — of 8,192 `c + a * b` with
+ * c = -round(a·b), none came out nonzero (an FMA would give the exact residual), with the product inline,
+ * in a `let`, or laundered; and 8,192 64-term dot products matched Math.fround's bit for bit, plain and
+ * laundered. Other drivers may contract, so every product is laundered anyway: its bits XOR
+ * `params.zero`, a uniform that is 0 only at run time, so no compiler can fold the XOR and the add must
+ * take the product's rounded f32 value. (A bare `bitcast<f32>(bitcast<u32>(p))` is a no-op an optimizer
+ * may fold away, after which it could contract again.) Cost measured on SwiftShader: ~5–15% of the score pass.
  */
 const launder = /* wgsl */ `
 fn launder(p: f32) -> f32 { return bitcast<f32>(bitcast<u32>(p) ^ params.zero); }
