@@ -142,7 +142,9 @@ describe('the kernel shared by several threads (simulated: instances on one memo
         for (const k of [1, 10, 200]) {
           const exclude = qi === 1 ? makeExclusions(table.count, 0.2) : undefined;
           const qscale = writeQuery(memory.buffer, layout, query, table.columnScales, exclude);
-          threads.forEach((kernel, t) => beginQuery(kernel, layout, t, k, exclude !== undefined));
+          threads.forEach((kernel, t) => {
+            beginQuery(kernel, layout, t, k, exclude !== undefined);
+          });
           const sizes = [0, 0, 0];
           ctl[CONTROL.NEXT] = 0;
           for (;;) {
