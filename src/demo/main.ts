@@ -1,4 +1,5 @@
 import { detectCapabilities } from '../engine/index.ts';
+import { startFeed } from './feed.ts';
 
 const list = document.querySelector<HTMLDListElement>('#capabilities')!;
 
@@ -29,3 +30,10 @@ show([
   ['cross-origin isolated', String(caps.crossOriginIsolated)],
   ['hardware threads', String(caps.hardwareConcurrency)],
 ]);
+
+startFeed(document.querySelector<HTMLOListElement>('#feed')!, document.querySelector('#feed-status')!).catch(
+  (error: unknown) => {
+    document.querySelector('#feed-status')!.textContent =
+      `could not start the recommender: ${error instanceof Error ? error.message : String(error)}`;
+  },
+);

@@ -377,7 +377,13 @@ export class Engine {
         b += recentRows[r * dim + d] ** 2;
       }
       const sim = dot / Math.sqrt(a * b || 1);
-      if (sim > bestSim) {
+      // Item embeddings share a common direction, so closeness alone explains little: a moderately close
+      // recent pin counts only when it shares a topic with this one.
+      const recentItem = state.index.get(recent[r].itemId)!;
+      const sharesTopic = state.catalog.topics[item].some((t) =>
+        state.catalog.topics[recentItem].includes(t),
+      );
+      if (sim > bestSim && (sharesTopic || sim > 0.8)) {
         bestSim = sim;
         best = r;
       }

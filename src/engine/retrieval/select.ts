@@ -36,6 +36,13 @@ export class FallbackRetriever implements Retriever {
 
   static async create(table: DecodedItemTable, device: DeviceChoice = 'auto'): Promise<FallbackRetriever> {
     const cpuKernel = device === 'js' ? 'js' : 'wasm';
+    if (device === 'auto' && (await softwareAdapter())) {
+      // A software adapter (SwiftShader) runs WGSL on the same CPU cores, several times slower than the
+      // WASM SIMD kernel; `auto` means the fastest exact path, so it takes the CPU. `webgpu` still forces it.
+      const retriever = new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
+      retriever.lastFallback = 'the WebGPU adapter is a software fallback: retrieval runs on the CPU kernel';
+      return retriever;
+    }
     if (device === 'webgpu' || device === 'auto') {
       try {
         const gpu = await WebGpuRetriever.create(table);
@@ -89,6 +96,13 @@ export class FallbackRetriever implements Retriever {
   dispose(): void {
     this.current.dispose();
   }
+}
+
+async function softwareAdapter(): Promise<boolean> {
+  const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return false;
+  const adapter = await gpu.requestAdapter();
+  return adapter?.info?.isFallbackAdapter === true;
 }
 
 function wrapGpu(gpu: WebGpuRetriever): Retriever {
