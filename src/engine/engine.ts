@@ -219,7 +219,7 @@ export class Engine {
   async recommend(request: RecommendRequest): Promise<RecommendResult> {
     const { state, storage, options } = this.ready();
     const t0 = performance.now();
-    const k = Math.max(1, Math.floor(request.k));
+    const k = checkRequest(request);
     const dim = state.table.dim;
     const user = (await storage.userState(options.userId)) ?? emptyUser(options.userId);
     const events = (await storage.recentEvents(options.userId, RECENT_EVENTS)).sort((a, b) => a.ts - b.ts);
@@ -264,7 +264,7 @@ export class Engine {
       .map((id) => state.index.get(id))
       .filter((i): i is number => i !== undefined);
     const bits = exclusionBitset(state.table.count, excludedRows);
-    const n = Math.max(k, options.candidates);
+    const n = Math.min(MAX_K, Math.max(k, options.candidates));
     let candidates: Int32Array;
     if (query) candidates = (await state.retriever.topK(query, n, bits)).indices;
     else {
@@ -477,6 +477,24 @@ export class Engine {
     this.storage?.close();
     this.storage = undefined;
   }
+}
+
+/** The most a request may ask for: the GPU kernels keep up to this many candidates per workgroup. */
+export const MAX_K = 256;
+
+function checkRequest(request: RecommendRequest): number {
+  const { k, diversity, weights } = request;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K)
+    throw new RangeError(`recommend: k must be an integer from 1 to ${MAX_K}, got ${k}`);
+  if (diversity !== undefined && !(diversity >= 0 && diversity <= 1))
+    throw new RangeError(`recommend: diversity must be in [0, 1], got ${diversity}`);
+  for (const [head, w] of Object.entries(weights ?? {})) {
+    if (!(RANKER_HEADS as readonly string[]).includes(head))
+      throw new RangeError(`recommend: unknown utility weight "${head}" (heads: ${RANKER_HEADS.join(', ')})`);
+    if (!Number.isFinite(w))
+      throw new RangeError(`recommend: utility weight ${head} must be a finite number`);
+  }
+  return k;
 }
 
 async function disposeState(state: ModelState): Promise<void> {

@@ -94,6 +94,22 @@ describe('createRecommender (engine in a Web Worker, real bundle)', () => {
     expect((await offline.status()).online).toBe(false);
   });
 
+  it('refuses a malformed request with a clear error', async () => {
+    const rec = await createRecommender({
+      bundleUrl: BUNDLES,
+      userId: `${userId}-bad`,
+      databaseName: `${databaseName}-bad`,
+    });
+    opened.push(rec);
+    await expect(rec.recommend({ k: 0 })).rejects.toThrow(/k must be an integer from 1 to 256/);
+    await expect(rec.recommend({ k: 10, diversity: 2 })).rejects.toThrow(/diversity must be in \[0, 1\]/);
+    await expect(rec.recommend({ k: 10, weights: { like: 1 } as never })).rejects.toThrow(
+      /unknown utility weight "like"/,
+    );
+    await expect(rec.record({ itemId: 'p1', action: 'like' as never })).rejects.toThrow(/action/);
+    expect((await rec.recommend({ k: 256 })).items.length).toBeGreaterThan(0);
+  });
+
   it('explains a missing bundle instead of failing obscurely', async () => {
     await expect(
       createRecommender({
