@@ -105,6 +105,9 @@ export interface PruneResult {
 /** Meta keys only the storage itself writes (through setCurrent / prefetch). */
 const RESERVED_META = new Set<string>(['current', 'previous', 'pending'] satisfies MetaKey[]);
 
+/** Files above this are stored as Blobs, under Chromium's 127 MiB limit on one IndexedDB value. */
+const BLOB_THRESHOLD = 64 * 1024 * 1024;
+
 /** Downloads in flight at once during a prefetch: enough to hide latency, few enough to be polite. */
 const PREFETCH_CONCURRENCY = 3;
 
@@ -229,8 +232,12 @@ export class EngineStorage {
     const tx = this.database().transaction(stores, 'readwrite');
     // Awaited below; until then an abort must not surface as an unhandled rejection.
     tx.done.catch(() => {});
+    // Chromium can abort a transaction without failing the pending request (an oversized value does
+    // that), so the body races the transaction's end: an abort then surfaces instead of hanging.
+    const aborted = tx.done.then(() => new Promise<never>(() => {}));
+    aborted.catch(() => {});
     try {
-      const result = await body(tx);
+      const result = await Promise.race([body(tx), aborted]);
       await tx.done;
       return result;
     } catch (error) {
@@ -332,7 +339,7 @@ export class EngineStorage {
     await this.write(['files'], `file ${ref.file}`, bytes.byteLength, async (tx) => {
       await tx.objectStore('files').put({
         sha256: ref.sha256,
-        bytes: exactBuffer(bytes),
+        bytes: bytes.byteLength > BLOB_THRESHOLD ? new Blob([exactBuffer(bytes)]) : exactBuffer(bytes),
         size: bytes.byteLength,
         storedAt: Date.now(),
       });
@@ -347,7 +354,9 @@ export class EngineStorage {
   ): Promise<{ bytes?: Uint8Array; error?: IntegrityError }> {
     const record = await this.database().get('files', ref.sha256);
     if (!record) return {};
-    const bytes = new Uint8Array(record.bytes);
+    const bytes = new Uint8Array(
+      record.bytes instanceof Blob ? await record.bytes.arrayBuffer() : record.bytes,
+    );
     try {
       await verifyFile(ref, bytes);
       return { bytes };

@@ -14,7 +14,8 @@ export const DB_VERSION = 1;
 /** A bundle file, keyed by its SHA-256: files are content-addressed, so versions share identical ones. */
 export interface FileRecord {
   sha256: string;
-  bytes: ArrayBuffer;
+  /** Large files are Blobs: Chromium refuses a structured-clone value over 127 MiB (a 1M × 64 f32 table is 256 MB). */
+  bytes: ArrayBuffer | Blob;
   size: number;
   /** ms since the epoch. */
   storedAt: number;

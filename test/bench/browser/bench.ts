@@ -1,0 +1,449 @@
+/**
+ * The bench page (served by the Vite dev server that run.ts starts): `window.edgerecBench(config)` times
+ * every row of one run and resolves with the device and the rows.
+ *
+ * - retrieve: each implementation in its own dedicated worker (see impls.ts), timed there, per call, from
+ *   the query in JS to the k indices back in JS;
+ * - recommend: `createRecommender` (the engine in its worker, as an app runs it), timed here on the main
+ *   thread around `recommend()`, for a user with a few recorded actions (so that the encoder and retrieval
+ *   run, not the cold-start popularity list).
+ *
+ * Rows of one catalog and stage are all set up first, then take turns (`rounds` turns each, a couple of
+ * untimed calls before every turn), so that a change in machine load during the run affects them alike.
+ */
+import type { ItemDtype } from '../../../src/core/bundle/index.ts';
+import type { DeviceChoice } from '../../../src/engine/types.ts';
+import { createRecommender, type Recommender } from '../../../src/sdk/index.ts';
+import type {
+  BenchConfig,
+  BenchResult,
+  CatalogSpec,
+  DeviceInfo,
+  Impl,
+  RowResult,
+  Stage,
+  WorkerReply,
+  WorkerRequest,
+} from './protocol.ts';
+
+declare global {
+  interface Window {
+    edgerecBench(config: BenchConfig): Promise<BenchResult>;
+    /** Exposed by the runner (progress to its stderr). */
+    benchLog?: (line: string) => Promise<void>;
+  }
+}
+
+const QUERIES = 97;
+const INIT_TIMEOUT_MS = 15 * 60_000;
+const CALL_TIMEOUT_MS = 20 * 60_000;
+
+const pre = document.getElementById('log');
+function log(line: string): void {
+  if (pre) pre.textContent += `${line}\n`;
+  if (window.benchLog) void window.benchLog(line);
+  else console.info(line);
+}
+
+const message = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+async function deviceInfo(): Promise<DeviceInfo> {
+  const base = {
+    userAgent: navigator.userAgent,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  };
+  try {
+    if (!navigator.gpu) throw new Error('navigator.gpu is missing');
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) throw new Error('no WebGPU adapter');
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    const fallback = info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+    return {
+      ...base,
+      webgpu: {
+        vendor: info.vendor,
+        architecture: info.architecture,
+        device: info.device,
+        description: info.description,
+        isFallbackAdapter: fallback ?? null,
+        features: [...adapter.features].sort(),
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
+      },
+    };
+  } catch (error) {
+    return { ...base, webgpu: { error: message(error) } };
+  }
+}
+
+/** One request at a time to a retrieval worker. */
+class RetrievalWorker {
+  private readonly worker = new Worker(new URL('./retrieval.worker.ts', import.meta.url), { type: 'module' });
+  private pending?: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
+
+  constructor() {
+    this.worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const pending = this.pending;
+      this.pending = undefined;
+      pending?.resolve(event.data);
+    };
+    this.worker.onerror = (event) => {
+      const pending = this.pending;
+      this.pending = undefined;
+      pending?.reject(new Error(`worker error: ${event.message || 'failed to load'}`));
+    };
+  }
+
+  async call(request: WorkerRequest, timeoutMs: number): Promise<WorkerReply> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const reply = await new Promise<WorkerReply>((resolve, reject) => {
+        this.pending = { resolve, reject };
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+        this.worker.postMessage(request);
+      });
+      if (reply.kind === 'error') throw new Error(reply.error);
+      return reply;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  terminate(): void {
+    this.worker.terminate();
+  }
+}
+
+/** A row being measured: how to take a turn of `count` timed calls after `warmup` untimed ones. */
+interface LiveRow {
+  row: RowResult;
+  samples: number[];
+  spentMs: number;
+  next: number;
+  turn(from: number, count: number, warmup: number): Promise<number[]>;
+  close(): Promise<void>;
+  stageSamples?: Record<string, number[]>;
+}
+
+function emptyRow(catalog: number, impl: Impl, dtype: ItemDtype, stage: Stage): RowResult {
+  return {
+    catalog,
+    dtype,
+    impl,
+    stage,
+    p50_ms: null,
+    p99_ms: null,
+    mean_ms: null,
+    min_ms: null,
+    runs: 0,
+    info: {},
+  };
+}
+
+/** The first call does the work; later ones wait for it. */
+function once(f: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= f();
+    return done;
+  };
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function summarise(live: LiveRow): RowResult {
+  const row = live.row;
+  const s = [...live.samples].sort((a, b) => a - b);
+  row.runs = s.length;
+  if (s.length > 0) {
+    row.p50_ms = round3(quantile(s, 0.5));
+    row.p99_ms = round3(quantile(s, 0.99));
+    row.mean_ms = round3(s.reduce((a, b) => a + b, 0) / s.length);
+    row.min_ms = round3(s[0]);
+  }
+  if (live.stageSamples && s.length > 0)
+    row.stages = Object.fromEntries(
+      Object.entries(live.stageSamples).map(([name, v]) => [
+        name,
+        round3(
+          quantile(
+            [...v].sort((a, b) => a - b),
+            0.5,
+          ),
+        ),
+      ]),
+    );
+  return row;
+}
+
+/** Turns: every live row gets `rounds` turns of about runs/rounds timed calls. */
+async function takeTurns(rows: LiveRow[], config: BenchConfig, label: string): Promise<void> {
+  const budget = config.maxRowSeconds * 1000;
+  for (let r = 0; r < config.rounds; r++) {
+    const count =
+      Math.floor(((r + 1) * config.runs) / config.rounds) - Math.floor((r * config.runs) / config.rounds);
+    const warmup = r === 0 ? config.warmup : Math.min(2, config.warmup);
+    for (const live of rows) {
+      if (live.row.error || count === 0) continue;
+      if (live.spentMs > budget) {
+        live.row.info.truncated = `stopped after ${live.samples.length} runs (over ${config.maxRowSeconds} s)`;
+        continue;
+      }
+      try {
+        const started = performance.now();
+        const ms = await live.turn(live.next, count, warmup);
+        live.spentMs += performance.now() - started;
+        live.next += count + warmup;
+        live.samples.push(...ms);
+      } catch (error) {
+        live.row.error = message(error);
+        log(`${label} ${live.row.impl} ${live.row.dtype}: ${live.row.error}`);
+      }
+    }
+    log(`${label}: turn ${r + 1}/${config.rounds} done`);
+  }
+}
+
+const RETRIEVE_ROWS: [Impl, ItemDtype][] = [
+  ['edgerec-cpu', 'i8'],
+  ['edgerec-cpu', 'f32'],
+  ['edgerec-webgpu', 'f32'],
+  ['edgerec-webgpu', 'f16'],
+  ['edgerec-webgpu', 'i8'],
+  ['tfjs-webgpu', 'f32'],
+  ['tfjs-wasm', 'f32'],
+  ['ort-wasm', 'f32'],
+  ['ort-webgpu', 'f32'],
+  ['naive-js', 'f32'],
+];
+
+async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise<RowResult[]> {
+  const label = `${catalog.count} retrieve`;
+  const live: LiveRow[] = [];
+  const firsts = new Map<LiveRow, number[]>();
+  for (const [impl, dtype] of RETRIEVE_ROWS) {
+    if (!config.impls.includes(impl)) continue;
+    const row = emptyRow(catalog.count, impl, dtype, 'retrieve');
+    const worker = new RetrievalWorker();
+    const entry: LiveRow = {
+      row,
+      samples: [],
+      spentMs: 0,
+      next: 1,
+      turn: async (from, count, warmup) => {
+        const reply = await worker.call({ kind: 'run', from, count, warmup }, CALL_TIMEOUT_MS);
+        if (reply.kind !== 'samples') throw new Error(`unexpected reply ${reply.kind}`);
+        return reply.ms;
+      },
+      close: once(async () => {
+        await worker.call({ kind: 'dispose' }, 60_000).catch(() => undefined);
+        worker.terminate();
+      }),
+    };
+    live.push(entry);
+    const started = performance.now();
+    try {
+      const reply = await worker.call(
+        { kind: 'init', impl, dtype, catalog, k: config.k, queries: QUERIES },
+        INIT_TIMEOUT_MS,
+      );
+      if (reply.kind !== 'ready') throw new Error(`unexpected reply ${reply.kind}`);
+      row.info = { ...reply.info, setupMs: Math.round(performance.now() - started) };
+      firsts.set(entry, reply.first);
+      log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(reply.info)}`);
+    } catch (error) {
+      row.error = message(error);
+      log(`${label} ${impl} ${dtype}: setup failed: ${row.error}`);
+      await entry.close();
+    }
+  }
+  try {
+    await takeTurns(live, config, label);
+  } finally {
+    for (const entry of live) await entry.close();
+  }
+  // Sanity: the exact f32 answer (naive-js) against everyone's first answer.
+  const reference = [...firsts.entries()].find(([e]) => e.row.impl === 'naive-js')?.[1];
+  if (reference) {
+    const want = new Set(reference);
+    for (const [entry, first] of firsts)
+      entry.row.agreement = round3(first.filter((i) => want.has(i)).length / reference.length);
+  }
+  return live.map(summarise);
+}
+
+const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice][] = [
+  ['edgerec-cpu', 'i8', 'wasm'],
+  ['edgerec-cpu', 'f32', 'wasm'],
+  ['edgerec-webgpu', 'f32', 'webgpu'],
+  ['edgerec-webgpu', 'f16', 'webgpu'],
+  ['edgerec-webgpu', 'i8', 'webgpu'],
+];
+
+const ENGINE_STALL_MS = 120_000;
+/** Chromium's IndexedDB refuses a single value over this many bytes (the transaction aborts). */
+const CHROMIUM_IDB_MAX_VALUE = 133_169_152;
+
+/** A hint when the engine would store a file bigger than one IndexedDB value may be. */
+async function tooLarge(catalog: CatalogSpec, dtype: ItemDtype): Promise<string> {
+  try {
+    const url = new URL(`${catalog.bundlesUrl}${catalog.version}/manifest.json`, location.href);
+    const manifest = (await (await fetch(url)).json()) as {
+      items: { dtype: string; bytes: number; file: string }[];
+    };
+    const table = manifest.items.find((t) => t.dtype === dtype);
+    return table && table.bytes > CHROMIUM_IDB_MAX_VALUE
+      ? ` (the engine caches ${table.file}, ${table.bytes} bytes, as one IndexedDB value; Chromium refuses values over ${CHROMIUM_IDB_MAX_VALUE} bytes by aborting the transaction, and the engine's write waits on the put forever)`
+      : '';
+  } catch {
+    return '';
+  }
+}
+
+const ACTIONS = ['click', 'save', 'closeup', 'click', 'save', 'click'] as const;
+
+async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promise<RowResult[]> {
+  const label = `${catalog.count} recommend`;
+  const live: LiveRow[] = [];
+  const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  for (const [impl, dtype, device] of RECOMMEND_ROWS) {
+    if (!config.impls.includes(impl)) continue;
+    const row = emptyRow(catalog.count, impl, dtype, 'recommend');
+    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${run}`;
+    let rec: Recommender | undefined;
+    const stageSamples: Record<string, number[]> = {
+      encode: [],
+      retrieve: [],
+      rank: [],
+      rerank: [],
+      total: [],
+    };
+    // The engine's worker, made here (as the SDK would) so that an init that never finishes can be ended.
+    const worker = new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'edgerec',
+    });
+    const close = once(async () => {
+      if (rec) {
+        await rec.clearCache().catch(() => undefined);
+        await rec.dispose().catch(() => undefined);
+      }
+      rec = undefined;
+      worker.terminate();
+      await new Promise((resolve) => {
+        const request = indexedDB.deleteDatabase(databaseName);
+        request.onsuccess = request.onerror = request.onblocked = resolve;
+      });
+    });
+    const entry: LiveRow = {
+      row,
+      samples: [],
+      spentMs: 0,
+      next: 0,
+      stageSamples,
+      turn: async (_from, count, warmup) => {
+        const r = rec!;
+        for (let i = 0; i < warmup; i++) await r.recommend({ k: config.feedK });
+        const ms: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const t = performance.now();
+          const result = await r.recommend({ k: config.feedK });
+          ms.push(performance.now() - t);
+          if (result.backend.retrieval !== device)
+            throw new Error(
+              `retrieval moved to ${result.backend.retrieval}: ${(await r.status()).lastFallback}`,
+            );
+          for (const [name, value] of Object.entries(result.timings)) stageSamples[name]?.push(value);
+        }
+        return ms;
+      },
+      close,
+    };
+    live.push(entry);
+    const started = performance.now();
+    try {
+      let lastProgress = performance.now();
+      let lastPhase = 'start';
+      const creating = createRecommender({
+        bundleUrl: new URL(catalog.bundlesUrl, location.href).href,
+        userId: `bench-user-${run}`,
+        databaseName,
+        device,
+        dtype,
+        worker,
+        onProgress: (p) => {
+          lastProgress = performance.now();
+          lastPhase = `${p.phase}${p.file ? ` ${p.file}` : ''}`;
+          if (config.verbose)
+            log(
+              `${label} ${impl} ${dtype}: ${p.phase} ${p.file ?? p.message ?? ''} ${p.loaded ?? ''}/${p.total ?? ''}`,
+            );
+        },
+      });
+      // A watchdog: an engine that reports no progress for this long is taken for stuck.
+      let watchdog: ReturnType<typeof setInterval> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        watchdog = setInterval(async () => {
+          if (performance.now() - lastProgress < ENGINE_STALL_MS) return;
+          clearInterval(watchdog);
+          reject(
+            new Error(
+              `engine init stalled: no progress for ${ENGINE_STALL_MS / 1000} s after "${lastPhase}"${await tooLarge(catalog, dtype)}`,
+            ),
+          );
+        }, 1000);
+      });
+      try {
+        rec = await Promise.race([creating, stalled]);
+      } finally {
+        clearInterval(watchdog);
+      }
+      const status = await rec.status();
+      if (status.backend?.retrieval !== device)
+        throw new Error(
+          `retrieval runs on ${status.backend?.retrieval}, not ${device}: ${status.lastFallback}`,
+        );
+      // A user with history: items spread over the catalog, oldest first.
+      const now = Date.now();
+      const step = Math.max(1, Math.floor(catalog.count / 24));
+      for (let i = 0; i < 24; i++)
+        await rec.record({
+          itemId: `b${(i * step + 7 * i) % catalog.count}`,
+          action: ACTIONS[i % ACTIONS.length],
+          ts: now - (24 - i) * 60_000,
+        });
+      row.info = {
+        backend: status.backend,
+        rankerVariant: status.rankerVariant,
+        modelVersion: status.modelVersion,
+        setupMs: Math.round(performance.now() - started),
+      };
+      log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(status.backend)}`);
+    } catch (error) {
+      row.error = message(error);
+      log(`${label} ${impl} ${dtype}: setup failed: ${row.error}`);
+      await close();
+    }
+  }
+  try {
+    await takeTurns(live, config, label);
+  } finally {
+    for (const entry of live) await entry.close();
+  }
+  return live.map(summarise);
+}
+
+window.edgerecBench = async (config: BenchConfig): Promise<BenchResult> => {
+  const device = await deviceInfo();
+  log(`device: ${JSON.stringify(device)}`);
+  const rows: RowResult[] = [];
+  for (const catalog of config.catalogs) {
+    if (config.stages.includes('retrieve')) rows.push(...(await retrieveStage(catalog, config)));
+    if (config.stages.includes('recommend')) rows.push(...(await recommendStage(catalog, config)));
+  }
+  return { device, rows };
+};

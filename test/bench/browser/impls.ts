@@ -1,0 +1,186 @@
+/**
+ * The retrieval implementations the browser benchmark times, each answering "the k best rows of the
+ * item table for this query" with the indices read back into JS. Each one holds its table resident
+ * (uploaded, compiled and warmed up at creation, outside the timings) and runs in its own dedicated worker,
+ * as the engine does. The baselines work over the f32 table.
+ */
+import type * as TfCore from '@tensorflow/tfjs-core';
+import type * as OrtWeb from 'onnxruntime-web';
+import {
+  Bundle,
+  type DecodedItemTable,
+  httpBundleSource,
+  type ItemDtype,
+} from '../../../src/core/bundle/index.ts';
+import { CpuRetriever } from '../../../src/engine/retrieval/cpu/index.ts';
+import { WebGpuRetriever } from '../../../src/engine/retrieval/webgpu/index.ts';
+import type { CatalogSpec, Impl } from './protocol.ts';
+
+export interface Retrieval {
+  topK(query: Float32Array): Promise<Int32Array>;
+  dispose(): void | Promise<void>;
+  info: Record<string, unknown>;
+}
+
+/** Threads for the wasm peers: as many as edgerec's CPU retriever takes by default (all cores, up to 8). */
+export function peerThreads(): number {
+  return globalThis.crossOriginIsolated ? Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)) : 1;
+}
+
+export async function loadTable(catalog: CatalogSpec, dtype: ItemDtype): Promise<DecodedItemTable> {
+  const url = new URL(`${catalog.bundlesUrl}${catalog.version}/`, location.href).href;
+  const bundle = await Bundle.open(httpBundleSource(url));
+  return bundle.itemTable(dtype);
+}
+
+export async function createRetrieval(
+  impl: Impl,
+  dtype: ItemDtype,
+  catalog: CatalogSpec,
+  k: number,
+): Promise<Retrieval> {
+  if (impl !== 'edgerec-cpu' && impl !== 'edgerec-webgpu' && dtype !== 'f32')
+    throw new Error(`${impl} runs over the f32 table only`);
+  switch (impl) {
+    case 'edgerec-cpu': {
+      const r = await CpuRetriever.create(await loadTable(catalog, dtype), { kernel: 'wasm' });
+      return {
+        topK: async (q) => (await r.topK(q, k)).indices,
+        dispose: () => r.dispose(),
+        info: { backend: r.backend, threads: r.threads, flavor: r.flavor },
+      };
+    }
+    case 'edgerec-webgpu': {
+      const r = await WebGpuRetriever.create(await loadTable(catalog, dtype));
+      return {
+        topK: async (q) => (await r.topK(q, k)).indices,
+        dispose: () => r.dispose(),
+        info: { variant: r.variant, createMs: Math.round(r.createMs) },
+      };
+    }
+    case 'naive-js':
+      return naive(await loadTable(catalog, 'f32'), k);
+    case 'tfjs-wasm':
+    case 'tfjs-webgpu':
+      return tfjs(impl, await loadTable(catalog, 'f32'), k);
+    case 'ort-wasm':
+    case 'ort-webgpu':
+      return ortGemmTopK(impl === 'ort-wasm' ? 'wasm' : 'webgpu', catalog.ortModelUrl, catalog.dim, k);
+  }
+}
+
+/** What one writes first: every dot product in a plain loop, then sort every row index by score. */
+function naive(table: DecodedItemTable, k: number): Retrieval {
+  const { count, dim } = table;
+  const values = table.values as Float32Array;
+  return {
+    async topK(q) {
+      const scores = new Float32Array(count);
+      for (let r = 0; r < count; r++) {
+        let s = 0;
+        for (let d = 0; d < dim; d++) s += values[r * dim + d] * q[d];
+        scores[r] = s;
+      }
+      const order = Array.from({ length: count }, (_, i) => i);
+      order.sort((a, b) => scores[b] - scores[a] || a - b);
+      return Int32Array.from(order.slice(0, k));
+    },
+    dispose() {},
+    info: {},
+  };
+}
+
+/** tf.matMul(query [1 × dim], table [count × dim], transposeB) then tf.topk, reading back values and indices. */
+async function tfjs(
+  impl: 'tfjs-wasm' | 'tfjs-webgpu',
+  table: DecodedItemTable,
+  k: number,
+): Promise<Retrieval> {
+  const tf: typeof TfCore = await import('@tensorflow/tfjs-core');
+  const info: Record<string, unknown> = {};
+  if (impl === 'tfjs-wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(new URL('/node_modules/@tensorflow/tfjs-backend-wasm/dist/', location.href).href);
+    // tfjs caps its XNNPACK pool at hardwareConcurrency / 2 (1 on a 2-core machine, whatever
+    // setThreadsCount says); this worker runs tfjs alone, so tell it twice the threads the other peers get.
+    const threads = peerThreads();
+    if (threads > 1 && Math.floor(navigator.hardwareConcurrency / 2) < threads) {
+      Object.defineProperty(Object.getPrototypeOf(navigator), 'hardwareConcurrency', {
+        get: () => 2 * threads,
+        configurable: true,
+      });
+      info.hardwareConcurrencyShownToTfjs = 2 * threads;
+    }
+    wasm.setThreadsCount(threads);
+    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend did not initialise');
+    await tf.ready();
+    info.threads = wasm.getThreadsCount();
+    info.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    info.multithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+  } else {
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend did not initialise');
+    await tf.ready();
+  }
+  info.backend = tf.getBackend();
+  const items = tf.tensor2d(table.values as Float32Array, [table.count, table.dim]);
+  const run = async (q: Float32Array): Promise<Int32Array> => {
+    const { values, indices } = tf.tidy(() => {
+      const scores = tf.matMul(tf.tensor2d(q, [1, table.dim]), items, false, true);
+      return tf.topk(scores, k, true);
+    });
+    try {
+      const [, idx] = await Promise.all([values.data(), indices.data()]);
+      return Int32Array.from(idx as Int32Array);
+    } finally {
+      values.dispose();
+      indices.dispose();
+    }
+  };
+  return {
+    topK: run,
+    dispose: () => {
+      items.dispose();
+    },
+    info,
+  };
+}
+
+/** onnxruntime-web (the webgpu build: its native WebGPU EP, and the wasm EP) running Gemm + TopK. */
+async function ortGemmTopK(
+  ep: 'wasm' | 'webgpu',
+  modelUrl: string,
+  dim: number,
+  k: number,
+): Promise<Retrieval> {
+  const ort = (await import('onnxruntime-web/webgpu')) as unknown as typeof OrtWeb;
+  ort.env.wasm.wasmPaths = new URL('/node_modules/onnxruntime-web/dist/', location.href).href;
+  ort.env.wasm.numThreads = peerThreads();
+  ort.env.logLevel = 'error';
+  const response = await fetch(new URL(modelUrl, location.href));
+  if (!response.ok) throw new Error(`${modelUrl}: HTTP ${response.status}`);
+  const model = new Uint8Array(await response.arrayBuffer());
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+  });
+  return {
+    async topK(q) {
+      const out = await session.run({ query: new ort.Tensor('float32', q, [1, dim]) });
+      const values = out.values;
+      const indices = out.indices;
+      try {
+        await values.getData();
+        const idx = (await indices.getData()) as BigInt64Array;
+        const result = new Int32Array(k);
+        for (let i = 0; i < k; i++) result[i] = Number(idx[i]);
+        return result;
+      } finally {
+        values.dispose();
+        indices.dispose();
+      }
+    },
+    dispose: () => session.release(),
+    info: { ep, threads: ort.env.wasm.numThreads },
+  };
+}

@@ -1,0 +1,339 @@
+/**
+ * `npm run bench:browser` — edgerec's retrieval and recommend() latency in headless Chromium, against
+ * peers measured in the same run: tfjs (webgpu, wasm) matMul + topk, onnxruntime-web Gemm + TopK (wasm and
+ * webgpu EPs) and a naive JS loop. The catalogs are synthetic workloads around real models: see
+ * artifacts.ts. Progress goes to stderr; stdout gets the table, or exactly one JSON object with `--json`
+ * (use `npm run -s …`, or npm prints its own banner on stdout first).
+ *
+ *   --catalogs 10000,100000,1000000   item counts (default all three; --quick: 10000)
+ *   --runs N          timed calls per row (default 30; --quick: 10), after --warmup W (default 5; --quick: 2)
+ *   --rounds R        turns the timed calls of a row are split into (default 3)
+ *   --stages retrieve,recommend       --impls edgerec-cpu,ort-wasm,…   (default: all)
+ *   --max-row-seconds S   a row stops taking turns once its timed calls passed S (default 120)
+ *   --verbose         every console message of the page and its workers, and the engine's load progress
+ *   --save FILE       also write the JSON object to FILE (with the table on stdout)
+ *   --base DIR        the bundles folder whose models are used (default models/, else test/generated/bundle/)
+ */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { createLogger, createServer } from 'vite';
+import { formatTable } from '../../../src/train/cli/report.ts';
+import { chromiumArgs, chromiumPath } from '../../../vite.config.ts';
+import { type BenchArtifacts, openBase, prepareCatalog, ROOT } from './artifacts.ts';
+import {
+  BASELINES,
+  type BenchConfig,
+  type BenchResult,
+  IMPLS,
+  type Impl,
+  type RowResult,
+  type Stage,
+} from './protocol.ts';
+
+const USAGE =
+  'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--rounds N] ' +
+  '[--quick] [--json] [--verbose] [--stages retrieve,recommend] [--impls a,b] [--max-row-seconds S] [--base DIR] [--save FILE]';
+
+const K = 200;
+const FEED_K = 20;
+
+function fail(text: string): never {
+  process.stderr.write(`bench:browser: ${text}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function options() {
+  let parsed: ReturnType<typeof parse>;
+  function parse() {
+    return parseArgs({
+      options: {
+        catalogs: { type: 'string' },
+        runs: { type: 'string' },
+        warmup: { type: 'string' },
+        rounds: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        stages: { type: 'string' },
+        impls: { type: 'string' },
+        'max-row-seconds': { type: 'string' },
+        base: { type: 'string' },
+        save: { type: 'string' },
+      },
+      strict: true,
+    }).values;
+  }
+  try {
+    parsed = parse();
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const int = (name: string, value: string | undefined, fallback: number, min: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) fail(`--${name}: expected an integer ≥ ${min}, got ${value}`);
+    return n;
+  };
+  const list = <T extends string>(name: string, value: string | undefined, all: readonly T[]): T[] => {
+    if (value === undefined) return [...all];
+    const items = value.split(',').map((s) => s.trim());
+    for (const item of items)
+      if (!all.includes(item as T)) fail(`--${name}: unknown ${item} (one of ${all.join(', ')})`);
+    return items as T[];
+  };
+  const quick = parsed.quick ?? false;
+  const catalogs = (parsed.catalogs ?? (quick ? '10000' : '10000,100000,1000000')).split(',').map((s) => {
+    const n = Number(s.replaceAll('_', ''));
+    if (!Number.isInteger(n) || n < K) fail(`--catalogs: ${s} is not an item count ≥ ${K}`);
+    return n;
+  });
+  return {
+    catalogs,
+    runs: int('runs', parsed.runs, quick ? 10 : 30, 1),
+    warmup: int('warmup', parsed.warmup, quick ? 2 : 5, 0),
+    rounds: int('rounds', parsed.rounds, quick ? 2 : 3, 1),
+    json: parsed.json ?? false,
+    verbose: parsed.verbose ?? false,
+    stages: list<Stage>('stages', parsed.stages, ['retrieve', 'recommend']),
+    impls: list<Impl>('impls', parsed.impls, IMPLS),
+    maxRowSeconds: int('max-row-seconds', parsed['max-row-seconds'], 120, 1),
+    base: parsed.base,
+    save: parsed.save,
+  };
+}
+
+const log = (line: string) => process.stderr.write(`[bench:browser] ${line}\n`);
+const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+/** Fastest baseline p50 of each catalog and stage; a row's ratio is that ÷ its own p50 (> 1: faster). */
+function withRatios(
+  rows: RowResult[],
+): (RowResult & { ratio: number | null; best_baseline: string | null })[] {
+  return rows.map((row) => {
+    const peers = rows.filter(
+      (r) =>
+        r.catalog === row.catalog && r.stage === row.stage && BASELINES.includes(r.impl) && r.p50_ms !== null,
+    );
+    const best = peers.sort((a, b) => a.p50_ms! - b.p50_ms!)[0];
+    const ratio = best && row.p50_ms ? Math.round((best.p50_ms! / row.p50_ms) * 100) / 100 : null;
+    return { ...row, ratio, best_baseline: best ? best.impl : null };
+  });
+}
+
+function notes(row: RowResult): string {
+  const parts: string[] = [];
+  const info = row.info;
+  if (row.error) parts.push(`failed: ${row.error.slice(0, 160)}`);
+  if (info.threads !== undefined) parts.push(`${info.threads} thr`);
+  if (info.flavor) parts.push(String(info.flavor));
+  if (info.variant) parts.push(String(info.variant));
+  if (row.stage === 'recommend' && info.backend) {
+    const b = info.backend as Record<string, string>;
+    parts.push(`ranker ${b.ranker}, encoder ${b.encoder}`);
+  }
+  if (row.stages) {
+    const st = row.stages;
+    parts.push(
+      `engine p50: total ${st.total} = encode ${st.encode} + retrieve ${st.retrieve} + rank ${st.rank} + rerank ${st.rerank} ms`,
+    );
+  }
+  if (row.agreement !== undefined && row.agreement < 1) parts.push(`top-${K} overlap ${row.agreement}`);
+  if (info.truncated) parts.push(String(info.truncated));
+  return parts.join('; ');
+}
+
+function printTable(result: ReturnType<typeof withRatios>, header: string): void {
+  const ms = (x: number | null) =>
+    x === null ? '—' : x < 10 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(1);
+  const rows = result.map((r) => [
+    r.catalog.toLocaleString('en'),
+    r.dtype,
+    r.impl,
+    r.stage,
+    ms(r.p50_ms),
+    ms(r.p99_ms),
+    String(r.runs),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    notes(r),
+  ]);
+  process.stdout.write(`${header}\n\n`);
+  process.stdout.write(
+    formatTable(
+      ['catalog', 'dtype', 'impl', 'stage', 'p50 ms', 'p99 ms', 'runs', 'vs best baseline', 'notes'],
+      rows,
+    ),
+  );
+  process.stdout.write(
+    `\nvs best baseline: p50 of the fastest peer (tfjs-*, ort-*, naive-js) of that catalog and stage ÷ this row's p50 (> 1× = faster).\n` +
+      `recommend() rows have no peer: no baseline runs the whole pipeline, so no ratio.\n`,
+  );
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const started = performance.now();
+  const loadStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  log(`load average at start: ${loadStart.join(' ')} (shared machine: other processes make timings noisy)`);
+
+  const base = await openBase(opts.base, log);
+  log(`models from bundle ${base.version} (${base.folder})`);
+  const artifacts: BenchArtifacts[] = [];
+  for (const count of opts.catalogs) {
+    const t = performance.now();
+    const a = await prepareCatalog(base, count, K, log);
+    log(`catalog ${count}: bundle ${a.version}${a.reused ? ' (reused)' : ''}, ${seconds(t)}`);
+    artifacts.push(a);
+  }
+
+  const logger = createLogger('warn', { allowClearScreen: false });
+  // Vite writes info to stdout; keep stdout for the result alone.
+  logger.info = (msg) => process.stderr.write(`[vite] ${msg}\n`);
+  logger.warn = (msg) => process.stderr.write(`[vite] ${msg}\n`);
+  const server = await createServer({
+    configFile: join(ROOT, 'vite.config.ts'),
+    root: ROOT,
+    logLevel: 'warn',
+    customLogger: logger,
+    clearScreen: false,
+    // No file watching and no HMR: other work in the checkout (an edited tsconfig.json, a rebuilt
+    // example) must not make Vite reload the page in the middle of a run.
+    server: { host: '127.0.0.1', port: 5299, strictPort: false, hmr: false, watch: null },
+    optimizeDeps: {
+      // Found up front, so that no dependency discovered mid-run makes Vite reload the page.
+      entries: [
+        'test/bench/browser/index.html',
+        'test/bench/browser/retrieval.worker.ts',
+        'workers/engine.worker.ts',
+        'src/engine/retrieval/cpu/worker.ts',
+      ],
+      include: [
+        '@tensorflow/tfjs-core',
+        '@tensorflow/tfjs-backend-wasm',
+        '@tensorflow/tfjs-backend-webgpu',
+        'onnxruntime-web/webgpu',
+        'comlink',
+        'idb',
+        'ajv',
+        '@petamoriken/float16',
+      ],
+    },
+  });
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  try {
+    await server.listen();
+    const origin = server.resolvedUrls?.local[0];
+    if (!origin) throw new Error('the Vite dev server has no local URL');
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+    const page = await browser.newPage();
+    await page.exposeFunction('benchLog', (line: string) => log(line));
+    page.on('console', (msg) => {
+      const text = msg.text();
+      if (text.startsWith('Failed to load resource')) return; // said with its URL below
+      if (opts.verbose || msg.type() === 'error' || msg.type() === 'warning')
+        log(`[page ${msg.type()}] ${text}`);
+    });
+    page.on('response', (response) => {
+      const url = response.url();
+      if (response.status() >= 400 && !url.endsWith('/favicon.ico'))
+        log(`[page] HTTP ${response.status()} for ${url}`);
+    });
+    page.on('pageerror', (error) => log(`[page error] ${error.message}`));
+    let loaded = 0;
+    page.on('load', () => {
+      if (++loaded > 1)
+        log('[page] reloaded mid-run (Vite re-optimised dependencies?): results will be lost');
+    });
+    await page.goto(new URL('test/bench/browser/index.html', origin).href);
+    await page.waitForFunction(() => typeof window.edgerecBench === 'function', undefined, {
+      timeout: 120_000,
+    });
+
+    const config: BenchConfig = {
+      catalogs: artifacts.map((a) => ({
+        count: a.count,
+        dim: a.dim,
+        bundlesUrl: `/${a.bundlesPath}`,
+        version: a.version,
+        ortModelUrl: `/${a.ortModelPath}`,
+      })),
+      k: K,
+      runs: opts.runs,
+      warmup: opts.warmup,
+      rounds: opts.rounds,
+      feedK: FEED_K,
+      maxRowSeconds: opts.maxRowSeconds,
+      stages: opts.stages,
+      impls: opts.impls,
+      verbose: opts.verbose,
+    };
+    log(
+      `running ${opts.catalogs.join(', ')} items × ${opts.stages.join(' + ')}, ${opts.runs} runs after ${opts.warmup} warm-up`,
+    );
+    const benchStarted = performance.now();
+    const result: BenchResult = await page.evaluate((c) => window.edgerecBench(c), config);
+    const benchSeconds = (performance.now() - benchStarted) / 1000;
+    const loadEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+    const device = { ...result.device, browser: `Chromium ${browser.version()}` };
+    const rows = withRatios(result.rows);
+    const total = (performance.now() - started) / 1000;
+    log(
+      `done in ${total.toFixed(0)} s (browser part ${benchSeconds.toFixed(0)} s); load average at end: ${loadEnd.join(' ')}`,
+    );
+
+    const json = `${JSON.stringify({
+      device,
+      rows: rows.map(({ catalog, dtype, impl, stage, p50_ms, p99_ms, ...rest }) => ({
+        catalog,
+        dtype,
+        impl,
+        stage,
+        p50_ms,
+        p99_ms,
+        ...rest,
+      })),
+      k: K,
+      dim: artifacts[0]?.dim,
+      feedK: FEED_K,
+      runs: opts.runs,
+      warmup: opts.warmup,
+      rounds: opts.rounds,
+      models: base.version,
+      catalogs: 'synthetic: seeded random unit rows around the real models of the bundle named in models',
+      seconds: Math.round(total),
+      load: { start: loadStart, end: loadEnd },
+    })}\n`;
+    if (opts.save) {
+      writeFileSync(opts.save, json);
+      log(`wrote ${opts.save}`);
+    }
+    if (opts.json) {
+      process.stdout.write(json);
+    } else {
+      const gpu = device.webgpu as Record<string, unknown>;
+      const adapter =
+        'error' in gpu
+          ? `no WebGPU (${gpu.error})`
+          : `WebGPU ${gpu.vendor}/${gpu.architecture}${gpu.isFallbackAdapter ? ' (fallback adapter: software, do not read its rows as GPU numbers)' : ''}`;
+      printTable(
+        rows,
+        `edgerec browser benchmark — ${device.browser}, ${adapter}, ${device.hardwareConcurrency} cores, ` +
+          `crossOriginIsolated ${device.crossOriginIsolated}\n` +
+          `k = ${K}, dim = ${artifacts[0]?.dim}, ${opts.runs} runs after ${opts.warmup} warm-up; recommend() = { k: ${FEED_K} } over ${K} candidates; ` +
+          `models of bundle ${base.version}, synthetic catalogs; load average ${loadStart.join('/')} → ${loadEnd.join('/')}; ${total.toFixed(0)} s`,
+      );
+    }
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await server.close();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(
+    `bench:browser: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
