@@ -3,6 +3,7 @@ import { type ActionWindow, type EncoderInput, encoderInput, tableRows } from '.
 import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import { tf } from '../tf/backend.ts';
+import { BestWeights } from '../tf/best-weights.ts';
 import { CompactEncoder, type CompactEncoderShape } from './model.ts';
 
 export interface DistillOptions extends CompactEncoderShape {
@@ -130,10 +131,7 @@ export function distillEncoder(
   const rows = (w: ActionWindow[]) => encoderInput(w, options.length, options.itemDim, rowOf);
   const encoder = new CompactEncoder(options, random, options.learningRate);
 
-  let best: Record<string, { data: Float32Array; shape: number[] }> | undefined;
-  let bestScore = Number.NEGATIVE_INFINITY;
-  let bestEpoch = -1;
-  let sinceBest = 0;
+  const best = new BestWeights(encoder.params, options.patience);
   const history: DistillResult['history'] = [];
   const n = training.windows.length;
   const { itemDim } = options;
@@ -164,24 +162,14 @@ export function distillEncoder(
     }
     const score = meanCosine(encoder, validation, rows);
     history.push({ epoch, loss: lossSum / steps, validation: score });
-    if (score > bestScore) {
-      bestScore = score;
-      bestEpoch = epoch;
-      sinceBest = 0;
-      best = Object.fromEntries(
-        Object.entries(encoder.params.export()).map(([k, v]) => [
-          k,
-          { data: v.data.slice(), shape: v.shape },
-        ]),
-      );
-    } else if (++sinceBest >= options.patience) break;
+    if (best.update(epoch, score)) break;
     if ((performance.now() - started) / 1000 > options.timeBudgetSeconds) break;
   }
-  if (best) for (const [name, v] of encoder.params.variables) v.assign(tf.tensor(best[name].data, v.shape));
+  best.restore();
   return {
     encoder,
-    bestEpoch,
-    validationCosine: bestScore,
+    bestEpoch: best.epoch,
+    validationCosine: best.score,
     history,
     seconds: (performance.now() - started) / 1000,
   };

@@ -3,6 +3,7 @@ import { binaryAuc } from '../../core/eval/ranking-metrics.ts';
 import { derivedRandom, Random } from '../../core/random.ts';
 import { CONTEXT_DIM } from '../../core/ranking/index.ts';
 import { tf } from '../tf/backend.ts';
+import { BestWeights } from '../tf/best-weights.ts';
 import { headRates, type RankerExamples } from './examples.ts';
 import { HEADS, type RankerBatch, RankerModel, type RankerShape } from './model.ts';
 
@@ -147,10 +148,7 @@ export function trainRanker(
   const weights = tf.tensor1d(headWeights);
   const n = train.examples.size;
   const history: RankerTrainResult['history'] = [];
-  let best: Record<string, { data: Float32Array; shape: number[] }> | undefined;
-  let bestScore = Number.NEGATIVE_INFINITY;
-  let bestEpoch = -1;
-  let sinceBest = 0;
+  const best = new BestWeights(model.params, options.patience);
   for (let epoch = 0; epoch < options.maxEpochs; epoch++) {
     const order = Int32Array.from({ length: n }, (_, i) => i);
     derivedRandom(options.seed, epoch).shuffle(order);
@@ -188,22 +186,15 @@ export function trainRanker(
     }
     const score = meanAuc(headAucs(predictAll(model, valid), valid.examples.labels));
     history.push({ epoch, loss: lossSum / steps, validation: score });
-    if (score > bestScore) {
-      bestScore = score;
-      bestEpoch = epoch;
-      sinceBest = 0;
-      best = Object.fromEntries(
-        Object.entries(model.params.export()).map(([k, v]) => [k, { data: v.data.slice(), shape: v.shape }]),
-      );
-    } else if (++sinceBest >= options.patience) break;
+    if (best.update(epoch, score)) break;
     if ((performance.now() - started) / 1000 > options.timeBudgetSeconds) break;
   }
-  if (best) for (const [name, v] of model.params.variables) v.assign(tf.tensor(best[name].data, v.shape));
+  best.restore();
   weights.dispose();
   return {
     model,
-    bestEpoch,
-    validation: bestScore,
+    bestEpoch: best.epoch,
+    validation: best.score,
     history,
     seconds: (performance.now() - started) / 1000,
     headWeights,
