@@ -8,7 +8,7 @@ export type DeviceChoice = 'auto' | Backend;
 export interface EngineOptions {
   /** Folder holding `latest.json` and the bundles (e.g. `/models/`), or one bundle's folder. */
   bundleUrl?: string;
-  /** The sync server (serves `/v1/manifest` and files); `bundleUrl` wins when both are given. */
+  /** The sync server. Not part of this release yet: without `bundleUrl` it is refused with that message. */
   serverUrl?: string;
   userId: string;
   token?: string;
