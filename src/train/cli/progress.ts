@@ -62,4 +62,40 @@ export class Progress {
       },
     };
   }
+
+  /**
+   * One bar per stage of a multi-stage run: reporting a new stage finishes the previous stage's bar.
+   * `unitOf` names each stage's counted unit.
+   */
+  stages(unitOf: (stage: string) => string = () => 'steps'): StagedProgress {
+    const tasks = new Map<string, ProgressTask>();
+    return {
+      update: (stage, done, total, note) => {
+        for (const [name, task] of tasks) {
+          if (name !== stage) {
+            task.finish();
+            tasks.delete(name);
+          }
+        }
+        let task = tasks.get(stage);
+        if (!task) {
+          task = this.task(stage, unitOf(stage));
+          tasks.set(stage, task);
+        }
+        task.update(done, total, note);
+      },
+      finish: () => {
+        for (const task of tasks.values()) task.finish();
+        tasks.clear();
+      },
+    };
+  }
 }
+
+export interface StagedProgress {
+  update(stage: string, done: number, total: number, note?: string): void;
+  finish(): void;
+}
+
+/** The counted unit of each stage of `edgerec train` (graph sampling counts items, training steps). */
+export const trainingUnit = (stage: string): string => (stage === 'graph' ? 'items' : 'steps');

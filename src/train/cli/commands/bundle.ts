@@ -12,32 +12,8 @@ import { loadDataset } from '../../data/load.ts';
 import { readRunManifest, trainGlobalModels } from '../../pipeline.ts';
 import { loadWithProgress } from '../load-data.ts';
 import { nonNegativeInteger, positiveInteger } from '../options.ts';
-import { Progress, type ProgressTask } from '../progress.ts';
+import { Progress, trainingUnit } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';
-
-function stagedProgress(progress: Progress) {
-  const tasks = new Map<string, ProgressTask>();
-  return {
-    update(stage: string, done: number, total: number, note?: string) {
-      for (const [name, task] of tasks) {
-        if (name !== stage) {
-          task.finish();
-          tasks.delete(name);
-        }
-      }
-      let task = tasks.get(stage);
-      if (!task) {
-        task = progress.task(stage, 'steps');
-        tasks.set(stage, task);
-      }
-      task.update(done, total, note);
-    },
-    finish() {
-      for (const task of tasks.values()) task.finish();
-      tasks.clear();
-    },
-  };
-}
 
 export function registerBundleCommand(program: Command): void {
   program
@@ -76,7 +52,7 @@ export function registerBundleCommand(program: Command): void {
           return;
         }
       }
-      const stages = stagedProgress(progress);
+      const stages = progress.stages(trainingUnit);
       let checkpoint: string = options.checkpoint;
       if (!checkpoint) {
         const generating = progress.task('data', 'events');

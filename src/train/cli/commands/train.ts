@@ -8,7 +8,7 @@ import {
   parseProtocol,
   positiveInteger,
 } from '../options.ts';
-import { Progress, type ProgressTask } from '../progress.ts';
+import { Progress, trainingUnit } from '../progress.ts';
 import { printJson } from '../report.ts';
 
 export function registerTrainCommand(program: Command): void {
@@ -41,7 +41,7 @@ export function registerTrainCommand(program: Command): void {
       const started = performance.now();
       const progress = new Progress(!options.quiet);
       const dataset = await loadWithProgress(progress, options.data, options.format);
-      const tasks = new Map<string, ProgressTask>();
+      const stages = progress.stages(trainingUnit);
       const manifest = await trainGlobalModels(
         dataset,
         options.data,
@@ -55,22 +55,9 @@ export function registerTrainCommand(program: Command): void {
           gnn: options.maxEpochs ? { epochs: options.maxEpochs } : undefined,
           pinnerformer: options.maxEpochs ? { maxEpochs: options.maxEpochs } : undefined,
         },
-        ({ stage, done, total, note }) => {
-          for (const [name, task] of tasks) {
-            if (name !== stage) {
-              task.finish();
-              tasks.delete(name);
-            }
-          }
-          let task = tasks.get(stage);
-          if (!task) {
-            task = progress.task(stage, stage === 'graph' ? 'items' : 'steps');
-            tasks.set(stage, task);
-          }
-          task.update(done, total, note);
-        },
+        ({ stage, done, total, note }) => stages.update(stage, done, total, note),
       );
-      for (const task of tasks.values()) task.finish();
+      stages.finish();
       const seconds = Math.round((performance.now() - started) / 100) / 10;
       if (options.json) {
         printJson({ ...manifest, out: options.out, seconds });
