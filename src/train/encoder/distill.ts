@@ -1,9 +1,10 @@
-import { derivedRandom, Random } from '../../core/random.ts';
+import { Random } from '../../core/random.ts';
 import { type ActionWindow, type EncoderInput, encoderInput, tableRows } from '../../core/sequence/index.ts';
 import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
+import { epochBatches } from '../tf/epoch-batches.ts';
 import { CompactEncoder, type CompactEncoderShape } from './model.ts';
 
 export interface DistillOptions extends CompactEncoderShape {
@@ -136,12 +137,11 @@ export function distillEncoder(
   const n = training.windows.length;
   const { itemDim } = options;
   for (let epoch = 0; epoch < options.maxEpochs; epoch++) {
-    const order = Int32Array.from({ length: n }, (_, i) => i);
-    derivedRandom(options.seed, epoch).shuffle(order);
-    const steps = Math.ceil(n / options.batchSize);
+    const batches = epochBatches(n, options.batchSize, options.seed, epoch);
+    const steps = batches.length;
     let lossSum = 0;
     for (let step = 0; step < steps; step++) {
-      const picked = order.subarray(step * options.batchSize, (step + 1) * options.batchSize);
+      const picked = batches[step];
       const input = rows(Array.from(picked, (i) => training.windows[i]));
       const target = new Float32Array(picked.length * itemDim);
       picked.forEach((i, k) => {

@@ -1,9 +1,10 @@
 import { RANKER_HEADS } from '../../core/bundle/manifest.ts';
 import { binaryAuc } from '../../core/eval/ranking-metrics.ts';
-import { derivedRandom, Random } from '../../core/random.ts';
+import { Random } from '../../core/random.ts';
 import { CONTEXT_DIM } from '../../core/ranking/index.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
+import { epochBatches } from '../tf/epoch-batches.ts';
 import { headRates, type RankerExamples } from './examples.ts';
 import { HEADS, type RankerBatch, RankerModel, type RankerShape } from './model.ts';
 
@@ -150,12 +151,11 @@ export function trainRanker(
   const history: RankerTrainResult['history'] = [];
   const best = new BestWeights(model.params, options.patience);
   for (let epoch = 0; epoch < options.maxEpochs; epoch++) {
-    const order = Int32Array.from({ length: n }, (_, i) => i);
-    derivedRandom(options.seed, epoch).shuffle(order);
-    const steps = Math.ceil(n / options.batchSize);
+    const batches = epochBatches(n, options.batchSize, options.seed, epoch);
+    const steps = batches.length;
     let lossSum = 0;
     for (let step = 0; step < steps; step++) {
-      const picked = order.subarray(step * options.batchSize, (step + 1) * options.batchSize);
+      const picked = batches[step];
       const batch = batchOf(train, picked);
       const target = new Float32Array(picked.length * HEADS);
       for (let k = 0; k < picked.length; k++) {
