@@ -3,7 +3,9 @@ import { InputError } from '../../core/errors.ts';
 import { registerBundleCommand } from './commands/bundle.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerEvalCommand } from './commands/eval.ts';
+import { registerPublishCommand } from './commands/publish.ts';
 import { registerQuantizeCommand } from './commands/quantize.ts';
+import { registerServeCommands } from './commands/serve.ts';
 import { registerTrainCommand } from './commands/train.ts';
 
 /** Exit codes: 0 success, 1 an unexpected failure, 2 bad input (usage, files, values). */
@@ -21,6 +23,8 @@ function buildProgram(): Command {
   registerQuantizeCommand(program);
   registerTrainCommand(program);
   registerBundleCommand(program);
+  registerServeCommands(program);
+  registerPublishCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
@@ -38,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version exit with code 0; commander has already printed usage errors.
       return error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
     }
+    // A missing optional peer (tfjs, fastify…) is named by bin/edgerec.mjs with the install command.
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw error;
     if (error instanceof InputError || error instanceof RangeError) {
       process.stderr.write(`edgerec: ${error.message}\n`);
       return EXIT_BAD_INPUT;

@@ -1,0 +1,16 @@
+/** The server's refresh job: re-embeds users with new events using the global PinnerFormer, on a cadence. */
+export { type EncoderInput, RUN_ITEMS_FILE, RUN_MODEL_DIR, sha256OfFile, UserEncoder } from './encoder.ts';
+export {
+  type RefreshEncoder,
+  RefreshJob,
+  type RefreshJobOptions,
+  type RefreshLogger,
+  type RefreshResult,
+} from './job.ts';
+export {
+  BundleMismatchError,
+  directoryBundleSource,
+  type MatchedBundle,
+  matchLatestBundle,
+} from './model-version.ts';
+export { type OpenRefreshJobOptions, openRefreshJob } from './open.ts';

@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../../core/errors.ts';
+import type { Store } from '../store/types.ts';
+import { RUN_ITEMS_FILE, sha256OfFile, UserEncoder } from './encoder.ts';
+import { RefreshJob, type RefreshJobOptions } from './job.ts';
+import { matchLatestBundle } from './model-version.ts';
+
+export interface OpenRefreshJobOptions extends Omit<RefreshJobOptions, 'store' | 'encoder' | 'modelVersion'> {
+  store: Store;
+  /** A trained run folder (`edgerec train --protocol temporal` output). */
+  runDir: string;
+  /** The bundle registry the app serves (`<modelsDir>/latest.json`, `<modelsDir>/<version>/`). */
+  modelsDir: string;
+}
+
+/**
+ * A refresh job over the run's PinnerFormer, labelled with the latest bundle's version, once that
+ * bundle's f32 item table is shown to be the run's (same SHA-256). Throws an InputError when the run or a
+ * published bundle is missing, and a BundleMismatchError when the latest bundle came from another run.
+ */
+export async function openRefreshJob(options: OpenRefreshJobOptions): Promise<RefreshJob> {
+  const { store, runDir, modelsDir, ...jobOptions } = options;
+  const itemsFile = join(runDir, RUN_ITEMS_FILE);
+  if (!existsSync(runDir)) throw new InputError(`the training run ${runDir} does not exist`);
+  if (!existsSync(itemsFile)) {
+    throw new InputError(
+      `${runDir} is not a trained run: ${itemsFile} is missing (train one with \`edgerec train --protocol temporal\`)`,
+    );
+  }
+  const bundle = await matchLatestBundle(modelsDir, sha256OfFile(itemsFile));
+  const encoder = await UserEncoder.load(runDir, { itemIds: bundle.itemIds });
+  return new RefreshJob({ ...jobOptions, store, encoder, modelVersion: bundle.version });
+}

@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_RUN_DIR } from '../../bundle/default-data.ts';
+import { positiveInteger } from '../options.ts';
+
+// The server's modules (fastify, better-sqlite3, pg) load only when a server command runs: they are
+// optional peers, and `edgerec train` must not need them.
+const server = () => import('../../../server/index.ts');
+const DEFAULT_PORT = 8787;
+
+/** `edgerec serve` and `edgerec token`: the sync server, and tokens minted from its secret. */
+export function registerServeCommands(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'run the sync server: model registry, event ingestion, embedding sync and the refresh job (SQLite in --data, or PostgreSQL when DATABASE_URL is set)',
+    )
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <n>', 'port', positiveInteger, DEFAULT_PORT)
+    .option('--data <dir>', 'SQLite database and token secret', 'data')
+    .option('--models <dir>', 'bundles folder the registry serves (edgerec bundle --out)', 'models')
+    .option(
+      '--run <dir>',
+      `training run whose PinnerFormer re-embeds users (default ${DEFAULT_RUN_DIR} when present)`,
+    )
+    .option('--refresh-minutes <n>', 'cadence of the refresh job', positiveInteger, 15)
+    .option('--quiet', 'log warnings and errors only')
+    .action(async (options) => {
+      const { startServer } = await server();
+      const databaseUrl = process.env.DATABASE_URL || undefined;
+      const running = await startServer({
+        host: options.host,
+        port: options.port,
+        dataDir: options.data,
+        databaseUrl,
+        modelsDir: options.models,
+        runDir: options.run ?? DEFAULT_RUN_DIR,
+        requireRun: options.run !== undefined,
+        refreshMinutes: options.refreshMinutes,
+        logger: { level: options.quiet ? 'warn' : 'info' },
+      });
+      const { store, refresh, registry } = running.context;
+      running.app.log.info(
+        {
+          url: running.url,
+          db: store.kind,
+          bundle: registry.latestVersion() ?? null,
+          refresh: refresh ? `every ${options.refreshMinutes} min` : 'off (no training run)',
+        },
+        'edgerec server listening',
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          running.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+          running.close().then(resolve, (error) => {
+            running.app.log.error({ err: error }, 'shutdown failed');
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+
+  program
+    .command('token')
+    .description("mint a bearer token from the server's secret (EDGEREC_SECRET, or <data>/server-secret)")
+    .requiredOption('--user <id>', 'the user (or, with --admin, the admin name) the token speaks for')
+    .option('--admin', 'an admin token: publishing bundles, running the refresh job, reaching any user')
+    .option('--ttl-days <n>', 'lifetime in days', positiveInteger, 30)
+    .option('--data <dir>', 'where the server keeps its secret', 'data')
+    .action(async (options) => {
+      const { loadSecret, TokenSigner } = await server();
+      const signer = new TokenSigner(loadSecret(join(options.data, 'server-secret')));
+      const { token } = signer.issue(
+        options.user,
+        options.admin ? 'admin' : 'user',
+        options.ttlDays * 86_400,
+      );
+      process.stdout.write(`${token}\n`);
+    });
+}
