@@ -1,4 +1,6 @@
+import send from '@fastify/send';
 import { playwright } from '@vitest/browser-playwright';
+import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Cross-origin isolation unlocks SharedArrayBuffer, which multi-threaded WASM (ORT, our kernels) needs.
@@ -20,10 +22,37 @@ export const chromiumArgs = [
 ];
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/**
+ * `vite preview` serves the build only; the lab also reads `/models/` (the bundles folder and its eval
+ * packs), which the dev server serves from the repository root. Serve the same folder in preview.
+ */
+function modelsInPreview(): Plugin {
+  return {
+    name: 'edgerec-models-in-preview',
+    configurePreviewServer(server) {
+      server.middlewares.use('/models', (request, response, next) => {
+        const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+        send(request, path, { root: 'models', dotfiles: 'deny', index: false }).then(
+          ({ statusCode, headers, stream }) => {
+            response.writeHead(statusCode, headers);
+            stream.pipe(response);
+          },
+          next,
+        );
+      });
+    },
+  };
+}
+
 export default defineConfig({
+  plugins: [modelsInPreview()],
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
   worker: { format: 'es' },
+  // The demo's pages: the feed and the quantization lab (vite build would otherwise take index.html only).
+  build: { rollupOptions: { input: { main: 'index.html', lab: 'lab.html' } } },
+  // The demo pages only: examples/ import the built package by name and have their own builds.
+  optimizeDeps: { entries: ['index.html'] },
   test: {
     projects: [
       {
@@ -50,8 +79,9 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
-          // Builds a small real bundle into test/generated/bundle/ and records onnxruntime-node's outputs.
-          globalSetup: ['test/browser/setup/bundle.global.ts'],
+          // Builds a small real bundle into test/generated/bundle/ and records onnxruntime-node's outputs;
+          // then starts the real sync server over it (its URL reaches tests through inject('syncServer')).
+          globalSetup: ['test/browser/setup/bundle.global.ts', 'test/browser/setup/server.global.ts'],
           testTimeout: 120_000,
           browser: {
             enabled: true,
@@ -62,6 +92,19 @@ export default defineConfig({
             }),
             instances: [{ browser: 'chromium' }],
           },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          // The default bundle (built once), vite build, the sync server and vite preview.
+          globalSetup: ['test/e2e/setup/app.global.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
         },
       },
       {

@@ -11,6 +11,7 @@ const api: EngineApi = {
   recommend: (request) => engine.recommend(request),
   record: (event) => engine.record(event),
   sync: () => engine.sync(),
+  setToken: (token) => engine.setToken(token),
   status: () => engine.status(),
   clearCache: () => engine.clearCache(),
   simulateDeviceLoss: () => engine.simulateDeviceLoss(),

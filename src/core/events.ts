@@ -26,6 +26,15 @@ export interface Event {
 const REQUIRED_FIELDS = ['id', 'userId', 'itemId', 'action', 'ts'] as const;
 const KNOWN_FIELDS = new Set<string>([...REQUIRED_FIELDS, 'surface', 'dwellMs']);
 const MAX_ID_LENGTH = 256;
+/** Limits shared with the sync server's schema, so an event valid on the device is valid there. */
+export const EVENT_LIMITS = {
+  idLength: MAX_ID_LENGTH,
+  surfaceLength: 64,
+  /** The largest time a JS Date can hold, in ms. */
+  ts: 8.64e15,
+  /** A day, in ms. */
+  dwellMs: 8.64e7,
+} as const;
 
 export interface EventProblem {
   /** 1-based row (line) of the input the event came from, when known. */
@@ -98,10 +107,18 @@ export function eventProblems(candidate: unknown, row?: number): EventProblem[] 
         field: 'ts',
         message: `must be a non-negative number of milliseconds, got ${describe(ts)}`,
       });
+    } else if (ts > EVENT_LIMITS.ts) {
+      problems.push({ row, field: 'ts', message: `must be at most ${EVENT_LIMITS.ts} ms, got ${ts}` });
     }
   }
   if ('surface' in record && typeof record.surface !== 'string') {
     problems.push({ row, field: 'surface', message: `must be a string, got ${describe(record.surface)}` });
+  } else if (typeof record.surface === 'string' && record.surface.length > EVENT_LIMITS.surfaceLength) {
+    problems.push({
+      row,
+      field: 'surface',
+      message: `must be at most ${EVENT_LIMITS.surfaceLength} characters long`,
+    });
   }
   if ('dwellMs' in record) {
     const dwell = record.dwellMs;
@@ -110,6 +127,12 @@ export function eventProblems(candidate: unknown, row?: number): EventProblem[] 
         row,
         field: 'dwellMs',
         message: `must be a non-negative number, got ${describe(dwell)}`,
+      });
+    } else if (dwell > EVENT_LIMITS.dwellMs) {
+      problems.push({
+        row,
+        field: 'dwellMs',
+        message: `must be at most ${EVENT_LIMITS.dwellMs} ms (a day), got ${dwell}`,
       });
     }
   }

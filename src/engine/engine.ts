@@ -17,7 +17,16 @@ import { locateBundle } from './bundle-location.ts';
 import { itemRows, writeItemRow } from './item-rows.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
-import { EngineStorage, type UserState } from './storage/index.ts';
+import { EngineStorage } from './storage/index.ts';
+import {
+  type DeviceEmbedding,
+  emptyUserState,
+  registryUrl,
+  SyncClient,
+  type SyncClock,
+  type SyncStatus,
+  serverRoot,
+} from './sync/index.ts';
 import type {
   EngineOptions,
   EngineStatus,
@@ -26,6 +35,7 @@ import type {
   RecommendRequest,
   RecommendResult,
   RecordedEvent,
+  SyncResult,
 } from './types.ts';
 
 export class EngineNotReadyError extends Error {
@@ -68,9 +78,22 @@ const normalise = (v: Float32Array): Float32Array | undefined => {
   return v.map((x) => x / n);
 };
 
+/** What tests may inject into an engine they run in a page; the worker's engine takes none. */
+export interface EngineDeps {
+  /** The sync client's fetch (bundles are always fetched with the global one). */
+  fetch?: typeof fetch;
+  /** The sync client's clock, timers and jitter. */
+  clock?: SyncClock;
+  /** Where the sync client listens for `online` (default the global scope). */
+  events?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
+}
+
+const DISABLED_SYNC: SyncStatus = { state: 'disabled', privacy: false };
+
 /**
  * The on-device recommender: bundle loading (IndexedDB first, verified), the compact encoder over local
- * events, retrieval on WebGPU or the CPU, the ORT ranker, utility, filters and MMR diversity.
+ * events, retrieval on WebGPU or the CPU, the ORT ranker, utility, filters and MMR diversity; with a
+ * `serverUrl`, the sync client (src/engine/sync/) that uploads the event log and syncs embeddings.
  */
 export class Engine {
   private state?: ModelState;
@@ -78,39 +101,62 @@ export class Engine {
   private options?: Required<
     Pick<EngineOptions, 'userId' | 'device' | 'dtype' | 'candidates' | 'longTermWeight'>
   > &
-    EngineOptions;
+    EngineOptions & { bundleUrl: string };
   private online = true;
+  private syncClient?: SyncClient;
+
+  constructor(private readonly deps: EngineDeps = {}) {}
 
   async init(
     options: EngineOptions,
     onProgress: (p: ProgressEvent) => void = () => {},
   ): Promise<EngineStatus> {
     if (!options.userId) throw new TypeError('createRecommender: userId is required');
-    if (!options.bundleUrl) {
+    if (!options.bundleUrl && !options.serverUrl) {
       throw new TypeError(
-        options.serverUrl
-          ? 'serverUrl: the sync server is not part of this release yet; pass bundleUrl (e.g. "/models/")'
-          : 'createRecommender: pass bundleUrl (the folder edgerec bundle wrote, e.g. "/models/")',
+        'createRecommender: pass bundleUrl (the folder edgerec bundle wrote, e.g. "/models/") or serverUrl (an edgerec serve server)',
       );
     }
+    // A malformed serverUrl is refused now, not after the bundle has loaded.
+    if (options.serverUrl) serverRoot(options.serverUrl);
+    // The server's registry is laid out as a bundles folder: locateBundle works on it unchanged.
+    const bundleUrl = options.bundleUrl ?? registryUrl(options.serverUrl!);
     this.options = {
       device: 'auto',
       dtype: 'i8',
       candidates: DEFAULT_CANDIDATES,
       longTermWeight: 0.5,
       ...options,
+      bundleUrl,
     };
     this.storage = await EngineStorage.open(options.databaseName);
-    onProgress({ phase: 'manifest', message: `resolving ${options.bundleUrl}` });
-    const located = await locateBundle(options.bundleUrl).catch(() => undefined);
+    onProgress({ phase: 'manifest', message: `resolving ${bundleUrl}` });
+    const located = await locateBundle(bundleUrl).catch(() => undefined);
     this.online = located !== undefined;
     const version = located?.version ?? (await this.storage.currentVersion());
     if (!version)
       throw new BundleUnavailableError(
-        `no bundle at ${options.bundleUrl} and none cached yet: the first start needs the network`,
+        `no bundle at ${bundleUrl} and none cached yet: the first start needs the network`,
       );
     this.state = await this.loadState(version, located?.network, onProgress);
     await this.storage.setCurrent(version, (m) => this.neededFiles(m));
+    if (options.serverUrl) {
+      this.syncClient = new SyncClient({
+        storage: this.storage,
+        serverUrl: options.serverUrl,
+        token: options.token,
+        userId: options.userId,
+        privacy: options.privacy ?? false,
+        modelVersion: () => this.state?.manifest.version,
+        deviceEmbedding: () => this.deviceEmbedding(),
+        lockName: `edgerec-sync:${this.storage.name}:${options.userId}`,
+        fetch: this.deps.fetch,
+        clock: this.deps.clock,
+        events: this.deps.events,
+      });
+      // Resumes the outbox a previous session left (and pulls the server embedding), in the background.
+      await this.syncClient.start();
+    }
     onProgress({ phase: 'ready', message: `bundle ${version}` });
     return this.status();
   }
@@ -221,32 +267,16 @@ export class Engine {
     const t0 = performance.now();
     const k = checkRequest(request);
     const dim = state.table.dim;
-    const user = (await storage.userState(options.userId)) ?? emptyUser(options.userId);
-    const events = (await storage.recentEvents(options.userId, RECENT_EVENTS)).sort((a, b) => a.ts - b.ts);
-    const actions = events.filter((e) => e.action !== 'impression' && state.index.has(e.itemId));
+    const user = (await storage.userState(options.userId)) ?? emptyUserState(options.userId);
+    const { events, actions } = await this.localActions(state, storage, options.userId);
 
-    // 1. The real-time embedding from the newest actions, blended with the server's long-term one.
-    let short: Float32Array | undefined;
-    if (actions.length > 0) {
-      const window = {
-        items: actions.map((e) => state.index.get(e.itemId)!),
-        actions: actions.map((e) => ACTION_CODE[e.action]),
-        ts: actions.map((e) => e.ts),
-      };
-      const input = encoderInput([window], state.encoderLength, dim, (item, out, offset) =>
-        writeItemRow(state.table, item, out, offset),
-      );
-      short = await state.encoder.run(
-        {
-          items: { data: input.items, dims: [1, input.length, dim] },
-          actions: { data: input.actions, dims: [1, input.length, input.actions.length / input.length] },
-          time: { data: input.time, dims: [1, input.length, input.time.length / input.length] },
-          mask: { data: input.mask, dims: [1, input.length] },
-        },
-        'user',
-      );
-    }
-    const long = user.longTerm ? Float32Array.from(user.longTerm.vector) : undefined;
+    // 1. The real-time embedding from the newest actions, blended with the server's long-term one —
+    // which lives in the space of one item table, so only one computed for this bundle version counts.
+    const short = await realtimeEmbedding(state, actions);
+    const long =
+      user.longTerm && user.longTerm.modelVersion === state.manifest.version
+        ? Float32Array.from(user.longTerm.vector)
+        : undefined;
     const w = long && short ? options.longTermWeight : long ? 1 : 0;
     const blended = new Float32Array(dim);
     for (let d = 0; d < dim; d++) blended[d] = w * (long?.[d] ?? 0) + (1 - w) * (short?.[d] ?? 0);
@@ -356,6 +386,30 @@ export class Engine {
     };
   }
 
+  /** The user's recent events, oldest first, and the actions among them on items this bundle knows. */
+  private async localActions(
+    state: ModelState,
+    storage: EngineStorage,
+    userId: string,
+  ): Promise<{ events: Event[]; actions: Event[] }> {
+    const events = (await storage.recentEvents(userId, RECENT_EVENTS)).sort((a, b) => a.ts - b.ts);
+    const actions = events.filter((e) => e.action !== 'impression' && state.index.has(e.itemId));
+    return { events, actions };
+  }
+
+  /**
+   * The device-learned embedding the sync client writes to the server: the compact encoder's real-time
+   * user embedding over the local actions, exactly the `user_short` recommend() feeds the ranker, in the
+   * space of the running bundle. Undefined before the first action (or once disposed).
+   */
+  private async deviceEmbedding(): Promise<DeviceEmbedding | undefined> {
+    const { state, storage, options } = this;
+    if (!state || !storage || !options) return undefined;
+    const { actions } = await this.localActions(state, storage, options.userId);
+    const short = await realtimeEmbedding(state, actions);
+    return short ? { vector: Array.from(short), modelVersion: state.manifest.version } : undefined;
+  }
+
   private reason(
     state: ModelState,
     row: Float32Array,
@@ -413,19 +467,41 @@ export class Engine {
       ...(input.surface !== undefined ? { surface: input.surface } : {}),
       ...(input.dwellMs !== undefined ? { dwellMs: input.dwellMs } : {}),
     });
-    await storage.appendEvent(event);
-    const user = (await storage.userState(options.userId)) ?? emptyUser(options.userId);
-    if (event.action !== 'impression') user.counts[event.action]++;
-    if (event.action === 'hide' && !user.hidden.includes(event.itemId)) user.hidden.push(event.itemId);
-    user.updatedAt = event.ts;
-    await storage.putUserState(user);
+    // A re-recorded id is already logged (and counted): neither counted nor uploaded twice.
+    if (!(await storage.appendEvent(event))) return event;
+    // One transaction: the sync client may store a pulled embedding in the same record meanwhile.
+    await storage.updateUserState(options.userId, (stored) => {
+      const user = stored ?? emptyUserState(options.userId);
+      if (event.action !== 'impression') user.counts[event.action]++;
+      if (event.action === 'hide' && !user.hidden.includes(event.itemId)) user.hidden.push(event.itemId);
+      user.updatedAt = event.ts;
+      return user;
+    });
+    this.syncClient?.notifyRecorded();
     return event;
   }
 
-  /** Looks for a newer bundle; downloads it in the background and switches between two requests. */
-  async sync(): Promise<{ bundle: 'current' | 'updated' | 'offline'; version?: string }> {
+  /**
+   * Looks for a newer bundle (downloads it and switches between two requests), then, with a server,
+   * uploads the outbox and syncs the embeddings (one pass of the sync client, after any in flight).
+   */
+  async sync(): Promise<SyncResult> {
+    const bundle = await this.syncBundle();
+    if (!this.syncClient) {
+      const pending = await this.ready().storage.countUnsynced();
+      return {
+        ...bundle,
+        events: { uploaded: 0, duplicates: 0, refused: 0, pending },
+        embedding: 'disabled',
+        state: 'disabled',
+      };
+    }
+    return { ...bundle, ...(await this.syncClient.sync()) };
+  }
+
+  private async syncBundle(): Promise<Pick<SyncResult, 'bundle' | 'version'>> {
     const { storage, options, state } = this.ready();
-    const located = await locateBundle(options.bundleUrl!).catch(() => undefined);
+    const located = await locateBundle(options.bundleUrl).catch(() => undefined);
     this.online = located !== undefined;
     if (!located) return { bundle: 'offline', version: state.manifest.version };
     if (located.version === state.manifest.version) return { bundle: 'current', version: located.version };
@@ -437,10 +513,18 @@ export class Engine {
     return { bundle: 'updated', version: located.version };
   }
 
+  /** A new bearer token for the sync server: clears `unauthorized` and uploads at once. */
+  async setToken(token: string): Promise<void> {
+    if (!this.syncClient) throw new TypeError('setToken: this engine has no serverUrl');
+    this.syncClient.setToken(token);
+  }
+
   async status(): Promise<EngineStatus> {
-    const pending = this.storage ? (await this.storage.unsynced(100_000)).length : 0;
+    const pending = this.storage ? await this.storage.countUnsynced() : 0;
+    const sync = this.syncClient?.status() ?? DISABLED_SYNC;
+    const online = this.online && sync.state !== 'offline';
     const state = this.state;
-    if (!state) return { ready: false, pendingEvents: pending, online: this.online };
+    if (!state) return { ready: false, pendingEvents: pending, online, sync };
     const ranker = state.ranker.entry;
     return {
       ready: true,
@@ -454,7 +538,8 @@ export class Engine {
       rankerVariant: `${ranker.role} ${ranker.dtype}${ranker.form ? `-${ranker.form}` : ''}`,
       items: state.table.count,
       pendingEvents: pending,
-      online: this.online,
+      online,
+      sync,
       lastFallback: state.retriever.lastFallback,
     };
   }
@@ -472,6 +557,9 @@ export class Engine {
   }
 
   async dispose(): Promise<void> {
+    // First: its timers stop, and the pass in flight ends before the storage it writes closes.
+    await this.syncClient?.dispose();
+    this.syncClient = undefined;
     if (this.state) await disposeState(this.state);
     this.state = undefined;
     this.storage?.close();
@@ -503,6 +591,25 @@ async function disposeState(state: ModelState): Promise<void> {
   await state.encoder.dispose();
 }
 
-function emptyUser(userId: string): UserState {
-  return { userId, counts: { click: 0, closeup: 0, save: 0, hide: 0 }, hidden: [], updatedAt: 0 };
+/** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */
+async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<Float32Array | undefined> {
+  if (actions.length === 0) return undefined;
+  const dim = state.table.dim;
+  const window = {
+    items: actions.map((e) => state.index.get(e.itemId)!),
+    actions: actions.map((e) => ACTION_CODE[e.action]),
+    ts: actions.map((e) => e.ts),
+  };
+  const input = encoderInput([window], state.encoderLength, dim, (item, out, offset) =>
+    writeItemRow(state.table, item, out, offset),
+  );
+  return state.encoder.run(
+    {
+      items: { data: input.items, dims: [1, input.length, dim] },
+      actions: { data: input.actions, dims: [1, input.length, input.actions.length / input.length] },
+      time: { data: input.time, dims: [1, input.length, input.time.length / input.length] },
+      mask: { data: input.mask, dims: [1, input.length] },
+    },
+    'user',
+  );
 }

@@ -1,17 +1,44 @@
 import type { ItemDtype, ModelDtype, RankerHead } from '../core/bundle/index.ts';
 import type { Action } from '../core/events.ts';
+import type {
+  EmbeddingDetail,
+  EmbeddingOutcome,
+  SyncPassResult,
+  SyncState,
+  SyncStatus,
+} from './sync/types.ts';
+
+export type { EmbeddingDetail, EmbeddingOutcome, SyncState, SyncStatus } from './sync/types.ts';
 
 /** Where a stage ran: a GPU kernel, a WASM kernel (or ORT's wasm EP), or plain TypeScript. */
 export type Backend = 'webgpu' | 'wasm' | 'js';
 export type DeviceChoice = 'auto' | Backend;
 
 export interface EngineOptions {
-  /** Folder holding `latest.json` and the bundles (e.g. `/models/`), or one bundle's folder. */
+  /**
+   * Folder holding `latest.json` and the bundles (e.g. `/models/`), or one bundle's folder. With
+   * `serverUrl` too, bundles come from here rather than from the server's registry.
+   */
   bundleUrl?: string;
-  /** The sync server. Not part of this release yet: without `bundleUrl` it is refused with that message. */
+  /**
+   * The sync server (`edgerec serve`, e.g. `https://api.example.com`): bundles from its registry
+   * (`/v1/bundles/`) unless `bundleUrl` is given, the local event log uploaded (batched, retried, exactly
+   * once), the server's long-term embedding pulled and the device-learned one written. Only the origin
+   * counts: the API lives at `/v1/` of it.
+   */
   serverUrl?: string;
   userId: string;
+  /**
+   * Bearer token of `userId` on `serverUrl` (your auth, or `createSession(serverUrl)`). Not stored by the
+   * engine; a new one can be given later with `setToken` (after a 401, or a renewal).
+   */
   token?: string;
+  /**
+   * Privacy mode (with `serverUrl`): raw events never leave the device — the server is told so at the
+   * first sync (which deletes any it holds), events are kept local only, and only the device-learned
+   * embedding is written. Default false.
+   */
+  privacy?: boolean;
   /** Retrieval device; `auto` = WebGPU when the adapter has what the kernels need, else WASM. */
   device?: DeviceChoice;
   /** Item table to retrieve over (default i8: a quarter of f32's bytes, HR@10 within 0.5%). */
@@ -84,6 +111,19 @@ export interface RecordedEvent {
   dwellMs?: number;
 }
 
+/** What `sync()` did: the bundle check, then (with a server) the outbox and the embeddings. */
+export interface SyncResult {
+  bundle: 'current' | 'updated' | 'offline';
+  version?: string;
+  /** Without a server: nothing uploaded, `pending` the events waiting. */
+  events: SyncPassResult['events'];
+  /** `disabled` without a server. */
+  embedding: EmbeddingOutcome;
+  embeddingDetail?: EmbeddingDetail;
+  /** The sync client's state after the pass (`disabled` without a server). */
+  state: SyncState;
+}
+
 export interface EngineStatus {
   ready: boolean;
   modelVersion?: string;
@@ -91,9 +131,12 @@ export interface EngineStatus {
   dtype?: ItemDtype;
   rankerVariant?: string;
   items?: number;
-  /** Local events not yet uploaded to a server. */
+  /** Local events waiting in the outbox (all users of the database); events kept local only are not counted. */
   pendingEvents: number;
+  /** Whether the bundle source, and the sync server when there is one, answered last time. */
   online: boolean;
+  /** The sync client: `disabled` without `serverUrl`. */
+  sync: SyncStatus;
   /** The last fallback or error the engine recovered from, in words. */
   lastFallback?: string;
 }

@@ -8,6 +8,7 @@ import type {
   RecommendRequest,
   RecommendResult,
   RecordedEvent,
+  SyncResult,
 } from '../engine/types.ts';
 
 export interface RecommenderOptions extends EngineOptions {
@@ -21,7 +22,13 @@ export interface Recommender {
   recommend(request: RecommendRequest): Promise<RecommendResult>;
   record(event: RecordedEvent): Promise<Event>;
   status(): Promise<EngineStatus>;
-  sync(): Promise<{ bundle: 'current' | 'updated' | 'offline'; version?: string }>;
+  /**
+   * Checks for a newer bundle; with `serverUrl`, also uploads the outbox and syncs the embeddings (after
+   * any pass in flight). Never rejects for a network or server failure: the result and `status().sync` say.
+   */
+  sync(): Promise<SyncResult>;
+  /** A new bearer token for the sync server (after a 401 — `status().sync.state` 'unauthorized' — or a renewal). */
+  setToken(token: string): Promise<void>;
   clearCache(): Promise<void>;
   /** Destroys the retrieval GPU device, to check the CPU fallback; false when retrieval is not on WebGPU. */
   simulateDeviceLoss(): Promise<boolean>;
@@ -68,6 +75,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     record: (event) => live().record(event),
     status: () => live().status(),
     sync: () => live().sync(),
+    setToken: (token) => live().setToken(token),
     clearCache: () => live().clearCache(),
     simulateDeviceLoss: () => live().simulateDeviceLoss(),
     async dispose() {

@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ServerContext } from './context.ts';
-import { errorHandler, notFoundHandler } from './http/errors.ts';
+import { errorHandler, HttpError, notFoundHandler } from './http/errors.ts';
 import { MAX_BODY_BYTES } from './http/schemas.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -44,6 +44,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
       .observe(reply.elapsedTime / 1000);
   });
 
+  // A preflight the CORS plugin refuses gets its plain-text 400; answer it in the API's error shape instead.
+  app.addHook('onRequest', async (request) => {
+    const { origin, 'access-control-request-method': method } = request.headers;
+    if (request.method === 'OPTIONS' && (!origin || !method))
+      throw new HttpError(400, 'a CORS preflight needs Origin and Access-Control-Request-Method headers');
+  });
   await app.register(cors, {
     origin: options.corsOrigin ?? true,
     methods: ['GET', 'HEAD', 'POST', 'PUT'],

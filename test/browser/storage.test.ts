@@ -486,6 +486,61 @@ describe('events and user state', () => {
     expect((await storage.recentEvents('u1', 100)).length).toBe(6);
   });
 
+  it('counts the outbox with an index count, filters it per user, and keeps refused events local only', async () => {
+    const storage = await fresh();
+    for (const i of [0, 1, 2, 3]) await storage.appendEvent(event(i));
+    await storage.appendEvent(event(4, { userId: 'u2' }));
+    await storage.appendEvent(event(5, { userId: 'u2' }));
+    expect(await storage.countUnsynced()).toBe(6);
+    expect((await storage.unsynced(100, 'u2')).map((e) => e.id)).toEqual(['e4', 'e5']);
+    expect((await storage.unsynced(3, 'u1')).map((e) => e.id)).toEqual(['e0', 'e1', 'e2']);
+    await storage.markSynced(['e0']);
+    // Local only: out of the outbox for good, still in the log the encoder reads, valid Events.
+    expect(await storage.markLocalOnly(['e0', 'e1', 'unknown'], 'refused by the server (400): surface')).toBe(
+      1,
+    );
+    expect(await storage.markLocalOnly(['e1'], 'again')).toBe(0);
+    expect(await storage.countUnsynced()).toBe(4);
+    expect(await storage.countLocalOnly()).toBe(1);
+    expect((await storage.unsynced(100, 'u1')).map((e) => e.id)).toEqual(['e2', 'e3']);
+    const log = await storage.recentEvents('u1', 10);
+    expect(log.map((e) => e.id)).toEqual(['e0', 'e1', 'e2', 'e3']);
+    for (const e of log) expect(validateEvent(e)).toEqual(e);
+    const db = await openDB(storage.name);
+    expect(await db.get('events', 'e1')).toMatchObject({
+      synced: 2,
+      localReason: expect.stringMatching(/400/),
+    });
+    db.close();
+  });
+
+  it('updates user state read-modify-write in one transaction, without losing a concurrent update', async () => {
+    const storage = await fresh();
+    const empty = (): UserState => ({
+      userId: 'u1',
+      counts: { click: 0, closeup: 0, save: 0, hide: 0 },
+      hidden: [],
+      updatedAt: 0,
+    });
+    await Promise.all([
+      ...Array.from({ length: 5 }, () =>
+        storage.updateUserState('u1', (s) => {
+          const next = s ?? empty();
+          next.counts.click++;
+          return next;
+        }),
+      ),
+      storage.updateUserState('u1', (s) => ({
+        ...(s ?? empty()),
+        longTerm: { vector: [1, 0], modelVersion: VERSION, updatedAt: 7 },
+      })),
+    ]);
+    const state = await storage.userState('u1');
+    expect(state?.counts.click).toBe(5);
+    expect(state?.longTerm).toEqual({ vector: [1, 0], modelVersion: VERSION, updatedAt: 7 });
+    await expect(storage.updateUserState('u1', (s) => ({ ...s!, userId: 'u2' }))).rejects.toThrow(/not u1/);
+  });
+
   it('round-trips user state', async () => {
     const storage = await fresh();
     expect(await storage.userState('u1')).toBeUndefined();

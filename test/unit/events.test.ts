@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ACTION_CODE,
   ACTIONS,
+  EVENT_LIMITS,
   EventValidationError,
   eventProblems,
   formatProblem,
@@ -144,6 +145,16 @@ describe('eventProblems', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ row: 3, field: '(event)' });
     expect(problems[0].message).toMatch(/^must be a JSON object, got /);
+  });
+
+  it('holds the limits the sync server holds, so a recorded event is never refused there', () => {
+    const at = (extra: Record<string, unknown>) =>
+      eventProblems({ ...valid(), ...extra }).map((p) => p.message);
+    expect(at({ surface: 'x'.repeat(64), dwellMs: 86_400_000, ts: 8.64e15 })).toEqual([]);
+    expect(at({ surface: 'x'.repeat(65) })).toEqual(['must be at most 64 characters long']);
+    expect(at({ dwellMs: 86_400_001 })).toEqual(['must be at most 86400000 ms (a day), got 86400001']);
+    expect(at({ ts: 8.64e15 + 1 })).toEqual(['must be at most 8640000000000000 ms, got 8640000000000001']);
+    expect(EVENT_LIMITS).toEqual({ idLength: 256, surfaceLength: 64, ts: 8.64e15, dwellMs: 8.64e7 });
   });
 
   it('names arrays and null in messages', () => {

@@ -26,8 +26,22 @@ export class ModelSession {
     return new ModelSession(entry, provider, session, ort);
   }
 
-  /** Runs the model and copies one output out of ORT's tensors (GPU outputs are read back). */
-  async run(feeds: Feeds, output: string): Promise<Float32Array> {
+  /** Runs in flight or waiting, one after the other. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs the model and copies one output out of ORT's tensors (GPU outputs are read back). Calls are
+   * serialised: onnxruntime-web refuses a second run of a session while one is in progress on WebGPU
+   * ("Session already started"), and the sync client runs the encoder in the background while
+   * recommend() may run it too.
+   */
+  run(feeds: Feeds, output: string): Promise<Float32Array> {
+    const next = this.queue.then(() => this.runNow(feeds, output));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async runNow(feeds: Feeds, output: string): Promise<Float32Array> {
     const tensors: Record<string, Ort.Tensor> = {};
     for (const [name, { data, dims }] of Object.entries(feeds))
       tensors[name] = new this.ort.Tensor('float32', data, dims);
@@ -39,7 +53,9 @@ export class ModelSession {
     return copy;
   }
 
+  /** Releases the session once the runs already queued have ended (a bundle swap may race a background run). */
   async dispose(): Promise<void> {
+    await this.queue;
     await this.session.release();
   }
 }

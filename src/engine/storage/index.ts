@@ -59,6 +59,7 @@ export {
   type EventRecord,
   type FileRecord,
   type ManifestRecord,
+  type SyncedFlag,
   type UserCounts,
   type UserState,
 } from './schema.ts';
@@ -145,9 +146,19 @@ function abortQuietly(tx: IDBTransaction | { abort(): void }): void {
 }
 
 function eventOf(record: EventRecord): Event {
-  // The outbox flag is storage bookkeeping; an Event with it would fail validateEvent (unknown field).
-  const { synced: _synced, ...event } = record;
+  // The outbox flags are storage bookkeeping; an Event with them would fail validateEvent (unknown field).
+  const { synced: _synced, localReason: _localReason, ...event } = record;
   return event;
+}
+
+/** The `by-synced-ts` keys of every event in one outbox state. */
+const syncedRange = (flag: 0 | 1 | 2) => IDBKeyRange.bound([flag, -Infinity], [flag, Infinity]);
+
+function checkUserState(s: UserState): void {
+  if (typeof s.userId !== 'string' || s.userId.length === 0)
+    throw new InputError('user state: userId must be a non-empty string');
+  if (s.longTerm && !(Array.isArray(s.longTerm.vector) && s.longTerm.vector.every(Number.isFinite)))
+    throw new InputError('user state: longTerm.vector must be an array of finite numbers');
 }
 
 function checkLimit(limit: number): void {
@@ -565,24 +576,59 @@ export class EngineStorage {
     return events.reverse();
   }
 
-  /** Up to `limit` events not yet marked synced, oldest first: the outbox the sync client sends. */
-  async unsynced(limit: number): Promise<Event[]> {
+  /**
+   * Up to `limit` events not yet marked synced, oldest first: the outbox the sync client sends. With
+   * `userId`, only that user's (a database may hold several users' logs; a token uploads only its own).
+   */
+  async unsynced(limit: number, userId?: string): Promise<Event[]> {
     checkLimit(limit);
     if (limit === 0) return [];
-    const range = IDBKeyRange.bound([0, -Infinity], [0, Infinity]);
-    const records = await this.database().getAllFromIndex('events', 'by-synced-ts', range, limit);
-    return records.map(eventOf);
+    if (userId === undefined) {
+      const records = await this.database().getAllFromIndex('events', 'by-synced-ts', syncedRange(0), limit);
+      return records.map(eventOf);
+    }
+    const events: Event[] = [];
+    const index = this.database().transaction('events').store.index('by-synced-ts');
+    for (let cursor = await index.openCursor(syncedRange(0)); cursor; cursor = await cursor.continue()) {
+      if (cursor.value.userId === userId) events.push(eventOf(cursor.value));
+      if (events.length >= limit) break;
+    }
+    return events;
+  }
+
+  /** How many events wait in the outbox (all users): an index count, no record is read. */
+  async countUnsynced(): Promise<number> {
+    return this.database().countFromIndex('events', 'by-synced-ts', syncedRange(0));
+  }
+
+  /** How many events are kept local only (refused by the server, or recorded in privacy mode). */
+  async countLocalOnly(): Promise<number> {
+    return this.database().countFromIndex('events', 'by-synced-ts', syncedRange(2));
   }
 
   /** Marks events as accepted by the server; unknown ids are ignored. Returns how many changed. */
   async markSynced(ids: readonly string[]): Promise<number> {
+    return this.setSynced(ids, 1);
+  }
+
+  /**
+   * Takes pending events out of the outbox for good, keeping them in the local log (the encoder still
+   * reads them): the server refused them as malformed, or they were recorded in privacy mode. `reason`
+   * is stored with each. Events already synced are left as they are. Returns how many changed.
+   */
+  async markLocalOnly(ids: readonly string[], reason: string): Promise<number> {
+    return this.setSynced(ids, 2, reason);
+  }
+
+  private async setSynced(ids: readonly string[], flag: 1 | 2, reason?: string): Promise<number> {
     return this.write(['events'], `sync state of ${ids.length} events`, 0, async (tx) => {
       const store = tx.objectStore('events');
       let changed = 0;
       for (const id of ids) {
         const record = await store.get(id);
-        if (!record || record.synced === 1) continue;
-        await store.put({ ...record, synced: 1 });
+        if (!record || record.synced === 1 || record.synced === flag) continue;
+        const { localReason: _localReason, ...rest } = record;
+        await store.put(flag === 2 ? { ...rest, synced: 2, localReason: reason } : { ...rest, synced: 1 });
         changed++;
       }
       return changed;
@@ -596,13 +642,30 @@ export class EngineStorage {
 
   /** Replaces the stored state of `s.userId`. */
   async putUserState(s: UserState): Promise<void> {
-    if (typeof s.userId !== 'string' || s.userId.length === 0)
-      throw new InputError('user state: userId must be a non-empty string');
-    if (s.longTerm && !(Array.isArray(s.longTerm.vector) && s.longTerm.vector.every(Number.isFinite)))
-      throw new InputError('user state: longTerm.vector must be an array of finite numbers');
+    checkUserState(s);
     const bytes = JSON.stringify(s).length;
     await this.write(['users'], `user state of ${s.userId}`, bytes, async (tx) => {
       await tx.objectStore('users').put(s);
+    });
+  }
+
+  /**
+   * Read-modify-write of one user's state in a single transaction, so two writers (record() counting an
+   * action, the sync client storing a pulled embedding) never lose each other's update. `change` gets the
+   * stored state (undefined when none) and returns the new one; it must not await.
+   */
+  async updateUserState(
+    userId: string,
+    change: (current: UserState | undefined) => UserState,
+  ): Promise<UserState> {
+    return this.write(['users'], `user state of ${userId}`, 0, async (tx) => {
+      const store = tx.objectStore('users');
+      const next = change(await store.get(userId));
+      if (next.userId !== userId)
+        throw new InputError(`user state: change() returned user ${next.userId}, not ${userId}`);
+      checkUserState(next);
+      await store.put(next);
+      return next;
     });
   }
 

@@ -33,11 +33,18 @@ export interface ManifestRecord {
 export type MetaKey = 'current' | 'previous' | 'pending';
 
 /**
- * An event as stored: the Event contract plus its outbox state. `synced` is 0/1, not a boolean, because
- * booleans are not valid IndexedDB keys and the outbox index is keyed on it.
+ * Outbox state of a stored event: 0 = pending upload, 1 = accepted by the server, 2 = local only (never to
+ * be uploaded: the server refused it as malformed, or it was recorded in privacy mode). A number, not a
+ * boolean, because booleans are not valid IndexedDB keys and the outbox index is keyed on it. Adding 2 needed
+ * no schema change: the index holds whatever value a record has.
  */
+export type SyncedFlag = 0 | 1 | 2;
+
+/** An event as stored: the Event contract plus its outbox state. */
 export interface EventRecord extends Event {
-  synced: 0 | 1;
+  synced: SyncedFlag;
+  /** Why an event is local only (`synced` 2), in words: the server's message, or privacy mode. */
+  localReason?: string;
 }
 
 /** Engagement counts kept per user (impressions are not counted: they are exposure, not engagement). */
@@ -70,7 +77,7 @@ export interface EdgerecDB extends DBSchema {
       /** A user's events in time order: the encoder reads the most recent ones. */
       'by-user-ts': [string, number];
       /** The outbox: unsynced events (synced = 0) oldest first, for the sync client. */
-      'by-synced-ts': [0 | 1, number];
+      'by-synced-ts': [SyncedFlag, number];
     };
   };
   users: { key: string; value: UserState };

@@ -44,6 +44,17 @@ function statusOf(error: FastifyError): number {
   return code >= 400 && code < 600 ? code : 500;
 }
 
+/** `body/events/0/ts must be number`, naming an unknown field too (ajv's own text does not). */
+function validationMessage(error: FastifyError): string {
+  const first = error.validation?.[0];
+  if (!first) return error.message;
+  const where = `${error.validationContext ?? 'request'}${first.instancePath}`;
+  const extra = (first.params as { additionalProperty?: string }).additionalProperty;
+  return extra !== undefined
+    ? `${where} has an unknown field "${String(extra).slice(0, 64)}"`
+    : `${where} ${first.message ?? 'is invalid'}`;
+}
+
 /**
  * One error shape for every route: `{ statusCode, error, message }` (plus details such as a 409's
  * current version). A 4xx says what was wrong with the request; a 5xx is logged with its stack and tells
@@ -57,7 +68,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     statusCode >= 500
       ? 'internal error; the server logged it'
       : error.validation
-        ? `${error.validationContext ?? 'request'}${error.message.replace(/^(body|querystring|params|headers)/, '')}`
+        ? validationMessage(error)
         : error.message;
   const details = error instanceof HttpError ? error.details : undefined;
   if (error instanceof TokenError) reply.header('www-authenticate', 'Bearer error="invalid_token"');

@@ -1,4 +1,4 @@
-import { ACTIONS } from '../../core/events.ts';
+import { ACTIONS, EVENT_LIMITS } from '../../core/events.ts';
 
 /** JSON Schemas of the API: fastify validates with them and @fastify/swagger turns them into OpenAPI. */
 
@@ -8,7 +8,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** PinnerFormer's widest sensible embedding; real ones are 64. */
 export const MAX_EMBEDDING_DIM = 1024;
 
-const id = { type: 'string', minLength: 1, maxLength: 256 } as const;
+const id = { type: 'string', minLength: 1, maxLength: EVENT_LIMITS.idLength } as const;
 
 export const errorSchema = {
   type: 'object',
@@ -29,9 +29,9 @@ export const eventSchema = {
     userId: id,
     itemId: id,
     action: { type: 'string', enum: [...ACTIONS] },
-    ts: { type: 'number', minimum: 0, maximum: 8.64e15, description: 'ms since the Unix epoch' },
-    surface: { type: 'string', maxLength: 64 },
-    dwellMs: { type: 'number', minimum: 0, maximum: 8.64e7 },
+    ts: { type: 'number', minimum: 0, maximum: EVENT_LIMITS.ts, description: 'ms since the Unix epoch' },
+    surface: { type: 'string', maxLength: EVENT_LIMITS.surfaceLength },
+    dwellMs: { type: 'number', minimum: 0, maximum: EVENT_LIMITS.dwellMs },
   },
 } as const;
 

@@ -106,6 +106,12 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const { userId } = request.params;
       requireSelf(request, ctx.signer, userId);
       const { after, limit } = request.query;
+      // Query coercion turns "1e400" into Infinity, which passes the schema's integer check: refuse it (and
+      // integers past 2^53, which PostgreSQL's bigint cannot hold) here rather than as a 500 further down.
+      for (const [name, value] of [['after', after] as const, ['limit', limit] as const]) {
+        if (!Number.isSafeInteger(value))
+          throw new HttpError(400, `querystring/${name} must be a safe integer, got ${String(value)}`);
+      }
       const events = await ctx.store.eventsOf(userId, { afterSeq: after, limit });
       return { events, next: events.length > 0 ? events[events.length - 1].seq : after };
     },

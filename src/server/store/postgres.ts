@@ -109,6 +109,8 @@ async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void>
 }
 
 const DEVICE_COLUMNS = 'vector, model_version, version, updated_at';
+/** The largest value of a PostgreSQL INTEGER column. */
+const MAX_INTEGER = 2_147_483_647;
 
 /**
  * One statement stores the batch and raises each user's head. ORDER BY ordinality makes seq follow the
@@ -257,6 +259,9 @@ export class PostgresStore implements Store {
   async putDeviceEmbedding(userId: string, write: DeviceEmbeddingWrite): Promise<DeviceWriteResult> {
     const base = checkCount(write.baseVersion, 'baseVersion');
     const vector = encodeVector(write.vector);
+    // `version` is an INTEGER column: a base past its range matches no row (as in SQLite), and PostgreSQL
+    // would refuse the comparison itself.
+    if (base > MAX_INTEGER) return { ok: false, current: await this.deviceEmbedding(userId) };
     // Each statement is its own atomic compare-and-set: the row lock (or the unique index, for version 1)
     // lets exactly one of any number of concurrent writers with the same base win.
     const { rows } =

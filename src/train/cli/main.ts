@@ -3,6 +3,7 @@ import { InputError } from '../../core/errors.ts';
 import { registerBundleCommand } from './commands/bundle.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerEvalCommand } from './commands/eval.ts';
+import { registerLabCommands } from './commands/lab.ts';
 import { registerPublishCommand } from './commands/publish.ts';
 import { registerQuantizeCommand } from './commands/quantize.ts';
 import { registerServeCommands } from './commands/serve.ts';
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   registerBundleCommand(program);
   registerServeCommands(program);
   registerPublishCommand(program);
+  registerLabCommands(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

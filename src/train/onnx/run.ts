@@ -4,12 +4,16 @@ import type { Feeds } from './feeds.ts';
 export type Outputs = Record<string, Float32Array | BigInt64Array>;
 
 /**
- * onnxruntime-node's default optimisation fuses DequantizeLinear → MatMul into MatMulNBits with
- * accuracy level 4, which also quantizes the activations to int8 and moves int8-dq outputs by ~3e-2;
- * onnxruntime-web never does. Level 0 keeps the activations float, so offline metrics and parity
- * references are of the numbers a browser computes.
+ * Offline metrics and parity references must be the numbers a browser computes, and onnxruntime-node's
+ * defaults give others:
+ * - its optimisation fuses DequantizeLinear → MatMul into MatMulNBits with accuracy level 4, which also
+ *   quantizes the activations to int8 and moves int8-dq outputs by ~3e-2; level 0 keeps them float;
+ * - at the `extended` level it fuses QDQ groups into x86 integer kernels whose u8·s8 products saturate on
+ *   CPUs without VNNI, so int8-qdq outputs depend on the machine (0.4 apart on one EPYC here). `basic`
+ *   keeps the graph as onnxruntime-web's wasm and webgpu EPs run it.
  */
 export const NODE_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  graphOptimizationLevel: 'basic',
   extra: { session: { qdq_matmulnbits_accuracy_level: '0' } },
 };
 

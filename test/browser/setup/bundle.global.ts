@@ -28,7 +28,7 @@ import { CATALOG_FILE, writeEvents } from '../../../src/train/data/events-file.t
 import { loadDataset } from '../../../src/train/data/load.ts';
 import { generateSynthetic } from '../../../src/train/data/synthetic/index.ts';
 import type { Feeds } from '../../../src/train/onnx/feeds.ts';
-import { runModel, runOnce } from '../../../src/train/onnx/run.ts';
+import { NODE_SESSION_OPTIONS, runModel, runOnce } from '../../../src/train/onnx/run.ts';
 import {
   actionSequences,
   loadPinnerFormer,
@@ -36,6 +36,7 @@ import {
 } from '../../../src/train/pinnerformer/index.ts';
 import { trainGlobalModels } from '../../../src/train/pipeline.ts';
 import { nodeDirectorySource } from '../../shared/bundle-fixture.ts';
+import { writeLabExpected } from '../../shared/lab-fixture.ts';
 import {
   BATCH,
   type ExpectedFile,
@@ -56,7 +57,7 @@ export const EXPECTED_FILE = join(BUNDLE_DIR, 'expected.json');
 
 /** The onnxruntime-node session options of each reference (see REFERENCE_NAMES). */
 const NODE_REFERENCES: Record<ReferenceName, ort.InferenceSession.SessionOptions> = {
-  accurate: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } },
+  accurate: NODE_SESSION_OPTIONS,
   default: {},
 };
 
@@ -73,6 +74,8 @@ export default async function setup(): Promise<void> {
     bundle = await openLatest(true);
   }
   await writeExpected(bundle!);
+  // The quantization lab: eval packs of this bundle and the Node lab's numbers (test/browser/lab.test.ts).
+  await writeLabExpected(BUNDLE_DIR, RUN_DIR);
   log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

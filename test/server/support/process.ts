@@ -213,10 +213,7 @@ export interface Response {
  * or when no whole response came within `timeoutMs`; a response that arrives before the server stopped
  * reading an oversized body still counts.
  */
-export function request(
-  base: string,
-  options: RequestOptions & { json?: unknown },
-): Promise<Response> {
+export function request(base: string, options: RequestOptions & { json?: unknown }): Promise<Response> {
   const { method = options.json === undefined && options.body === undefined ? 'GET' : 'POST' } = options;
   const headers: Record<string, string | number> = { ...options.headers };
   let body = options.body;
@@ -225,9 +222,14 @@ export function request(
     headers['content-type'] ??= 'application/json';
   }
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (body !== undefined && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined)
+  if (
+    body !== undefined &&
+    headers['content-length'] === undefined &&
+    headers['transfer-encoding'] === undefined
+  )
     headers['content-length'] = Buffer.byteLength(body);
   const { hostname, port } = new URL(base);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise<Response>((resolveResponse, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {
@@ -245,9 +247,11 @@ export function request(
       agent: options.agent ?? false,
     });
     const timer = setTimeout(() => {
-      settle(() => reject(new Error(`no response to ${method} ${options.path} within ${options.timeoutMs} ms`)));
+      settle(() =>
+        reject(new Error(`no response to ${method} ${options.path.slice(0, 200)} within ${timeoutMs} ms`)),
+      );
       req.destroy();
-    }, options.timeoutMs ?? 30_000);
+    }, timeoutMs);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));

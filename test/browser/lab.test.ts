@@ -1,0 +1,72 @@
+/**
+ * The quantization lab's worker (workers/lab.worker.ts) on the small real bundle the global setup builds,
+ * with its eval pack: an f32 and an i8 item table and the fp32 / int8-dq rankers on wasm must give the
+ * numbers the Node lab computed in the global setup (test/generated/bundle/lab-expected.json, written by
+ * test/shared/lab-fixture.ts): retrieval metrics exactly, AUC and utility NDCG within 1e-6 (int8-qdq 5e-5).
+ */
+import { proxy, wrap } from 'comlink';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LabResult, LabWorkerApi, LabWorkerProgress } from '../../src/core/lab/index.ts';
+import { LAB_FIXTURE_REQUEST } from '../shared/lab-fixture-request.ts';
+
+const BUNDLES = '/test/generated/bundle/';
+const worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module' });
+const lab = wrap<LabWorkerApi>(worker);
+
+afterAll(() => worker.terminate());
+
+describe('lab worker (wasm) against the Node lab', () => {
+  it('computes the same metrics as edgerec lab run, with progress and latencies', async () => {
+    const expected = (await (await fetch(`${BUNDLES}lab-expected.json`)).json()) as LabResult;
+    const seen: LabWorkerProgress[] = [];
+    const result = await lab.run(
+      {
+        bundleUrl: BUNDLES,
+        split: LAB_FIXTURE_REQUEST.split,
+        items: [...LAB_FIXTURE_REQUEST.items],
+        rankers: [...LAB_FIXTURE_REQUEST.rankers],
+        devices: ['wasm'],
+        runs: 1,
+      },
+      proxy((p: LabWorkerProgress) => {
+        seen.push(p);
+      }),
+    );
+    expect(result.runtime).toBe('browser');
+    expect(result.bundle).toBe(expected.bundle);
+    expect([result.users, result.examples]).toEqual([expected.users, expected.examples]);
+    expect(result.failures).toEqual([]);
+    const run = seen.filter((p) => p.phase === 'run');
+    expect(run.length).toBeGreaterThan(3);
+    expect(run.at(-1)!.done).toBe(run.at(-1)!.total);
+
+    const labels = result.rows.map((r) => `${r.kind} ${r.variant}`);
+    // int8 expands to the forms the bundle lists for wasm: dq and qdq.
+    expect(labels).toEqual(['items f32', 'items i8', 'ranker fp32', 'ranker int8-dq', 'ranker int8-qdq']);
+    for (const row of result.rows) {
+      const want = expected.rows.find((r) => r.kind === row.kind && r.variant === row.variant)!;
+      const table = Object.entries(row.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(6)} (node ${want.metrics[k].toFixed(6)})`)
+        .join(', ');
+      console.log(
+        `${row.kind} ${row.variant} on ${row.backend}: ${table}; p50 ${row.latency.p50.toFixed(3)} ms`,
+      );
+      expect(row.device).toBe('wasm');
+      expect(row.latency.samples).toBeGreaterThan(0);
+      expect(row.latency.p99).toBeGreaterThanOrEqual(row.latency.p50);
+      expect(row.bytes).toBe(want.bytes);
+      if (row.kind === 'items') {
+        expect(row.backend).toBe('wasm');
+        expect(row.metrics).toEqual(want.metrics);
+      } else {
+        expect(Object.keys(row.metrics)).toEqual(Object.keys(want.metrics));
+        // int8-qdq: onnxruntime-web's wasm EP against onnxruntime-node at the basic level, whose integer
+        // kernels differ (a few activations round to a neighbouring int8 step): measured 2.3e-5, bound 5e-5.
+        const tolerance = row.variant === 'int8-qdq' ? 5e-5 : 1e-6;
+        for (const [k, v] of Object.entries(want.metrics))
+          expect(Math.abs(row.metrics[k] - v), `${row.variant} ${k}`).toBeLessThanOrEqual(tolerance);
+      }
+    }
+    expect(result.rows.find((r) => r.variant === 'f32')!.speedup).toBe(1);
+  });
+});

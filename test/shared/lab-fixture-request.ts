@@ -1,0 +1,8 @@
+/** What test/browser/lab.test.ts asks the lab worker for, and where the Node lab's answer is (pure TS). */
+export const LAB_EXPECTED_FILE = 'lab-expected.json';
+/** One f32 and one i8 item table, the fp32 and int8 (dq, qdq) student rankers, on the valid window. */
+export const LAB_FIXTURE_REQUEST = {
+  split: 'valid',
+  items: ['f32', 'i8'],
+  rankers: ['fp32', 'int8'],
+} as const;

@@ -1,0 +1,203 @@
+/**
+ * The quantization lab (src/core/lab, src/train/lab, `edgerec lab`): the eval pack round-trips, the shared
+ * metrics equal hand-computed values, and `edgerec lab run --json` on the small real bundle reproduces the
+ * bundle's build-time metrics where both measure the same thing.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BundleManifest } from '../../src/core/bundle/index.ts';
+import {
+  decodeEvalPack,
+  type EvalPack,
+  encodeEvalPack,
+  LAB_PACK_FORMAT,
+  type LabResult,
+  latencyStats,
+  rankerMetricsOf,
+  userRetrievalMetrics,
+  withSpeedups,
+} from '../../src/core/lab/index.ts';
+import setupBundle, { BUNDLE_DIR } from '../browser/setup/bundle.global.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/edgerec.mjs');
+
+function tinyPack(): EvalPack {
+  return {
+    format: LAB_PACK_FORMAT,
+    bundle: '20260101-abcdef0123',
+    split: 'valid',
+    dim: 2,
+    encoderLength: 3,
+    contextDim: 1,
+    heads: ['click', 'closeup', 'save', 'hide'],
+    window: { from: 1000, to: 2000 },
+    seed: 7,
+    available: { users: 5, examples: 9 },
+    created: '2026-01-01T00:00:00.000Z',
+    users: Int32Array.from([4, 9]),
+    windows: {
+      offsets: Int32Array.from([0, 2, 5]),
+      items: Int32Array.from([1, 2, 3, 4, 5]),
+      actions: Uint8Array.from([1, 3, 2, 2, 4]),
+      ts: Float64Array.from([10.5, 20.25, 30, 40, 1e12 + 0.125]),
+    },
+    targets: { offsets: Int32Array.from([0, 1, 3]), items: Int32Array.from([6, 7, 8]) },
+    examples: {
+      size: 3,
+      user: Int32Array.from([0, 0, 1]),
+      session: Int32Array.from([0, 1, 1]),
+      item: Int32Array.from([3, 2, 1]),
+      context: Float32Array.from([0.5, 1.5, 2.5]),
+      labels: Uint8Array.from([1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1]),
+    },
+    userLong: Float32Array.from([0.1, 0.2, 0.3, 0.4]),
+    userShort: Float32Array.from([-1, 1, 0.25, -0.25]),
+  };
+}
+
+describe('eval pack format', () => {
+  it('round-trips every section and its metadata', () => {
+    const pack = tinyPack();
+    const bytes = encodeEvalPack(pack);
+    expect(decodeEvalPack(bytes)).toEqual(pack);
+    // Unaligned copies decode too (a download may land at any offset).
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 3);
+    expect(decodeEvalPack(shifted.subarray(3))).toEqual(pack);
+  });
+
+  it('refuses other files and other format versions, naming the file', () => {
+    expect(() => decodeEvalPack(new TextEncoder().encode('not a pack at all'), 'lab/valid.bin')).toThrow(
+      /lab\/valid.bin: not an edgerec eval pack/,
+    );
+    const bytes = encodeEvalPack({ ...tinyPack(), format: 2 as never });
+    expect(() => decodeEvalPack(bytes)).toThrow(/format 2, this build reads format 1/);
+    const whole = encodeEvalPack(tinyPack());
+    expect(() => decodeEvalPack(whole.subarray(0, whole.length - 8))).toThrow(
+      /userShort lies outside the file/,
+    );
+  });
+});
+
+describe('lab metrics (src/core/lab)', () => {
+  it('retrieval: HR, NDCG and Recall of one ranked list', () => {
+    const ranked = Int32Array.from({ length: 20 }, (_, i) => 100 + i);
+    ranked[1] = 2;
+    ranked[15] = 11;
+    const m = userRetrievalMetrics(ranked, new Set([2, 11]));
+    const idcg = 1 + 1 / Math.log2(3);
+    expect(m['HR@10']).toBe(1);
+    expect(m['Recall@10']).toBe(0.5);
+    expect(m['NDCG@10']).toBeCloseTo(1 / Math.log2(3) / idcg, 12);
+    expect(m['Recall@20']).toBe(1);
+    expect(m['NDCG@20']).toBeCloseTo((1 / Math.log2(3) + 1 / Math.log2(17)) / idcg, 12);
+    expect(userRetrievalMetrics(ranked, new Set([999]))['HR@10']).toBe(0);
+  });
+
+  it('ranker: AUC per head (ties count one half) and utility NDCG@10 per session', () => {
+    // Heads click, closeup, save, hide; utility weights 1, 0.5, 2, -4.
+    const probs = Float32Array.from([
+      ...[0.9, 0.1, 0.9, 0.2],
+      ...[0.2, 0.8, 0.5, 0.1],
+      ...[0.6, 0.3, 0.1, 0.05],
+      ...[0.4, 0.4, 0.1, 0.3],
+    ]);
+    const labels = Uint8Array.from([...[1, 0, 0, 0], ...[0, 1, 0, 0], ...[0, 0, 0, 1], ...[1, 0, 1, 0]]);
+    const m = rankerMetricsOf(probs, labels, [0, 0, 1, 1]);
+    expect(m['AUC.click']).toBe(3 / 4); // positives 0.9, 0.4 against 0.2, 0.6
+    expect(m['AUC.closeup']).toBe(1);
+    expect(m['AUC.save']).toBeCloseTo(0.5 / 3, 12); // 0.1 against 0.9, 0.5 and a tied 0.1
+    expect(m['AUC.hide']).toBe(0);
+    // Session 0: predicted 1.95 > 1.2 with gains 1 > 0.5: ideal, NDCG 1. Session 1: predicted 0.75 > -0.4,
+    // but the gains are 0 (a hide) and 3 (click + save): DCG 7/log2(3), ideal 7.
+    expect(m['UtilityNDCG@10']).toBeCloseTo((1 + 1 / Math.log2(3)) / 2, 6);
+  });
+
+  it('latency percentiles (nearest rank) and speed-ups against the same device’s f32 / fp32 row', () => {
+    const stats = latencyStats(Array.from({ length: 100 }, (_, i) => 100 - i));
+    expect(stats).toEqual({ p50: 50, p99: 99, mean: 50.5, samples: 100 });
+    const row = (variant: string, device: string, p50: number) => ({
+      kind: 'items' as const,
+      variant,
+      dtype: variant as 'f32',
+      device,
+      backend: device,
+      bytes: 1,
+      metrics: {},
+      latency: { p50, p99: p50, mean: p50, samples: 1 },
+      unit: 'scan',
+      speedup: null,
+    });
+    const rows = withSpeedups([row('f32', 'wasm', 2), row('i8', 'wasm', 0.5), row('i8', 'webgpu', 1)]);
+    expect(rows.map((r) => r.speedup)).toEqual([1, 4, null]);
+  });
+});
+
+describe('edgerec lab run on the small real bundle', () => {
+  let manifest: BundleManifest;
+  beforeAll(async () => {
+    // Builds test/generated/bundle/ when missing (~30 s) and its eval packs (a few seconds).
+    await setupBundle();
+    const { version } = JSON.parse(readFileSync(join(BUNDLE_DIR, 'latest.json'), 'utf8'));
+    manifest = JSON.parse(readFileSync(join(BUNDLE_DIR, version, 'manifest.json'), 'utf8'));
+  }, 300_000);
+
+  it('reproduces the build-time metrics of the test window where both measure the same thing', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        BIN,
+        'lab',
+        'run',
+        '--models',
+        BUNDLE_DIR,
+        '--split',
+        'test',
+        '--rankers',
+        'fp32,int8',
+        '--json',
+        '--quiet',
+      ],
+      { maxBuffer: 1 << 26 },
+    );
+    const result = JSON.parse(stdout) as LabResult;
+    expect(result.bundle).toBe(manifest.version);
+    expect(result.runtime).toBe('node');
+    const row = (kind: string, variant: string) =>
+      result.rows.find((r) => r.kind === kind && r.variant === variant)!;
+    const close = (actual: Record<string, number>, expected: Record<string, number>, tolerance: number) => {
+      for (const [k, v] of Object.entries(expected))
+        expect(Math.abs(actual[k] - v), k).toBeLessThanOrEqual(tolerance);
+    };
+    // Retrieval with the f32 table = the manifest's fp32 encoder metrics: the same users (every evaluable
+    // one fits under the cap), the same encoder input over the same table, the same ground truth. The
+    // manifest rounds to 1e-6. (The manifest's *item table* metrics use the server's long-term PinnerFormer
+    // vectors as queries, not the on-device encoder the lab runs, so they are not compared.)
+    const encoder = manifest.encoders.find((e) => e.dtype === 'fp32')!;
+    close(row('items', 'f32').metrics, encoder.metrics, 5e-7);
+    expect(result.users).toBe(102);
+    // Rankers: the same examples, labels and sessions; only the short-term embedding differs — the build
+    // takes it from the distilled tfjs encoder (not shipped), the pack from its fp32 ONNX export (≤1e-5 apart).
+    for (const [variant, form] of [
+      ['fp32', undefined],
+      ['int8-dq', 'dq'],
+    ] as const) {
+      const entry = manifest.rankers.find(
+        (e) => e.role === 'student' && rankerOf(e) === variant && e.form === form,
+      )!;
+      close(row('ranker', variant).metrics, entry.metrics, 1e-5);
+    }
+    expect(result.examples).toBeGreaterThan(1000);
+    // int8-qdq differs on purpose: the lab runs it as onnxruntime-web does (no QLinear fusion, see
+    // src/train/lab/run.ts); the build's numbers come from onnxruntime-node's fused x86 integer kernels.
+    expect(row('ranker', 'int8-qdq')).toBeDefined();
+  });
+});
+
+function rankerOf(e: { dtype: string; form?: string }): string {
+  return e.form ? `${e.dtype}-${e.form}` : e.dtype;
+}

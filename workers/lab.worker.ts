@@ -1,0 +1,12 @@
+/// <reference lib="webworker" />
+import { expose } from 'comlink';
+import type { LabWorkerApi } from '../src/core/lab/index.ts';
+import { labEnvironment, runLabInWorker } from '../src/engine/lab/runner.ts';
+
+// Thin, as the engine worker: the lab's evaluation lives in src/engine/lab and src/core/lab.
+const api: LabWorkerApi = {
+  environment: () => labEnvironment(),
+  run: (request, onProgress) => runLabInWorker(request, onProgress),
+};
+
+expose(api);
