@@ -6,3 +6,5 @@ export const LAB_FIXTURE_REQUEST = {
   items: ['f32', 'i8'],
   rankers: ['fp32', 'int8'],
 } as const;
+/** The bundle's student fp32 ranker, given to the lab as a researcher's own file under this name. */
+export const LAB_FIXTURE_RANKER_FILE = 'my-ranker.onnx';

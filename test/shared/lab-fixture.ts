@@ -3,21 +3,30 @@
  * (test/generated/bundle/), and what the Node lab (`edgerec lab run`'s code) computes on them, written to
  * test/generated/bundle/lab-expected.json for test/browser/lab.test.ts to compare the worker's numbers with.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BundleManifest } from '../../src/core/bundle/index.ts';
 import type { LabResult } from '../../src/core/lab/index.ts';
 import { buildEvalPack } from '../../src/train/lab/pack.ts';
 import { runLabNode } from '../../src/train/lab/run.ts';
+import { resolveBundleDir } from '../../src/train/lab/source.ts';
 
-import { LAB_EXPECTED_FILE, LAB_FIXTURE_REQUEST } from './lab-fixture-request.ts';
+import { LAB_EXPECTED_FILE, LAB_FIXTURE_RANKER_FILE, LAB_FIXTURE_REQUEST } from './lab-fixture-request.ts';
 
-export { LAB_EXPECTED_FILE, LAB_FIXTURE_REQUEST };
+export { LAB_EXPECTED_FILE, LAB_FIXTURE_RANKER_FILE, LAB_FIXTURE_REQUEST };
 
 export async function writeLabExpected(bundleDir: string, runDir: string): Promise<LabResult> {
   await buildEvalPack({ checkpointDir: runDir, bundleDir, split: ['valid', 'test'] });
+  // Also the bundle's student fp32 graph as a ranker file (`--ranker-file`), for the worker's own-ranker test.
+  const dir = resolveBundleDir(bundleDir);
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;
+  const entry = manifest.rankers.find((e) => e.role === 'student' && e.dtype === 'fp32')!;
   const result = await runLabNode(bundleDir, LAB_FIXTURE_REQUEST.split, {
     items: [...LAB_FIXTURE_REQUEST.items],
     rankers: [...LAB_FIXTURE_REQUEST.rankers],
+    rankerFiles: [
+      { name: LAB_FIXTURE_RANKER_FILE, bytes: new Uint8Array(readFileSync(join(dir, entry.file))) },
+    ],
   });
   writeFileSync(join(bundleDir, LAB_EXPECTED_FILE), `${JSON.stringify(result, null, 2)}\n`);
   return result;

@@ -4,18 +4,22 @@
  * bundle's build-time metrics where both measure the same thing.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../../src/core/bundle/index.ts';
 import {
+  checkRankerContract,
   decodeEvalPack,
   type EvalPack,
   encodeEvalPack,
   LAB_PACK_FORMAT,
   type LabResult,
   latencyStats,
+  type OnnxSignature,
+  rankerFileStem,
   rankerMetricsOf,
   userRetrievalMetrics,
   withSpeedups,
@@ -134,6 +138,79 @@ describe('lab metrics (src/core/lab)', () => {
     });
     const rows = withSpeedups([row('f32', 'wasm', 2), row('i8', 'wasm', 0.5), row('i8', 'webgpu', 1)]);
     expect(rows.map((r) => r.speedup)).toEqual([1, 4, null]);
+    // Ranker files: against the fp32 file of their family, else the first fp32 file, else the first file.
+    const file = (variant: string, dtype: string, p50: number) => ({
+      ...row(variant, 'cpu', p50),
+      kind: 'ranker' as const,
+      source: 'file' as const,
+      dtype: dtype as 'fp32',
+    });
+    const files = withSpeedups([
+      { ...row('fp32', 'cpu', 9), kind: 'ranker' },
+      file('a.int8-dq.onnx', 'int8', 1),
+      file('a.onnx', 'fp32', 2),
+      file('b.fp16.onnx', 'fp16', 4),
+    ]);
+    expect(files.map((r) => r.speedup)).toEqual([1, 2, 1, 0.5]);
+    expect(
+      withSpeedups([file('x.fp16.onnx', 'fp16', 2), file('x.int8-dq.onnx', 'int8', 1)]).map((r) => r.speedup),
+    ).toEqual([1, 2]);
+    expect(['m.onnx', 'v/m.fp32.onnx', 'm.int8-qdq.onnx', 'm.v2.onnx'].map(rankerFileStem)).toEqual([
+      'm',
+      'm',
+      'm',
+      'm.v2',
+    ]);
+  });
+});
+
+describe('ranker contract (src/core/lab/external.ts)', () => {
+  const contract = {
+    inputs: [
+      { name: 'x', dtype: 'float32' as const, shape: ['batch' as const, 3], description: '' },
+      { name: 'c', dtype: 'float32' as const, shape: ['batch' as const, 2], description: '' },
+    ],
+    outputs: [
+      { name: 'logits', dtype: 'float32' as const, shape: ['batch' as const, 4], description: '' },
+      { name: 'probs', dtype: 'float32' as const, shape: ['batch' as const, 4], description: '' },
+    ],
+  };
+  const graph = (patch: Partial<OnnxSignature> = {}): OnnxSignature => ({
+    inputs: [
+      { name: 'x', elemType: 1, dims: ['N', 3] },
+      { name: 'c', elemType: 1, dims: [null, 2] },
+    ],
+    outputs: [{ name: 'probs', elemType: 1, dims: ['N', 4] }],
+    initializers: new Set(),
+    initializerTypes: new Set([1]),
+    ops: new Set(['Gemm']),
+    ...patch,
+  });
+  const check = (g: OnnxSignature) => () => checkRankerContract(g, contract, 'r.onnx');
+  it('accepts any dynamic batch name, an unknown dim, and a graph without logits', () => {
+    expect(check(graph())).not.toThrow();
+  });
+  it('refuses a wrong dtype, dimension, fixed batch, extra input or missing probs, naming it', () => {
+    const input = (i: number, info: OnnxSignature['inputs'][number]) => {
+      const inputs = graph().inputs;
+      inputs[i] = info;
+      return graph({ inputs });
+    };
+    expect(check(input(0, { name: 'x', elemType: 7, dims: ['N', 3] }))).toThrow(
+      /^r.onnx: input "x" is int64, expected float32 \[batch, 3\]/,
+    );
+    expect(check(input(1, { name: 'c', elemType: 1, dims: ['N', 5] }))).toThrow(
+      /input "c" has shape float32 \[N, 5\], expected float32 \[batch, 2\]/,
+    );
+    expect(check(input(0, { name: 'x', elemType: 1, dims: [200, 3] }))).toThrow(
+      /input "x" has a fixed dimension 0 of 200, expected a dynamic batch dimension/,
+    );
+    expect(
+      check(graph({ inputs: [...graph().inputs, { name: 'extra', elemType: 1, dims: ['N', 1] }] })),
+    ).toThrow(/unexpected input "extra"/);
+    expect(check(graph({ outputs: [{ name: 'scores', elemType: 1, dims: ['N', 4] }] }))).toThrow(
+      /missing output "probs" \(expected float32 \[batch, 4\]; the graph's outputs: scores\)/,
+    );
   });
 });
 
@@ -196,6 +273,113 @@ describe('edgerec lab run on the small real bundle', () => {
     // src/train/lab/run.ts); the build's numbers come from onnxruntime-node's fused x86 integer kernels.
     expect(row('ranker', 'int8-qdq')).toBeDefined();
   });
+});
+
+describe('edgerec lab run --ranker-file: your own ranker and its edgerec quantize variants', () => {
+  let dir: string;
+  let fp32File: string;
+  beforeAll(async () => {
+    await setupBundle();
+    const { version } = JSON.parse(readFileSync(join(BUNDLE_DIR, 'latest.json'), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(join(BUNDLE_DIR, version, 'manifest.json'), 'utf8'),
+    ) as BundleManifest;
+    const entry = manifest.rankers.find((e) => e.role === 'student' && e.dtype === 'fp32')!;
+    dir = mkdtempSync(join(tmpdir(), 'edgerec-byo-'));
+    // The bundle's student fp32 graph, exported as a researcher's "own" file.
+    fp32File = join(dir, 'my-ranker.onnx');
+    copyFileSync(join(BUNDLE_DIR, version, entry.file), fp32File);
+  }, 300_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('evaluates the file and its quantized variants; the fp32 file equals the bundle’s fp32 row exactly', async () => {
+    await run(process.execPath, [BIN, 'quantize', fp32File, '--out', join(dir, 'variants'), '--quiet']);
+    const variants = ['fp16', 'int8-dq', 'int8-qdq'].map((v) => join(dir, 'variants', `my-ranker.${v}.onnx`));
+    const { stdout } = await run(
+      process.execPath,
+      [
+        BIN,
+        'lab',
+        'run',
+        '--models',
+        BUNDLE_DIR,
+        '--split',
+        'valid',
+        '--items',
+        'none',
+        '--rankers',
+        'fp32',
+        '--ranker-file',
+        fp32File,
+        '--ranker-file',
+        ...variants,
+        '--json',
+        '--quiet',
+      ],
+      { maxBuffer: 1 << 26 },
+    );
+    const result = JSON.parse(stdout) as LabResult;
+    expect(result.failures).toEqual([]);
+    expect(result.rows.map((r) => [r.source ?? 'bundle', r.variant, r.dtype, r.form ?? ''])).toEqual([
+      ['bundle', 'fp32', 'fp32', ''],
+      ['file', 'my-ranker.onnx', 'fp32', ''],
+      ['file', 'my-ranker.fp16.onnx', 'fp16', ''],
+      ['file', 'my-ranker.int8-dq.onnx', 'int8', 'dq'],
+      ['file', 'my-ranker.int8-qdq.onnx', 'int8', 'qdq'],
+    ]);
+    const [bundleRow, fileRow, ...quantized] = result.rows;
+    // The same graph on the same examples: the same numbers, bit for bit.
+    expect(fileRow.metrics).toEqual(bundleRow.metrics);
+    expect(fileRow.bytes).toBe(readFileSync(fp32File).length);
+    expect(fileRow.speedup).toBe(1);
+    for (const row of quantized) {
+      expect(row.speedup).toBeCloseTo(fileRow.latency.p50 / row.latency.p50, 12);
+      expect(Object.keys(row.metrics)).toEqual(Object.keys(bundleRow.metrics));
+      // fp16 / int8 of the same graph: close to fp32 (int8-qdq is calibrated on random inputs here).
+      for (const [k, v] of Object.entries(row.metrics))
+        expect(Math.abs(v - bundleRow.metrics[k]), `${row.variant} ${k}`).toBeLessThan(0.05);
+    }
+    console.log(
+      result.rows
+        .map(
+          (r) =>
+            `${r.variant}: ${Object.entries(r.metrics)
+              .map(([k, v]) => `${k} ${v.toFixed(6)}`)
+              .join(', ')}`,
+        )
+        .join('\n'),
+    );
+  }, 120_000);
+
+  it('refuses a graph with a wrong input name, naming the input and what was expected', async () => {
+    // The same graph with its input renamed (same length, so the protobuf stays valid).
+    const bytes = readFileSync(fp32File);
+    const bad = join(dir, 'renamed.onnx');
+    writeFileSync(bad, Buffer.from(bytes.toString('latin1').replaceAll('user_long', 'user_lonx'), 'latin1'));
+    const error = await run(process.execPath, [
+      BIN,
+      'lab',
+      'run',
+      '--models',
+      BUNDLE_DIR,
+      '--items',
+      'none',
+      '--rankers',
+      'none',
+      '--ranker-file',
+      bad,
+      '--quiet',
+    ]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).toBe(2);
+    expect(error?.stderr).toContain(
+      'renamed.onnx: missing input "user_long" (expected float32 [batch, 64]; the graph\'s inputs: user_lonx, user_short, item, context)',
+    );
+  }, 60_000);
 });
 
 function rankerOf(e: { dtype: string; form?: string }): string {

@@ -38,6 +38,7 @@ describe('README examples', () => {
         extends: '../../../tsconfig.json',
         compilerOptions: { paths: { edgerec: ['../../../src/sdk/index.ts'] }, noUnusedLocals: false },
         include: ['*.ts'],
+        exclude: [],
       }),
     );
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -1,5 +1,6 @@
 /** The quantization lab's shared core: the eval pack format, the metrics and the evaluation driver. */
 
+export * from './external.ts';
 export * from './load.ts';
 export * from './metrics.ts';
 export * from './pack.ts';

@@ -31,6 +31,8 @@ export function labCsv(result: LabResult): string {
     'samples',
     'unit',
     'speedup',
+    'source',
+    'dtype',
   ];
   const lines = [header.join(',')];
   for (const row of result.rows)
@@ -51,6 +53,8 @@ export function labCsv(result: LabResult): string {
         row.latency.samples,
         row.unit,
         row.speedup ?? '',
+        row.source ?? 'bundle',
+        row.form ? `${row.dtype}-${row.form}` : row.dtype,
       ]
         .map(csvCell)
         .join(','),

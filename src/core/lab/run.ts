@@ -15,6 +15,7 @@ import type { ItemDtype, ModelDtype, ModelEntry, ModelRole } from '../bundle/man
 import { InputError } from '../errors.ts';
 import { halfToFloat, type TopKResult } from '../retrieval/reference.ts';
 import { encoderInput, type RowWriter } from '../sequence/encoder-input.ts';
+import { externalRankerEntry, type LabRankerFile } from './external.ts';
 import {
   type LatencyStats,
   latencyStats,
@@ -63,12 +64,19 @@ export interface LabRunOptions {
   rankerBatch?: number;
   /** Users per encoder run (default 64). */
   encoderBatch?: number;
+  /**
+   * A researcher's own ranker graphs, evaluated like the bundle's on every device (after its rankers),
+   * each labelled by its `name`; checked against the bundle's ranker contract first (InputError).
+   */
+  rankerFiles?: LabRankerFile[];
 }
 
 export interface LabRow {
   kind: 'items' | 'ranker';
-  /** `f32`, `i8`, `fp32`, `int8-dq`, … */
+  /** `f32`, `i8`, `fp32`, `int8-dq`, …; a ranker file's name (`my-ranker.int8-dq.onnx`). */
   variant: string;
+  /** `file`: a caller's ranker graph (`rankerFiles`), not the bundle's; dtype / form read from the graph. */
+  source?: 'file';
   dtype: ItemDtype | ModelDtype;
   form?: string;
   device: string;
@@ -80,7 +88,11 @@ export interface LabRow {
   /** Milliseconds per `unit`. */
   latency: LatencyStats;
   unit: string;
-  /** p50 of the same device's f32 (tables) or fp32 (rankers) row ÷ this row's p50. */
+  /**
+   * p50 of the same device's f32 (tables) or fp32 (rankers) row ÷ this row's p50; for a ranker file, the
+   * fp32 file of its family (`x.onnx` / `x.fp32.onnx` for `x.int8-dq.onnx`), else the first fp32 file,
+   * else the first file.
+   */
   speedup: number | null;
 }
 
@@ -209,8 +221,9 @@ export async function runLab(
   // The plan, so the progress bar knows its total.
   type Planned =
     | { kind: 'items'; device: string; dtype: ItemDtype }
-    | { kind: 'ranker'; device: string; entry: ModelEntry };
+    | { kind: 'ranker'; device: string; entry: ModelEntry; bytes?: Uint8Array };
   const plan: Planned[] = [];
+  const files = rankerFiles(options.rankerFiles ?? [], manifest.rankers, role, manifest.version);
   for (const device of options.devices) {
     for (const dtype of options.items) {
       if (manifest.items.some((t) => t.dtype === dtype)) plan.push({ kind: 'items', device, dtype });
@@ -228,6 +241,13 @@ export async function runLab(
           );
       if (entries.length === 0) failures.push(`ranker ${role} ${dtype}: not in bundle ${manifest.version}`);
       for (const entry of usable) plan.push({ kind: 'ranker', device, entry });
+    }
+    for (const { entry, bytes } of files) {
+      if (runtime.supports(entry, device)) plan.push({ kind: 'ranker', device, entry, bytes });
+      else
+        failures.push(
+          `ranker file ${entry.file} on ${device}: ${rankerVariant(entry)} graphs run on ${entry.providers.join(', ')} only (as the bundle's)`,
+        );
     }
   }
   const unitsOf = (p: Planned) => (p.kind === 'items' ? encoderChunks + users * runs : batches * runs);
@@ -262,7 +282,9 @@ export async function runLab(
     const label =
       p.kind === 'items'
         ? `items ${p.dtype} on ${p.device}`
-        : `ranker ${rankerVariant(p.entry)} on ${p.device}`;
+        : p.bytes
+          ? `ranker file ${p.entry.file} on ${p.device}`
+          : `ranker ${rankerVariant(p.entry)} on ${p.device}`;
     try {
       if (p.kind === 'items') {
         if (!encoderEntry) throw new InputError(`bundle ${manifest.version} has no fp32 student encoder`);
@@ -318,7 +340,7 @@ export async function runLab(
         const feeds: LabFeeds[] = [];
         for (let from = 0; from < examples; from += rankerBatch)
           feeds.push(rankerFeedsOf(pack, from, Math.min(examples, from + rankerBatch), items));
-        const session = await runtime.session(p.entry, await bundle.file(p.entry), p.device);
+        const session = await runtime.session(p.entry, p.bytes ?? (await bundle.file(p.entry)), p.device);
         try {
           const probs = new Float32Array(examples * pack.heads.length);
           const samples: number[] = [];
@@ -334,7 +356,8 @@ export async function runLab(
           }
           rows.push({
             kind: 'ranker',
-            variant: rankerVariant(p.entry),
+            variant: p.bytes ? p.entry.file : rankerVariant(p.entry),
+            ...(p.bytes ? { source: 'file' as const } : {}),
             dtype: p.entry.dtype,
             ...(p.entry.form ? { form: p.entry.form } : {}),
             device: p.device,
@@ -379,15 +402,55 @@ export async function runLab(
   };
 }
 
-/** Fills `speedup`: the p50 of the same kind and device's f32 / fp32 row over the row's own p50. */
+/** `x.onnx`, `x.fp32.onnx`, `x.int8-dq.onnx` (what `edgerec quantize` writes) → `x`. */
+export function rankerFileStem(name: string): string {
+  return name
+    .replace(/^.*[\\/]/, '')
+    .replace(/\.onnx$/i, '')
+    .replace(/\.(fp32|fp16|int8-dq|int8-qdq)$/i, '');
+}
+
+/** Checks every ranker file against the contract of the bundle's `role` rankers; names must be unique. */
+function rankerFiles(
+  files: LabRankerFile[],
+  rankers: ModelEntry[],
+  role: ModelRole,
+  version: string,
+): { entry: ModelEntry; bytes: Uint8Array }[] {
+  if (files.length === 0) return [];
+  const contract =
+    rankers.find((e) => e.role === role && e.dtype === 'fp32') ?? rankers.find((e) => e.role === role);
+  if (!contract)
+    throw new InputError(`bundle ${version} has no ${role} ranker whose contract a file could follow`);
+  const seen = new Set<string>();
+  return files.map((file) => {
+    if (seen.has(file.name)) throw new InputError(`two ranker files are named ${file.name}`);
+    seen.add(file.name);
+    return { entry: externalRankerEntry(file, contract), bytes: file.bytes };
+  });
+}
+
+/** The row a row's speed-up is measured against (see LabRow.speedup). */
+function baselineOf(row: LabRow, rows: LabRow[]): LabRow | undefined {
+  const peers = rows.filter((b) => b.kind === row.kind && b.device === row.device);
+  if (row.source !== 'file')
+    return peers.find((b) => b.source !== 'file' && b.variant === (row.kind === 'items' ? 'f32' : 'fp32'));
+  const files = peers.filter((b) => b.source === 'file');
+  const stem = rankerFileStem(row.variant);
+  return (
+    files.find((b) => b.dtype === 'fp32' && rankerFileStem(b.variant) === stem) ??
+    files.find((b) => b.dtype === 'fp32') ??
+    files[0]
+  );
+}
+
+/**
+ * Fills `speedup`: the p50 of the same kind and device's f32 / fp32 row over the row's own p50 (ranker
+ * files: against their fp32 file, see LabRow.speedup).
+ */
 export function withSpeedups(rows: LabRow[]): LabRow[] {
   return rows.map((row) => {
-    const base = rows.find(
-      (b) =>
-        b.kind === row.kind &&
-        b.device === row.device &&
-        b.variant === (row.kind === 'items' ? 'f32' : 'fp32'),
-    );
+    const base = baselineOf(row, rows);
     const speedup = base && row.latency.p50 > 0 ? base.latency.p50 / row.latency.p50 : null;
     return { ...row, speedup };
   });

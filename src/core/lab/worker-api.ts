@@ -14,6 +14,11 @@ export interface LabRequest {
   devices: LabDevice[];
   runs: number;
   role?: ModelRole;
+  /**
+   * Your own ranker graphs (.onnx), evaluated like the bundle's rankers after a check against their
+   * contract; pass the buffers as transferables (comlink `transfer`).
+   */
+  rankerFiles?: { name: string; bytes: ArrayBuffer }[];
 }
 
 export interface LabEnvironment {

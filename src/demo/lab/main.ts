@@ -3,7 +3,7 @@
  * then a results table, two uPlot charts and JSON / CSV exports. `?bundle=` picks the bundles folder
  * (default `/models/`; `/v1/bundles/` is the sync server's registry).
  */
-import { proxy, wrap } from 'comlink';
+import { proxy, transfer, wrap } from 'comlink';
 import type { ItemDtype, ModelDtype } from '../../core/bundle/index.ts';
 import type { LabDevice, LabEnvironment, LabRequest, LabSplit, LabWorkerApi } from '../../core/lab/index.ts';
 import { renderCharts, resizeCharts } from './charts.ts';
@@ -17,6 +17,16 @@ const progress = $<HTMLProgressElement>('#lab-progress');
 const status = $<HTMLParagraphElement>('#lab-status');
 const formError = $<HTMLSpanElement>('#lab-form-error');
 const results = $<HTMLElement>('#lab-results');
+const rankerFiles = $<HTMLInputElement>('#lab-ranker-files');
+const rankerFilesList = $<HTMLParagraphElement>('#lab-ranker-files-list');
+
+const chosenFiles = () => [...(rankerFiles.files ?? [])];
+rankerFiles.addEventListener('change', () => {
+  const files = chosenFiles();
+  rankerFilesList.textContent = files.length
+    ? `${files.length} file${files.length > 1 ? 's' : ''}: ${files.map((f) => `${f.name} (${(f.size / 1e3).toFixed(1)} kB)`).join(', ')}`
+    : '';
+});
 
 const bundleUrl = new URLSearchParams(location.search).get('bundle') || '/models/';
 $('#lab-bundle').textContent = bundleUrl;
@@ -74,7 +84,8 @@ function request(): LabRequest | string {
   const rankers = checked<ModelDtype>('rankers');
   const devices = checked<LabDevice>('devices');
   const runs = Number($<HTMLInputElement>('#lab-runs').value);
-  if (items.length + rankers.length === 0) return 'Choose at least one item table or ranker.';
+  if (items.length + rankers.length + chosenFiles().length === 0)
+    return 'Choose at least one item table or ranker, or a ranker file.';
   if (devices.length === 0) return 'Choose at least one device.';
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) return 'Runs must be a whole number from 1 to 20.';
   return { bundleUrl, split, items, rankers, devices, runs };
@@ -95,8 +106,16 @@ form.addEventListener('submit', async (event) => {
   status.textContent = 'starting…';
   const started = performance.now();
   try {
+    // Your rankers: read here, transferred (not copied) to the worker, which checks their contract.
+    const files = await Promise.all(
+      chosenFiles().map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })),
+    );
+    const withFiles: LabRequest = files.length ? { ...req, rankerFiles: files } : req;
     const result = await lab.run(
-      req,
+      transfer(
+        withFiles,
+        files.map((f) => f.bytes),
+      ),
       proxy((p) => {
         if (p.phase === 'run' && p.total > 0) {
           progress.max = p.total;
@@ -115,7 +134,7 @@ form.addEventListener('submit', async (event) => {
       `Bundle ${result.bundle}, ${result.split} window: ${result.users} users (retrieval), ${result.examples} ranker examples; ` +
       `${result.runs} timing pass${result.runs > 1 ? 'es' : ''}. Latency: one top-${result.k} scan per query, one batch of ` +
       `${result.rankerBatch} rows per ranker run. Speed-up: against the f32 / fp32 row of the same device. ` +
-      `Node: npx edgerec lab run --split ${result.split}.`;
+      `Node: npx edgerec lab run --split ${result.split}${files.map((f) => ` --ranker-file ${f.name}`).join('')}.`;
     $('#lab-caption').textContent = `Variants on the ${result.split} window (bundle ${result.bundle})`;
     renderTable($<HTMLTableElement>('#lab-results table'), result.rows);
     setExports($('#lab-exports'), result);
@@ -125,6 +144,7 @@ form.addEventListener('submit', async (event) => {
   } catch (error) {
     progress.max = 1;
     progress.value = 0;
+    // A refused ranker file's message names the file, the input and what was expected.
     status.textContent = `failed: ${error instanceof Error ? error.message : String(error)}`;
     document.body.dataset.labState = 'error';
   } finally {

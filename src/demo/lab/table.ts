@@ -7,8 +7,11 @@ const cell = (tag: 'td' | 'th', text: string, className?: string): HTMLTableCell
   return el;
 };
 
-export const rowLabel = (row: LabRow) =>
-  `${row.kind === 'items' ? 'items' : 'ranker'} ${row.variant} · ${row.device}`;
+/** `items f32`, `ranker int8-dq`, `file my-ranker.int8-dq.onnx` (a ranker file of yours). */
+const variantLabel = (row: LabRow) =>
+  `${row.source === 'file' ? 'file' : row.kind === 'items' ? 'items' : 'ranker'} ${row.variant}`;
+
+export const rowLabel = (row: LabRow) => `${variantLabel(row)} · ${row.device}`;
 
 function bytes(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
@@ -24,8 +27,11 @@ export function renderTable(table: HTMLTableElement, rows: LabRow[]): void {
   table.tBodies[0].replaceChildren(
     ...rows.map((row) => {
       const tr = document.createElement('tr');
-      if (row.variant === 'f32' || row.variant === 'fp32') tr.className = 'baseline';
-      const name = cell('th', `${row.kind === 'items' ? 'items' : 'ranker'} ${row.variant}`);
+      if (row.source === 'file' ? row.dtype === 'fp32' : row.variant === 'f32' || row.variant === 'fp32')
+        tr.className = 'baseline';
+      const name = cell('th', variantLabel(row));
+      if (row.source === 'file')
+        name.title = `your ranker file, ${row.form ? `${row.dtype}-${row.form}` : row.dtype}`;
       name.scope = 'row';
       tr.append(
         name,

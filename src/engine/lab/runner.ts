@@ -115,6 +115,7 @@ export async function runLabInWorker(
       devices: request.devices,
       runs: request.runs,
       role: request.role,
+      rankerFiles: (request.rankerFiles ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
     },
     (p) => onProgress({ ...p, phase: 'run' }),
   );

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
   ITEM_DTYPES,
@@ -8,11 +8,13 @@ import {
   MODEL_ROLES,
   type ModelDtype,
 } from '../../../core/bundle/index.ts';
+import { InputError } from '../../../core/errors.ts';
 import {
   formatMetric,
   formatMs,
   LAB_INDEX_FILE,
   LAB_SPLITS,
+  type LabRankerFile,
   type LabSplit,
   labCsv,
   metricColumns,
@@ -26,18 +28,35 @@ import { nonNegativeInteger, oneOf, positiveInteger } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';
 
-function listOf<T extends string>(allowed: readonly T[], what: string) {
+function listOf<T extends string>(allowed: readonly T[], what: string, allowNone = false) {
   return (value: string): T[] => {
     const parts = value
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
+    if (allowNone && parts.length === 1 && parts[0] === 'none') return [];
     for (const p of parts)
       if (!allowed.includes(p as T))
         throw new InvalidArgumentError(`${what} must be among ${allowed.join(', ')}`);
     if (parts.length === 0) throw new InvalidArgumentError(`give at least one ${what}`);
     return [...new Set(parts)] as T[];
   };
+}
+
+/**
+ * `--ranker-file` paths → labelled graphs: each labelled by its file name, or by the path as given when
+ * two share a name (`a/r.onnx`, `b/r.onnx`).
+ */
+function readRankerFiles(paths: string[]): LabRankerFile[] {
+  const names = paths.map((p) => basename(p));
+  return paths.map((path, i) => {
+    if (!existsSync(path) || !statSync(path).isFile()) throw new InputError(`${path}: no such file`);
+    const buffer = readFileSync(path);
+    return {
+      name: names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : path,
+      bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+    };
+  });
 }
 
 /** Splits whose pack exists for the folder's bundle. */
@@ -124,25 +143,45 @@ export function registerLabCommands(program: Command): void {
     .description('score item tables and rankers on an eval pack in Node (what the browser lab computes)')
     .option('--models <dir>', 'bundles folder (latest bundle) or one bundle folder', 'models')
     .option('--split <split>', 'valid or test', oneOf(LAB_SPLITS, 'split'), 'valid')
-    .option('--items <dtypes>', 'item tables', listOf<ItemDtype>(ITEM_DTYPES, 'item dtype'), [...ITEM_DTYPES])
+    .option('--items <dtypes>', 'item tables, or none', listOf<ItemDtype>(ITEM_DTYPES, 'item dtype', true), [
+      ...ITEM_DTYPES,
+    ])
     .option(
       '--rankers <dtypes>',
-      'rankers (int8: every form)',
-      listOf<ModelDtype>(MODEL_DTYPES, 'ranker dtype'),
+      "the bundle's rankers (int8: every form), or none",
+      listOf<ModelDtype>(MODEL_DTYPES, 'ranker dtype', true),
       [...MODEL_DTYPES],
     )
-    .option('--role <role>', 'ranker role', oneOf(MODEL_ROLES, 'role'), 'student')
+    .option(
+      '--ranker-file <files...>',
+      "your own ranker .onnx graphs (the bundle's ranker inputs/outputs), e.g. edgerec quantize's variants; repeatable",
+    )
+    .option(
+      '--role <role>',
+      'ranker role (and the contract ranker files must follow)',
+      oneOf(MODEL_ROLES, 'role'),
+      'student',
+    )
     .option('--runs <n>', 'timing passes over the pack', positiveInteger, 1)
     .option('--json', 'print the result as one JSON object on stdout')
     .option('--csv', 'print the result as CSV on stdout')
     .option('--quiet', 'no progress bar')
     .action(async (options) => {
+      const rankerFiles = readRankerFiles(options.rankerFile ?? []);
+      if (options.items.length + options.rankers.length + rankerFiles.length === 0)
+        throw new InputError('nothing to run: --items none and --rankers none without --ranker-file');
       const progress = new Progress(!options.quiet);
       const task = progress.task('lab', 'steps');
       const result = await runLabNode(
         options.models,
         options.split,
-        { items: options.items, rankers: options.rankers, role: options.role, runs: options.runs },
+        {
+          items: options.items,
+          rankers: options.rankers,
+          role: options.role,
+          runs: options.runs,
+          rankerFiles,
+        },
         (p) => task.update(p.done, p.total, p.label),
       );
       task.finish();
@@ -159,7 +198,7 @@ export function registerLabCommands(program: Command): void {
         formatTable(
           ['kind', 'variant', 'bytes', ...metrics, 'p50 ms', 'p99 ms', 'speed-up'],
           result.rows.map((r) => [
-            r.kind,
+            r.source === 'file' ? `file (${r.form ? `${r.dtype}-${r.form}` : r.dtype})` : r.kind,
             r.variant,
             String(r.bytes),
             ...metrics.map((m) => formatMetric(r.metrics[m])),
