@@ -9,7 +9,6 @@ export {
 } from './job.ts';
 export {
   BundleMismatchError,
-  directoryBundleSource,
   type MatchedBundle,
   matchLatestBundle,
 } from './model-version.ts';

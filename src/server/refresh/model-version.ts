@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
-import { Bundle, type BundleSource, BundleSourceError } from '../../core/bundle/index.ts';
+import { join } from 'node:path';
+import { Bundle } from '../../core/bundle/index.ts';
 import { InputError } from '../../core/errors.ts';
+import { directorySource } from '../../train/bundle/directory-source.ts';
 import { LATEST_FILE, latestVersion } from '../../train/bundle/publish.ts';
 
 /** The bundle a run's embeddings belong to: its version and the item ids of its table's rows. */
@@ -25,28 +25,6 @@ export class BundleMismatchError extends InputError {
   }
 }
 
-/** A bundle folder on disk as a `BundleSource` (paths stay inside it). */
-export function directoryBundleSource(dir: string): BundleSource {
-  const root = resolve(dir);
-  const read = async (path: string): Promise<Buffer> => {
-    const file = resolve(root, path);
-    if (!file.startsWith(root + sep))
-      throw new BundleSourceError(`${path}: outside the bundle at ${root}`, file);
-    try {
-      return await readFile(file);
-    } catch (error) {
-      throw new BundleSourceError(`could not read ${file}: ${(error as Error).message}`, file, undefined, {
-        cause: error,
-      });
-    }
-  };
-  return {
-    readText: async (path) => (await read(path)).toString('utf8'),
-    readBytes: async (path) => new Uint8Array(await read(path)),
-    describe: () => root,
-  };
-}
-
 /**
  * The version of the latest bundle in a registry folder (`<modelsDir>/latest.json` → `<version>/`) whose
  * f32 item table is the one the run trained: a bundle built from a run ships the run's
@@ -63,7 +41,7 @@ export async function matchLatestBundle(modelsDir: string, itemsSha256: string):
     );
   }
   const dir = join(modelsDir, version);
-  const bundle = await Bundle.open(directoryBundleSource(dir));
+  const bundle = await Bundle.open(directorySource(dir));
   const table = bundle.manifest.items.find((t) => t.dtype === 'f32');
   if (table?.sha256 !== itemsSha256) {
     const found = table ? `sha256 ${table.sha256.slice(0, 12)}…` : 'no f32 item table';

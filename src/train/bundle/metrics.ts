@@ -1,14 +1,13 @@
 import type { ItemDtype, Metrics } from '../../core/bundle/manifest.ts';
 import { evaluate } from '../../core/eval/harness.ts';
 import type { Recommender } from '../../core/eval/model.ts';
-import { gradedNdcg } from '../../core/eval/ranking-metrics.ts';
 import type { EvalSplit } from '../../core/eval/split.ts';
-import { DEFAULT_UTILITY_WEIGHTS, realisedUtility, utility } from '../../core/ranking/index.ts';
+import { rankerMetricsOf } from '../../core/lab/metrics.ts';
 import type { CompactEncoderShape } from '../encoder/model.ts';
 import { createSession, runOnce } from '../onnx/run.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import { HEADS } from '../ranker/model.ts';
-import { batchOf, headAucs, type RankerData } from '../ranker/train.ts';
+import { batchOf, type RankerData } from '../ranker/train.ts';
 import { encoderFeeds, rankerFeeds } from './feeds.ts';
 import { countBefore } from './snapshots.ts';
 
@@ -76,30 +75,8 @@ export async function rankerProbabilities(
 
 /** AUC per head, and utility NDCG@10 of each session's impressions ordered by predicted utility. */
 export function rankerMetrics(probs: Float32Array, data: RankerData): Metrics {
-  const metrics: Metrics = headAucs(probs, data.examples.labels);
-  const bySession = new Map<number, number[]>();
-  for (let n = 0; n < data.examples.size; n++) {
-    const s = data.examples.session[n];
-    const list = bySession.get(s);
-    if (list) list.push(n);
-    else bySession.set(s, [n]);
-  }
-  let sum = 0;
-  let count = 0;
-  for (const rows of bySession.values()) {
-    if (rows.length < 2) continue;
-    const predicted = rows.map((n) => utility(probs, n * HEADS, DEFAULT_UTILITY_WEIGHTS));
-    const realised = rows.map((n) =>
-      realisedUtility(data.examples.labels, n * HEADS, DEFAULT_UTILITY_WEIGHTS),
-    );
-    const ndcg = gradedNdcg(predicted, realised, 10);
-    if (!Number.isNaN(ndcg)) {
-      sum += ndcg;
-      count++;
-    }
-  }
-  metrics['UtilityNDCG@10'] = count > 0 ? sum / count : Number.NaN;
-  return metrics;
+  // The lab computes the same metrics in the browser: one implementation for both.
+  return rankerMetricsOf(probs, data.examples.labels, data.examples.session);
 }
 
 /** Every user's real-time embedding from an encoder variant over their actions before `time`. */
