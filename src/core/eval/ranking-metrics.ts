@@ -1,3 +1,4 @@
+import { RANKER_HEADS } from '../bundle/manifest.ts';
 /**
  * Metrics of a ranker over impressions: ROC AUC per head (ties count one half, as the Mann–Whitney U
  * statistic does), and NDCG of each request's candidates ordered by predicted utility against their
@@ -47,4 +48,21 @@ export function gradedNdcg(predicted: ArrayLike<number>, realised: ArrayLike<num
     idcg += (2 ** ideal[r] - 1) * discount;
   }
   return idcg > 0 ? dcg / idcg : Number.NaN;
+}
+
+/** AUC of each ranker head (`AUC.click`, …) from probabilities and 0/1 labels, both [size × heads]. */
+export function headAucs(probs: Float32Array, labels: Uint8Array): Record<string, number> {
+  const heads = RANKER_HEADS.length;
+  const size = labels.length / heads;
+  const out: Record<string, number> = {};
+  RANKER_HEADS.forEach((head, h) => {
+    const scores = new Float32Array(size);
+    const y = new Uint8Array(size);
+    for (let n = 0; n < size; n++) {
+      scores[n] = probs[n * heads + h];
+      y[n] = labels[n * heads + h];
+    }
+    out[`AUC.${head}`] = binaryAuc(scores, y);
+  });
+  return out;
 }

@@ -6,7 +6,7 @@
  */
 import { RANKER_HEADS, type RankerHead } from '../bundle/manifest.ts';
 import { hitRateAt, MetricAccumulator, ndcgAt, recallAt } from '../eval/metrics.ts';
-import { binaryAuc, gradedNdcg } from '../eval/ranking-metrics.ts';
+import { gradedNdcg, headAucs } from '../eval/ranking-metrics.ts';
 import { DEFAULT_UTILITY_WEIGHTS, realisedUtility, utility } from '../ranking/utility.ts';
 
 /** Cut-offs of the retrieval metrics; the scan must return at least the largest. */
@@ -57,16 +57,7 @@ export function rankerMetricsOf(
 ): Record<string, number> {
   const heads = RANKER_HEADS.length;
   const size = labels.length / heads;
-  const metrics: Record<string, number> = {};
-  RANKER_HEADS.forEach((head, h) => {
-    const scores = new Float32Array(size);
-    const y = new Uint8Array(size);
-    for (let n = 0; n < size; n++) {
-      scores[n] = probs[n * heads + h];
-      y[n] = labels[n * heads + h];
-    }
-    metrics[`AUC.${head}`] = binaryAuc(scores, y);
-  });
+  const metrics = headAucs(probs, labels);
   const bySession = new Map<number, number[]>();
   for (let n = 0; n < size; n++) {
     const list = bySession.get(session[n]);

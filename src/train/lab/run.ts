@@ -5,7 +5,6 @@
  * Node's on this machine's CPU, labelled `cpu`; they say nothing about a browser's.
  */
 
-import * as ort from 'onnxruntime-node';
 import { Bundle, type DecodedItemTable } from '../../core/bundle/index.ts';
 import {
   type LabProgress,
@@ -17,23 +16,14 @@ import {
   runLab,
 } from '../../core/lab/index.ts';
 import { halfToFloat, referenceTopK } from '../../core/retrieval/index.ts';
-import { createSession, NODE_SESSION_OPTIONS, runOnce } from '../onnx/run.ts';
+import { createSession, runOnce } from '../onnx/run.ts';
 import { directorySource, resolveBundleDir } from './source.ts';
 
 export const nodeLabRuntime: LabRuntime = {
   name: 'node',
-  async session(entry, bytes) {
-    // The qdq form: at the `extended` level and above, onnxruntime-node's CPU EP fuses each activation
-    // Q/DQ pair with its MatMul into x86 integer kernels (QLinearMatMul, u8s8), which here move the
-    // ranker's AUC by up to 0.04; onnxruntime-web's wasm EP makes no such fusion and agrees with the
-    // `basic` level to ~3e-6. The lab reports what a browser computes, so qdq runs at `basic`.
-    const session =
-      entry.form === 'qdq'
-        ? await ort.InferenceSession.create(bytes, {
-            ...NODE_SESSION_OPTIONS,
-            graphOptimizationLevel: 'basic',
-          })
-        : await createSession(bytes);
+  async session(_entry, bytes) {
+    // NODE_SESSION_OPTIONS runs every form, qdq included, as onnxruntime-web does: see its comment.
+    const session = await createSession(bytes);
     return {
       async run(feeds, output) {
         const result = await runOnce(session, feeds, [output]);

@@ -1,5 +1,4 @@
-import { RANKER_HEADS } from '../../core/bundle/manifest.ts';
-import { binaryAuc } from '../../core/eval/ranking-metrics.ts';
+import { headAucs } from '../../core/eval/ranking-metrics.ts';
 import { Random } from '../../core/random.ts';
 import { CONTEXT_DIM } from '../../core/ranking/index.ts';
 import { tf } from '../tf/backend.ts';
@@ -85,21 +84,7 @@ export function predictAll(model: RankerModel, data: RankerData, chunk = 4096): 
   return out;
 }
 
-/** AUC of each head (`AUC.click`, …) from probabilities [size × 4] and 0/1 labels [size × 4]. */
-export function headAucs(probs: Float32Array, labels: Uint8Array): Record<string, number> {
-  const out: Record<string, number> = {};
-  const size = labels.length / HEADS;
-  RANKER_HEADS.forEach((head, h) => {
-    const scores = new Float32Array(size);
-    const y = new Uint8Array(size);
-    for (let n = 0; n < size; n++) {
-      scores[n] = probs[n * HEADS + h];
-      y[n] = labels[n * HEADS + h];
-    }
-    out[`AUC.${head}`] = binaryAuc(scores, y);
-  });
-  return out;
-}
+export { headAucs };
 
 function meanAuc(aucs: Record<string, number>): number {
   const values = Object.values(aucs).filter((v) => !Number.isNaN(v));
