@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 try {
   const { register } = await import('tsx/esm/api');
   register();
-  const { main } = await import('../src/train/cli/main.ts');
+  const { main } = await import('../src/cli/main.ts');
   process.exitCode = await main(process.argv);
 } catch (error) {
   const { peerDependencies } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));

@@ -4,9 +4,9 @@
  * the Vite dev server for the demo, which proxies /v1 to the sync server so the page talks to one origin.
  */
 import { createServer } from 'vite';
+import { main } from '../src/cli/main.ts';
 import { startServer } from '../src/server/index.ts';
 import { DEFAULT_RUN_DIR } from '../src/train/bundle/default-data.ts';
-import { main } from '../src/train/cli/main.ts';
 
 const apiPort = Number(process.env.EDGEREC_PORT ?? 8787);
 const code = await main(['node', 'edgerec', 'bundle', '--out', 'models', '--if-missing']);

@@ -3,12 +3,12 @@
  * `npm run bench -- --json` prints one JSON object instead of tables.
  */
 import { existsSync } from 'node:fs';
+import { formatTable } from '../../src/cli/report.ts';
 import { evaluate, fitOnSplit } from '../../src/core/eval/harness.ts';
 import { buildSplit } from '../../src/core/eval/split.ts';
 import { Random } from '../../src/core/random.ts';
 import { topK } from '../../src/core/topk.ts';
 import { createBaseline } from '../../src/train/baselines/index.ts';
-import { formatTable } from '../../src/train/cli/report.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { measure, round, timeOnce } from './measure.ts';
 

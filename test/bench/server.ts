@@ -17,8 +17,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import { formatTable } from '../../src/cli/report.ts';
 import { ACTIONS, type Event } from '../../src/core/events.ts';
-import { formatTable } from '../../src/train/cli/report.ts';
 import { ensureTinyBundle } from '../server/support/bundle.ts';
 import {
   createPgSchema,

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatTable } from '../../src/train/cli/report.ts';
+import { formatTable } from '../../src/cli/report.ts';
 import type { RunManifest } from '../../src/train/pipeline.ts';
 
 const json = process.argv.includes('--json');

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { createLogger, createServer } from 'vite';
-import { formatTable } from '../../../src/train/cli/report.ts';
+import { formatTable } from '../../../src/cli/report.ts';
 import { chromiumArgs, chromiumPath } from '../../../vite.config.ts';
 import { type BenchArtifacts, openBase, prepareCatalog, ROOT } from './artifacts.ts';
 import {

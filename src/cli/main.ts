@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { InputError } from '../../core/errors.ts';
+import { InputError } from '../core/errors.ts';
 import { registerBundleCommand } from './commands/bundle.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerEvalCommand } from './commands/eval.ts';

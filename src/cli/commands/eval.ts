@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
-import type { Dataset } from '../../../core/dataset.ts';
-import { InputError } from '../../../core/errors.ts';
-import { type EvalResult, evaluate, fitOnSplit } from '../../../core/eval/harness.ts';
-import { evaluateItemToItem, isItemSimilarity } from '../../../core/eval/item-to-item.ts';
-import type { Recommender } from '../../../core/eval/model.ts';
-import { buildSplit, type EvalSplit, PROTOCOLS } from '../../../core/eval/split.ts';
-import { BASELINES, type BaselineName, createBaseline } from '../../baselines/index.ts';
-import { GnnRecommender } from '../../gnn/index.ts';
-import { loadPinnerFormer, PinnerFormerRecommender } from '../../pinnerformer/index.ts';
-import { readRunManifest, readTable } from '../../pipeline.ts';
+import type { Dataset } from '../../core/dataset.ts';
+import { InputError } from '../../core/errors.ts';
+import { type EvalResult, evaluate, fitOnSplit } from '../../core/eval/harness.ts';
+import { evaluateItemToItem, isItemSimilarity } from '../../core/eval/item-to-item.ts';
+import type { Recommender } from '../../core/eval/model.ts';
+import { buildSplit, type EvalSplit, PROTOCOLS } from '../../core/eval/split.ts';
+import { BASELINES, type BaselineName, createBaseline } from '../../train/baselines/index.ts';
+import { GnnRecommender } from '../../train/gnn/index.ts';
+import { loadPinnerFormer, PinnerFormerRecommender } from '../../train/pinnerformer/index.ts';
+import { readRunManifest, readTable } from '../../train/pipeline.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   integerList,

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import { buildBundle } from '../../bundle/build.ts';
+import { buildBundle } from '../../train/bundle/build.ts';
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_GNN,
   DEFAULT_RUN_DIR,
   DEFAULT_TRAIN_BUDGET,
   ensureDefaultData,
-} from '../../bundle/default-data.ts';
-import { latestVersion } from '../../bundle/publish.ts';
-import { loadDataset } from '../../data/load.ts';
-import { readRunManifest, trainGlobalModels } from '../../pipeline.ts';
+} from '../../train/bundle/default-data.ts';
+import { latestVersion } from '../../train/bundle/publish.ts';
+import { loadDataset } from '../../train/data/load.ts';
+import { readRunManifest, trainGlobalModels } from '../../train/pipeline.ts';
 import { loadWithProgress } from '../load-data.ts';
 import { nonNegativeInteger, positiveInteger } from '../options.ts';
 import { Progress, trainingUnit } from '../progress.ts';

@@ -7,8 +7,8 @@ import {
   MODEL_DTYPES,
   MODEL_ROLES,
   type ModelDtype,
-} from '../../../core/bundle/index.ts';
-import { InputError } from '../../../core/errors.ts';
+} from '../../core/bundle/index.ts';
+import { InputError } from '../../core/errors.ts';
 import {
   formatMetric,
   formatMs,
@@ -19,11 +19,11 @@ import {
   labCsv,
   metricColumns,
   parseLabIndex,
-} from '../../../core/lab/index.ts';
-import { DEFAULT_RUN_DIR } from '../../bundle/default-data.ts';
-import { buildEvalPack, DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_USERS } from '../../lab/pack.ts';
-import { runLabNode } from '../../lab/run.ts';
-import { resolveBundleDir } from '../../lab/source.ts';
+} from '../../core/lab/index.ts';
+import { DEFAULT_RUN_DIR } from '../../train/bundle/default-data.ts';
+import { buildEvalPack, DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_USERS } from '../../train/lab/pack.ts';
+import { runLabNode } from '../../train/lab/run.ts';
+import { resolveBundleDir } from '../../train/lab/source.ts';
 import { nonNegativeInteger, oneOf, positiveInteger } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';

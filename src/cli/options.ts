@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
-import { DATA_FORMATS, type DataFormat } from '../../core/dataset.ts';
-import { type PositiveSet, PROTOCOLS, type Protocol } from '../../core/eval/split.ts';
+import { DATA_FORMATS, type DataFormat } from '../core/dataset.ts';
+import { type PositiveSet, PROTOCOLS, type Protocol } from '../core/eval/split.ts';
 
 /** Commander parsers: a bad value is a usage error (exit 2) that lists what is allowed. */
 export function oneOf<T extends string>(allowed: readonly T[], what: string) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { InputError } from '../../../core/errors.ts';
+import { InputError } from '../../core/errors.ts';
 import {
   checkSupported,
   type Feeds,
@@ -15,7 +15,7 @@ import {
   readModel,
   runModel,
   variantName,
-} from '../../onnx/index.ts';
+} from '../../train/onnx/index.ts';
 import { nonNegativeInteger, positiveInteger } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';

@@ -1,5 +1,5 @@
-import type { DataFormat, Dataset } from '../../core/dataset.ts';
-import { loadDataset } from '../data/load.ts';
+import type { DataFormat, Dataset } from '../core/dataset.ts';
+import { loadDataset } from '../train/data/load.ts';
 import type { Progress } from './progress.ts';
 
 /** Loads a data set for a command, with a byte-progress bar on stderr. */

@@ -2,9 +2,9 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { validateManifest } from '../../../core/bundle/index.ts';
-import { InputError } from '../../../core/errors.ts';
-import { manifestFiles } from '../../../server/registry/index.ts';
+import { validateManifest } from '../../core/bundle/index.ts';
+import { InputError } from '../../core/errors.ts';
+import { manifestFiles } from '../../server/registry/index.ts';
 import { Progress } from '../progress.ts';
 
 export const ADMIN_TOKEN_ENV = 'EDGEREC_ADMIN_TOKEN';

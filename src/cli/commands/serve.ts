@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_RUN_DIR } from '../../bundle/default-data.ts';
+import { DEFAULT_RUN_DIR } from '../../train/bundle/default-data.ts';
 import { positiveInteger } from '../options.ts';
 
 // The server's modules (fastify, better-sqlite3, pg) load only when a server command runs: they are
 // optional peers, and `edgerec train` must not need them.
-const server = () => import('../../../server/index.ts');
+const server = () => import('../../server/index.ts');
 const DEFAULT_PORT = 8787;
 
 /** `edgerec serve` and `edgerec token`: the sync server, and tokens minted from its secret. */

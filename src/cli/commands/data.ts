@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { datasetStats } from '../../../core/dataset-stats.ts';
-import { writeCatalog } from '../../data/catalog-file.ts';
-import { CATALOG_FILE, writeEvents } from '../../data/events-file.ts';
-import { DEFAULT_SYNTHETIC_OPTIONS, generateSynthetic } from '../../data/synthetic/index.ts';
+import { datasetStats } from '../../core/dataset-stats.ts';
+import { writeCatalog } from '../../train/data/catalog-file.ts';
+import { CATALOG_FILE, writeEvents } from '../../train/data/events-file.ts';
+import { DEFAULT_SYNTHETIC_OPTIONS, generateSynthetic } from '../../train/data/synthetic/index.ts';
 import { loadWithProgress } from '../load-data.ts';
 import { parseFormat, positiveInteger } from '../options.ts';
 import { Progress } from '../progress.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { trainGlobalModels } from '../../pipeline.ts';
+import { trainGlobalModels } from '../../train/pipeline.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   nonNegativeInteger,
