@@ -966,7 +966,7 @@ describe.each(DB_KINDS)('fuzzing the API with bad requests (%s)', (kind: DbKind)
       json: { events: batch },
     });
     expect(ok.status, ok.text).toBe(200);
-    expect(ok.json()).toEqual({ accepted: 50, duplicates: 0 });
+    expect(ok.json()).toEqual({ accepted: 50, duplicates: 0, conflicts: [] });
     // Nothing else of alice's got in: only the valid batch.
     expect(await server.context.store.countEvents(ALICE)).toBe(50);
     expect(await server.context.store.countEvents()).toBe(50);
