@@ -177,6 +177,28 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
     expect(other.statusCode).toBe(403);
   });
 
+  it('reports an event id re-sent with other content in conflicts, keeping the stored event', async () => {
+    const headers = bearer(server.userToken('judy'));
+    const post = (events: Event[]) =>
+      server.app.inject({ method: 'POST', url: '/v1/events', headers, payload: { events } });
+    const first = [event('judy', 1), event('judy', 2, { surface: 'home' })];
+    expect((await post(first)).json()).toEqual({ accepted: 2, duplicates: 0, conflicts: [] });
+    const again = await post([
+      event('judy', 1),
+      event('judy', 2, { surface: 'search' }),
+      event('judy', 3),
+      event('judy', 3, { dwellMs: 5 }),
+    ]);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ accepted: 1, duplicates: 3, conflicts: ['e-judy-2', 'e-judy-3'] });
+    const stored = (await server.app.inject({ url: '/v1/users/judy/events', headers })).json().events;
+    expect(stored.map(({ seq: _, ...e }: { seq: number }) => e)).toEqual([...first, event('judy', 3)]);
+    const doc = (await server.app.inject({ url: '/v1/openapi.json' })).json();
+    const ok = doc.paths['/v1/events'].post.responses['200'].content['application/json'].schema;
+    expect(ok.required).toEqual(['accepted', 'duplicates', 'conflicts']);
+    expect(ok.properties.conflicts.description).toMatch(/other content/);
+  });
+
   it('privacy mode deletes raw events, refuses new ones and still syncs the embedding', async () => {
     const token = server.userToken('heidi');
     const headers = bearer(token);

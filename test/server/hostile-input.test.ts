@@ -68,8 +68,8 @@ describe.each(DB_KINDS)('hostile strings on %s', (kind) => {
 
   it('refuses NUL and lone surrogates in every event field, naming the field, and stores nothing', async () => {
     for (const field of ['id', 'userId', 'itemId', 'surface'])
-      for (const [escape, says] of HOSTILE) {
-        const payload = `{"events":[${rawEvent({ id: '"ok-1"' })},${rawEvent({ [field]: `"a${escape}b"` })}]}`;
+      for (const [escaped, says] of HOSTILE) {
+        const payload = `{"events":[${rawEvent({ id: '"ok-1"' })},${rawEvent({ [field]: `"a${escaped}b"` })}]}`;
         const message = expectErrorShape(
           await send({ method: 'POST', url: '/v1/events', headers: alice, payload }),
           400,
