@@ -31,7 +31,10 @@ export interface Timeouts {
   headersMs: number;
   /** A socket with no traffic either way for this long is closed: a stalled body or a silent client. */
   idleMs: number;
-  /** An idle keep-alive connection is closed after this. */
+  /**
+   * An idle keep-alive connection is closed after this. Longer than the 60 s idle timeout of common load
+   * balancers: a server that closes first races the balancer's next request on that connection (a 502).
+   */
   keepAliveMs: number;
 }
 
@@ -39,7 +42,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   requestMs: 300_000,
   headersMs: 20_000,
   idleMs: 30_000,
-  keepAliveMs: 5_000,
+  keepAliveMs: 72_000,
 };
 
 export interface RateLimitHooks {
