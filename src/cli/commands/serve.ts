@@ -48,6 +48,12 @@ export function registerServeCommands(program: Command): void {
       positiveInteger,
       30,
     )
+    .option(
+      '--max-session-days <n>',
+      'days a session lasts from its first token, refreshes included',
+      positiveInteger,
+      365,
+    )
     .option('--quiet', 'log warnings and errors only')
     .action(async (options) => {
       const { startServer } = await server();
@@ -61,6 +67,7 @@ export function registerServeCommands(program: Command): void {
         runDir: options.run ?? DEFAULT_RUN_DIR,
         requireRun: options.run !== undefined,
         refreshMinutes: options.refreshMinutes,
+        maxSessionSeconds: options.maxSessionDays * 86_400,
         rateLimits: {
           anonymousSessionsPerIp: options.sessionsPerMinute,
           eventBatchesPerUser: options.batchesPerMinute,
