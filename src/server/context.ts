@@ -14,4 +14,6 @@ export interface ServerContext {
   refresh?: RefreshJob;
   /** Lifetime of the tokens `POST /v1/session` issues, in seconds. */
   tokenTtlSeconds: number;
+  /** How long a session lasts from its first token, refreshes included, in seconds. */
+  maxSessionSeconds: number;
 }

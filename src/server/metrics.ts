@@ -21,6 +21,11 @@ export class ServerMetrics {
     help: 'events skipped because their id was already stored (client retries)',
     registers: [this.registry],
   });
+  readonly eventsConflict = new Counter({
+    name: 'edgerec_events_conflict_total',
+    help: 'events skipped because their id was already stored with other content',
+    registers: [this.registry],
+  });
   readonly embeddingConflicts = new Counter({
     name: 'edgerec_embedding_conflicts_total',
     help: 'device embedding writes refused with 409 (stale base version)',

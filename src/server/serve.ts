@@ -5,13 +5,18 @@ import { InputError } from '../core/errors.ts';
 import { buildServer } from './app.ts';
 import { loadSecret, TokenSigner } from './auth/index.ts';
 import type { ServerContext } from './context.ts';
+import type { RateLimits, Timeouts } from './http/limits.ts';
 import { ServerMetrics } from './metrics.ts';
 import { openRefreshJob, type RefreshJob } from './refresh/index.ts';
-import { Registry } from './registry/index.ts';
+import { cleanStaleUploads, Registry } from './registry/index.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+/** A session (an anonymous device's identity included) ends this long after its first token. */
+export const DEFAULT_MAX_SESSION_SECONDS = 365 * 24 * 3600;
+/** Upload folders untouched this long are left over from failed publishes (not uploads in flight). */
+export const STALE_UPLOAD_MS = 3600_000;
 
 export interface ServeOptions {
   host: string;
@@ -27,6 +32,9 @@ export interface ServeOptions {
   requireRun?: boolean;
   refreshMinutes: number;
   tokenTtlSeconds?: number;
+  maxSessionSeconds?: number;
+  rateLimits?: Partial<RateLimits>;
+  timeouts?: Partial<Timeouts>;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -52,8 +60,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       registry,
       metrics,
       tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
+      maxSessionSeconds: options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS,
     };
-    const app = await buildServer({ context, logger: options.logger });
+    const app = await buildServer({
+      context,
+      logger: options.logger,
+      rateLimits: options.rateLimits,
+      timeouts: options.timeouts,
+    });
+    const removed = cleanStaleUploads(options.modelsDir, STALE_UPLOAD_MS);
+    if (removed.length > 0) app.log.warn({ removed }, 'removed upload folders of failed publishes');
     if (options.runDir && (options.requireRun || existsSync(options.runDir))) {
       try {
         refresh = await openRefreshJob({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,11 +105,11 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
         headers: bearer(token),
         payload: { events: batch },
       });
-    expect((await post(events)).json()).toEqual({ accepted: 30, duplicates: 0 });
-    expect((await post(events)).json()).toEqual({ accepted: 0, duplicates: 30 });
+    expect((await post(events)).json()).toEqual({ accepted: 30, duplicates: 0, conflicts: [] });
+    expect((await post(events)).json()).toEqual({ accepted: 0, duplicates: 30, conflicts: [] });
     // A retried half batch plus new events, and a repeat inside the batch.
     const mixed = [...events.slice(20), event('carol', 30), event('carol', 30)];
-    expect((await post(mixed)).json()).toEqual({ accepted: 1, duplicates: 11 });
+    expect((await post(mixed)).json()).toEqual({ accepted: 1, duplicates: 11, conflicts: [] });
 
     const pages: Event[] = [];
     let after = 0;
@@ -175,6 +175,28 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
       payload: { vector: [0], modelVersion: 'x', baseVersion: 2 },
     });
     expect(other.statusCode).toBe(403);
+  });
+
+  it('reports an event id re-sent with other content in conflicts, keeping the stored event', async () => {
+    const headers = bearer(server.userToken('judy'));
+    const post = (events: Event[]) =>
+      server.app.inject({ method: 'POST', url: '/v1/events', headers, payload: { events } });
+    const first = [event('judy', 1), event('judy', 2, { surface: 'home' })];
+    expect((await post(first)).json()).toEqual({ accepted: 2, duplicates: 0, conflicts: [] });
+    const again = await post([
+      event('judy', 1),
+      event('judy', 2, { surface: 'search' }),
+      event('judy', 3),
+      event('judy', 3, { dwellMs: 5 }),
+    ]);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ accepted: 1, duplicates: 3, conflicts: ['e-judy-2', 'e-judy-3'] });
+    const stored = (await server.app.inject({ url: '/v1/users/judy/events', headers })).json().events;
+    expect(stored.map(({ seq: _, ...e }: { seq: number }) => e)).toEqual([...first, event('judy', 3)]);
+    const doc = (await server.app.inject({ url: '/v1/openapi.json' })).json();
+    const ok = doc.paths['/v1/events'].post.responses['200'].content['application/json'].schema;
+    expect(ok.required).toEqual(['accepted', 'duplicates', 'conflicts']);
+    expect(ok.properties.conflicts.description).toMatch(/other content/);
   });
 
   it('privacy mode deletes raw events, refuses new ones and still syncs the embedding', async () => {
@@ -277,7 +299,10 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
       expect(refused.statusCode).toBe(400);
       expect(refused.json().message).toContain(`${refs[0].file} does not match its sha256`);
       expect((await scratch.app.inject({ url: '/v1/bundles/latest.json' })).statusCode).toBe(404);
-      await upload(refs[0].file, readFileSync(join(bundleDir, manifest.version, refs[0].file)));
+      // The failed publish removed its upload folder: nothing lingers, and the retry uploads afresh.
+      expect(readdirSync(models)).toEqual([]);
+      for (const ref of refs)
+        await upload(ref.file, readFileSync(join(bundleDir, manifest.version, ref.file)));
       expect((await publish()).json()).toEqual({ version: manifest.version });
       expect((await scratch.app.inject({ url: '/v1/bundles/latest.json' })).json().version).toBe(
         manifest.version,
@@ -308,7 +333,10 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
     ).toBe(500);
     const health = (await server.app.inject({ url: '/healthz' })).json();
     expect(health).toEqual({ status: 'ok', db: kind, bundle: manifest.version });
-    const metrics = await server.app.inject({ url: '/metrics' });
+    expect((await server.app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    const asUser = await server.app.inject({ url: '/metrics', headers: bearer(server.userToken('ivan')) });
+    expect(asUser.statusCode).toBe(403);
+    const metrics = await server.app.inject({ url: '/metrics', headers: bearer(server.adminToken()) });
     expect(metrics.headers['content-type']).toMatch(/text\/plain/);
     expect(metrics.body).toMatch(/edgerec_events_accepted_total \d+/);
     expect(metrics.body).toMatch(/edgerec_http_request_duration_seconds_bucket\{.*route="\/v1\/events"/);

@@ -48,6 +48,7 @@ function batchEvents(batch: number): Event[] {
 interface InsertResult {
   accepted: number;
   duplicates: number;
+  conflicts: string[];
 }
 
 type Outcome = { kind: 'unsent' } | { kind: 'acked'; result: InsertResult } | { kind: 'failed'; why: string };
@@ -141,6 +142,7 @@ describe.each(DB_KINDS)('SIGKILL mid-stream, restart, retry (%s)', (kind: DbKind
       expect((outcomes[b] as { result: InsertResult }).result).toEqual({
         accepted: PER_BATCH,
         duplicates: 0,
+        conflicts: [],
       });
     }
 
@@ -169,14 +171,16 @@ describe.each(DB_KINDS)('SIGKILL mid-stream, restart, retry (%s)', (kind: DbKind
     for (const b of failedBatches) {
       const result = retried.get(b)!;
       expect([
-        { accepted: PER_BATCH, duplicates: 0 },
-        { accepted: 0, duplicates: PER_BATCH },
+        { accepted: PER_BATCH, duplicates: 0, conflicts: [] },
+        { accepted: 0, duplicates: PER_BATCH, conflicts: [] },
       ]).toContainEqual(result);
       if (result.duplicates === PER_BATCH) committedUnacked++;
     }
-    for (const b of unsentBatches) expect(retried.get(b)).toEqual({ accepted: PER_BATCH, duplicates: 0 });
+    for (const b of unsentBatches)
+      expect(retried.get(b)).toEqual({ accepted: PER_BATCH, duplicates: 0, conflicts: [] });
     // Re-sending an acknowledged batch reports every event as a duplicate and stores nothing.
-    for (const b of resent) expect(retried.get(b)).toEqual({ accepted: 0, duplicates: PER_BATCH });
+    for (const b of resent)
+      expect(retried.get(b)).toEqual({ accepted: 0, duplicates: PER_BATCH, conflicts: [] });
     const acceptedOverall =
       ackedBatches.length * PER_BATCH + [...retried.values()].reduce((sum, r) => sum + r.accepted, 0);
     console.log(

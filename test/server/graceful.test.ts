@@ -185,7 +185,7 @@ describe.each(DB_KINDS)('SIGTERM with batches in flight (%s)', (kind: DbKind) =>
     const slowResults = await Promise.all(slow.map((s) => s.response));
     for (const r of slowResults) {
       expect(r.status, r.text).toBe(200);
-      expect(JSON.parse(r.text)).toEqual({ accepted: PER_BATCH, duplicates: 0 });
+      expect(JSON.parse(r.text)).toEqual({ accepted: PER_BATCH, duplicates: 0, conflicts: [] });
     }
     const exit = await server.exited;
     const exitMs = performance.now() - signalledAt;

@@ -128,7 +128,7 @@ describe('two server processes over one PostgreSQL database', () => {
     );
     for (const r of alternate) {
       expect(r.status, r.text).toBe(200);
-      expect(r.json()).toEqual({ accepted: PER_BATCH, duplicates: 0 });
+      expect(r.json()).toEqual({ accepted: PER_BATCH, duplicates: 0, conflicts: [] });
     }
     // The same batch to both processes concurrently: one stores it, the other reports duplicates.
     const pairs = await Promise.all(
@@ -140,7 +140,7 @@ describe('two server processes over one PostgreSQL database', () => {
     for (const pair of pairs) {
       const [ra, rb] = pair.map((r) => {
         expect(r.status, r.text).toBe(200);
-        return r.json<{ accepted: number; duplicates: number }>();
+        return r.json<{ accepted: number; duplicates: number; conflicts: [] }>();
       });
       expect(ra.accepted + rb.accepted).toBe(PER_BATCH);
       expect(ra.duplicates + rb.duplicates).toBe(PER_BATCH);
@@ -151,7 +151,7 @@ describe('two server processes over one PostgreSQL database', () => {
     const again = await Promise.all(
       Array.from({ length: ALTERNATE }, (_, b) => post((b + 1) % 2, batchEvents('alt', b))),
     );
-    for (const r of again) expect(r.json()).toEqual({ accepted: 0, duplicates: PER_BATCH });
+    for (const r of again) expect(r.json()).toEqual({ accepted: 0, duplicates: PER_BATCH, conflicts: [] });
     console.log(
       `[scale-out] ${ALTERNATE} batches alternately, ${TWICE} to both at once (A stored ${storedByA}, ` +
         `B ${TWICE - storedByA}), ${ALTERNATE} re-sent across: all deduplicated`,

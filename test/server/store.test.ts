@@ -82,13 +82,13 @@ describe.each(harnesses.map((h) => [h.name, h] as const))('%s store', (kind, h) 
   it('stores a batch once: the same batch again is all duplicates', async () => {
     const store = await open();
     const batch = [event('u1', 'a'), event('u1', 'b'), event('u1', 'c')];
-    expect(await store.insertEvents(batch)).toEqual({ accepted: 3, duplicates: 0 });
-    expect(await store.insertEvents(batch)).toEqual({ accepted: 0, duplicates: 3 });
+    expect(await store.insertEvents(batch)).toEqual({ accepted: 3, duplicates: 0, conflicts: [] });
+    expect(await store.insertEvents(batch)).toEqual({ accepted: 0, duplicates: 3, conflicts: [] });
     expect(await store.countEvents('u1')).toBe(3);
-    expect(await store.insertEvents([])).toEqual({ accepted: 0, duplicates: 0 });
+    expect(await store.insertEvents([])).toEqual({ accepted: 0, duplicates: 0, conflicts: [] });
   });
 
-  it('counts repeats within one batch as duplicates, and ids are scoped per user', async () => {
+  it('counts repeats within one batch as duplicates (a changed one as a conflict), ids scoped per user', async () => {
     const store = await open();
     const batch = [
       event('u1', 'a'),
@@ -96,13 +96,39 @@ describe.each(harnesses.map((h) => [h.name, h] as const))('%s store', (kind, h) 
       event('u1', 'b'),
       event('u2', 'a'),
     ];
-    expect(await store.insertEvents(batch)).toEqual({ accepted: 3, duplicates: 1 });
+    expect(await store.insertEvents(batch)).toEqual({ accepted: 3, duplicates: 1, conflicts: ['a'] });
     const u1 = await store.eventsOf('u1');
     expect(u1.map((e) => [e.id, e.itemId])).toEqual([
       ['a', 'item-a'],
       ['b', 'item-b'],
     ]);
     expect(await store.countEvents('u2')).toBe(1);
+  });
+
+  it('reports an id re-sent with other content as a conflict and keeps the stored event', async () => {
+    const store = await open();
+    const first = [
+      event('u1', 'a'),
+      event('u1', 'b', { surface: 'home' }),
+      event('u1', 'c', { dwellMs: 1200 }),
+      event('u1', 'd', { ts: 1_700_000_000_000.5 }),
+    ];
+    expect(await store.insertEvents(first)).toEqual({ accepted: 4, duplicates: 0, conflicts: [] });
+    const again = [
+      event('u1', 'a'), // the same: a retry
+      event('u1', 'b'), // surface dropped
+      event('u1', 'c', { dwellMs: 1201 }),
+      event('u1', 'd', { ts: 1_700_000_000_000.5 }), // the same fractional ts: a retry
+      event('u1', 'e'), // new
+      event('u1', 'a', { action: 'save' }),
+      event('u2', 'b', { surface: 'other' }), // another user's id space
+    ];
+    const result = await store.insertEvents(again);
+    expect(result.accepted).toBe(2);
+    expect(result.duplicates).toBe(5);
+    expect([...result.conflicts].sort()).toEqual(['a', 'b', 'c']);
+    const stored = await store.eventsOf('u1');
+    expect(stored.map(({ seq: _, ...e }) => e)).toEqual([...first, event('u1', 'e')]);
   });
 
   it('assigns strictly increasing seq in insertion order, across batches and users', async () => {
@@ -178,14 +204,18 @@ describe.each(harnesses.map((h) => [h.name, h] as const))('%s store', (kind, h) 
     expect(await store.countEvents()).toBe(1);
     expect((await store.eventsOf('u2')).map((e) => e.id)).toEqual(['c']);
     // Deleted events never come back as duplicates of themselves: the ids are free again.
-    expect(await store.insertEvents([event('u1', 'a')])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.insertEvents([event('u1', 'a')])).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      conflicts: [],
+    });
   });
 
   it('takes a batch of 500 in one call', async () => {
     const store = await open();
     const batch = Array.from({ length: 500 }, (_, i) => event(`u${i % 7}`, `e${i}`, { ts: i }));
     const started = performance.now();
-    expect(await store.insertEvents(batch)).toEqual({ accepted: 500, duplicates: 0 });
+    expect(await store.insertEvents(batch)).toEqual({ accepted: 500, duplicates: 0, conflicts: [] });
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(await store.countEvents()).toBe(500);
     const u3 = await store.eventsOf('u3');
@@ -359,6 +389,7 @@ describe.each(harnesses.map((h) => [h.name, h] as const))('%s store', (kind, h) 
     expect(await third.insertEvents([event('u1', 'a'), event('u1', 'b')])).toEqual({
       accepted: 1,
       duplicates: 1,
+      conflicts: [],
     });
     expect(await second.countEvents('u1')).toBe(2);
   });
@@ -366,10 +397,11 @@ describe.each(harnesses.map((h) => [h.name, h] as const))('%s store', (kind, h) 
   it('opens one new database from two stores at once', async () => {
     const database = h.newDatabase();
     const [a, b] = await Promise.all([open(database), open(database)]);
-    expect(await a.insertEvents([event('u1', 'a')])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await a.insertEvents([event('u1', 'a')])).toEqual({ accepted: 1, duplicates: 0, conflicts: [] });
     expect(await b.insertEvents([event('u1', 'a'), event('u1', 'b')])).toEqual({
       accepted: 1,
       duplicates: 1,
+      conflicts: [],
     });
     expect((await a.eventsOf('u1')).map((e) => e.id)).toEqual(['a', 'b']);
   });

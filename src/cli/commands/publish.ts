@@ -2,7 +2,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { validateManifest } from '../../core/bundle/index.ts';
+import { checkVersionName, validateManifest } from '../../core/bundle/index.ts';
 import { InputError } from '../../core/errors.ts';
 import { manifestFiles } from '../../server/registry/index.ts';
 import { Progress } from '../progress.ts';
@@ -31,6 +31,7 @@ export function registerPublishCommand(program: Command): void {
       const manifestPath = join(dir, 'manifest.json');
       if (!existsSync(manifestPath)) throw new InputError(`${dir} holds no manifest.json`);
       const manifest = validateManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
+      checkVersionName(manifest.version, `${manifestPath}: version`);
       const base = new URL(`/v1/admin/bundles/${encodeURIComponent(manifest.version)}/`, options.server);
       const headers = { authorization: `Bearer ${token}` };
       const files = [...manifestFiles(manifest).values()];

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_RUN_DIR } from '../../train/bundle/default-data.ts';
-import { positiveInteger } from '../options.ts';
+import { nonNegativeInteger, positiveInteger } from '../options.ts';
 
 // The server's modules (fastify, better-sqlite3, pg) load only when a server command runs: they are
 // optional peers, and `edgerec train` must not need them.
@@ -24,6 +24,36 @@ export function registerServeCommands(program: Command): void {
       `training run whose PinnerFormer re-embeds users (default ${DEFAULT_RUN_DIR} when present)`,
     )
     .option('--refresh-minutes <n>', 'cadence of the refresh job', positiveInteger, 15)
+    .option(
+      '--sessions-per-minute <n>',
+      'anonymous sessions one IP may open per minute (0: no limit)',
+      nonNegativeInteger,
+      60,
+    )
+    .option(
+      '--batches-per-minute <n>',
+      'event batches one user may upload per minute (0: no limit)',
+      nonNegativeInteger,
+      120,
+    )
+    .option(
+      '--request-timeout <s>',
+      'seconds a whole request (body included) may take to arrive',
+      positiveInteger,
+      300,
+    )
+    .option(
+      '--idle-timeout <s>',
+      'seconds a connection may stay silent before it is closed',
+      positiveInteger,
+      30,
+    )
+    .option(
+      '--max-session-days <n>',
+      'days a session lasts from its first token, refreshes included',
+      positiveInteger,
+      365,
+    )
     .option('--quiet', 'log warnings and errors only')
     .action(async (options) => {
       const { startServer } = await server();
@@ -37,6 +67,13 @@ export function registerServeCommands(program: Command): void {
         runDir: options.run ?? DEFAULT_RUN_DIR,
         requireRun: options.run !== undefined,
         refreshMinutes: options.refreshMinutes,
+        maxSessionSeconds: options.maxSessionDays * 86_400,
+        rateLimits: {
+          anonymousSessionsPerIp: options.sessionsPerMinute,
+          eventBatchesPerUser: options.batchesPerMinute,
+          windowMs: 60_000,
+        },
+        timeouts: { requestMs: options.requestTimeout * 1000, idleMs: options.idleTimeout * 1000 },
         logger: { level: options.quiet ? 'warn' : 'info' },
       });
       const { store, refresh, registry } = running.context;
@@ -70,8 +107,11 @@ export function registerServeCommands(program: Command): void {
     .option('--ttl-days <n>', 'lifetime in days', positiveInteger, 30)
     .option('--data <dir>', 'where the server keeps its secret', 'data')
     .action(async (options) => {
-      const { loadSecret, TokenSigner } = await server();
-      const signer = new TokenSigner(loadSecret(join(options.data, 'server-secret')));
+      const { loadSecret, SECRET_ENV, TokenSigner } = await server();
+      const file = join(options.data, 'server-secret');
+      // Never create a secret here: a token signed by a fresh one is refused by the server it was meant for.
+      const signer = new TokenSigner(loadSecret(file, process.env, { create: false }));
+      process.stderr.write(`edgerec: signed with ${process.env[SECRET_ENV] ? SECRET_ENV : file}\n`);
       const { token } = signer.issue(
         options.user,
         options.admin ? 'admin' : 'user',

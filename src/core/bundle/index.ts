@@ -46,3 +46,4 @@ export {
   validateCatalog,
   validateManifest,
 } from './validate.ts';
+export { checkVersionName, VERSION_NAME, versionNameProblem } from './version-name.ts';

@@ -1,2 +1,2 @@
-export { loadSecret, SECRET_ENV } from './secret.ts';
+export { type LoadSecretOptions, loadSecret, SECRET_ENV } from './secret.ts';
 export { type Role, type TokenClaims, TokenError, TokenSigner } from './tokens.ts';

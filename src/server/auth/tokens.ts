@@ -8,6 +8,11 @@ export interface TokenClaims {
   role: Role;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /**
+   * When the session began, seconds since the epoch: set at first issue and carried unchanged by every
+   * refresh, so a session ends `maxSessionSeconds` after it began however often it is refreshed.
+   */
+  since?: number;
 }
 
 /** Why a token was refused, in words a client developer can act on. */
@@ -42,9 +47,16 @@ export class TokenSigner {
     return `${body}.${this.mac(body)}`;
   }
 
-  issue(sub: string, role: Role, ttlSeconds: number, now = Date.now()): { token: string; expiresAt: number } {
+  /** A token for a new session (`since` = now), or for a session that began at `since` (a refresh). */
+  issue(
+    sub: string,
+    role: Role,
+    ttlSeconds: number,
+    now = Date.now(),
+    since = Math.floor(now / 1000),
+  ): { token: string; expiresAt: number } {
     const exp = Math.floor(now / 1000) + ttlSeconds;
-    return { token: this.sign({ sub, role, exp }), expiresAt: exp * 1000 };
+    return { token: this.sign({ sub, role, exp, since }), expiresAt: exp * 1000 };
   }
 
   /** The claims of a valid, unexpired token; a TokenError saying what is wrong otherwise. */
@@ -66,7 +78,8 @@ export class TokenSigner {
       typeof c?.sub !== 'string' ||
       c.sub.length === 0 ||
       (c.role !== 'user' && c.role !== 'admin') ||
-      typeof c.exp !== 'number'
+      typeof c.exp !== 'number' ||
+      (c.since !== undefined && typeof c.since !== 'number')
     )
       throw new TokenError('malformed token claims');
     if (c.exp * 1000 <= now) throw new TokenError(`token expired at ${new Date(c.exp * 1000).toISOString()}`);

@@ -1,2 +1,2 @@
 export { type ManifestView, manifestFiles, Registry, SEGMENT } from './registry.ts';
-export { publishUploaded, RegistryConflictError, receiveFile } from './upload.ts';
+export { cleanStaleUploads, publishUploaded, RegistryConflictError, receiveFile } from './upload.ts';

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest, FileRef } from '../../core/bundle/index.ts';
-import { validateManifest } from '../../core/bundle/index.ts';
+import { validateManifest, versionNameProblem } from '../../core/bundle/index.ts';
 import { LATEST_FILE } from '../../train/bundle/publish.ts';
 
-/** Versions and file names are single path segments of this shape: no separators, no `..`. */
+/** File names are single path segments of this shape: no separators, no `..`. Versions follow VERSION_NAME. */
 export const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface ManifestView {
@@ -50,7 +50,7 @@ export class Registry {
     let version: string | undefined;
     try {
       const parsed = JSON.parse(readFileSync(join(this.dir, LATEST_FILE), 'utf8')) as { version?: unknown };
-      if (typeof parsed.version === 'string' && SEGMENT.test(parsed.version)) version = parsed.version;
+      if (typeof parsed.version === 'string' && !versionNameProblem(parsed.version)) version = parsed.version;
     } catch {
       version = undefined;
     }
@@ -65,7 +65,7 @@ export class Registry {
 
   /** A version's manifest, or undefined when the registry holds no such (valid) bundle. */
   manifest(version: string): ManifestView | undefined {
-    if (!SEGMENT.test(version)) return undefined;
+    if (versionNameProblem(version)) return undefined;
     const cached = this.manifests.get(version);
     if (cached) return cached;
     const file = join(this.dir, version, 'manifest.json');

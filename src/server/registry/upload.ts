@@ -4,15 +4,17 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BundleManifest } from '../../core/bundle/index.ts';
-import { validateManifest } from '../../core/bundle/index.ts';
+import { checkVersionName, validateManifest } from '../../core/bundle/index.ts';
 import { InputError } from '../../core/errors.ts';
 import { LATEST_FILE, writeAtomic } from '../../train/bundle/publish.ts';
 import { manifestFiles, SEGMENT } from './registry.ts';
@@ -25,7 +27,25 @@ export class RegistryConflictError extends Error {
   }
 }
 
-const uploadDir = (dir: string, version: string) => join(dir, `.upload-${version}`);
+const UPLOAD_PREFIX = '.upload-';
+const uploadDir = (dir: string, version: string) => join(dir, `${UPLOAD_PREFIX}${version}`);
+
+/**
+ * Removes upload folders that failed publishes left behind, when untouched for `olderThanMs`: a younger one
+ * may belong to an upload in flight on another server process sharing the folder. Returns their names.
+ */
+export function cleanStaleUploads(dir: string, olderThanMs: number, now = Date.now()): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith(UPLOAD_PREFIX)) continue;
+    const path = join(dir, entry.name);
+    if (now - statSync(path).mtimeMs < olderThanMs) continue;
+    rmSync(path, { recursive: true, force: true });
+    removed.push(entry.name);
+  }
+  return removed;
+}
 
 function checkSegment(what: string, value: string): void {
   if (!SEGMENT.test(value))
@@ -48,7 +68,7 @@ export async function receiveFile(
   file: string,
   body: Readable,
 ): Promise<{ file: string; bytes: number; sha256: string }> {
-  checkSegment('version', version);
+  checkVersionName(version);
   checkSegment('file', file);
   if (file === 'manifest.json') throw new InputError('manifest.json is published, not uploaded');
   if (existsSync(join(dir, version)))
@@ -80,7 +100,7 @@ export async function receiveFile(
  */
 export async function publishUploaded(dir: string, candidate: unknown): Promise<BundleManifest> {
   const manifest = validateManifest(candidate);
-  checkSegment('version', manifest.version);
+  checkVersionName(manifest.version);
   const body = `${JSON.stringify(manifest, null, 2)}\n`;
   const target = join(dir, manifest.version);
   if (existsSync(target)) {
@@ -98,8 +118,13 @@ export async function publishUploaded(dir: string, candidate: unknown): Promise<
       else if ((await sha256OfFile(path)) !== ref.sha256)
         problems.push(`${ref.file} does not match its sha256`);
     }
-    if (problems.length > 0)
-      throw new InputError(`cannot publish ${manifest.version}: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+      // The upload cannot become this bundle: drop it, so that a retry starts clean and no folder lingers.
+      rmSync(staging, { recursive: true, force: true });
+      throw new InputError(
+        `cannot publish ${manifest.version}: ${problems.join('; ')}; upload the files again, then publish`,
+      );
+    }
     writeAtomic(join(staging, 'manifest.json'), body);
     renameSync(staging, target);
   }

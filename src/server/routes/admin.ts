@@ -117,7 +117,10 @@ export async function adminRoutes(app: FastifyInstance, ctx: ServerContext): Pro
           },
         },
       },
-      async () => {
+      async (request) => {
+        // A pass over many users can outlast the idle timeout while this socket is silent: lift it for
+        // this request (Node restores it on the connection's next request).
+        request.raw.socket?.setTimeout(0);
         if (!ctx.refresh)
           throw new HttpError(
             409,

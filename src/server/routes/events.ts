@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { Event } from '../../core/events.ts';
 import type { ServerContext } from '../context.ts';
 import { claimsOf, requireSelf } from '../http/auth.ts';
@@ -20,10 +20,16 @@ const MAX_PAGE = 1000;
  * Event ingestion. A batch is stored in one transaction, idempotent by (userId, id), and answered only once
  * committed: a 200 means every event of the batch is durably stored, exactly once however often it is sent.
  */
-export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function eventRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  /** The per-user limit on event batches, when on. */
+  rateLimit?: onRequestHookHandler,
+): void {
   app.post<{ Body: { events: Event[] } }>(
     '/v1/events',
     {
+      ...(rateLimit ? { onRequest: rateLimit } : {}),
       bodyLimit: MAX_BODY_BYTES,
       schema: {
         summary: 'Upload a batch of events (idempotent by event id)',
@@ -40,12 +46,25 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
         response: {
           200: {
             type: 'object',
-            properties: { accepted: { type: 'integer' }, duplicates: { type: 'integer' } },
-            required: ['accepted', 'duplicates'],
+            properties: {
+              accepted: { type: 'integer', description: 'events stored now' },
+              duplicates: {
+                type: 'integer',
+                description: 'events not stored because their id was stored before (conflicts included)',
+              },
+              conflicts: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'ids stored before with other content: the stored event stays, the sent one is not stored; a client should set these events aside rather than resend them',
+              },
+            },
+            required: ['accepted', 'duplicates', 'conflicts'],
           },
           ...authErrors,
           409: errorSchema,
           413: errorSchema,
+          429: errorSchema,
         },
       },
     },
@@ -69,6 +88,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const result = await ctx.store.insertEvents(events);
       ctx.metrics.eventsAccepted.inc(result.accepted);
       ctx.metrics.eventsDuplicate.inc(result.duplicates);
+      ctx.metrics.eventsConflict.inc(result.conflicts.length);
+      if (result.conflicts.length > 0)
+        request.log.info({ conflicts: result.conflicts.length }, 'event ids re-sent with other content');
       return result;
     },
   );

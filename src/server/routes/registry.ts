@@ -18,10 +18,7 @@ function noBundle(): HttpError {
 /** Answers 304 when the client already holds this representation. */
 function sendTagged(request: FastifyRequest, reply: FastifyReply, etag: string, cache: string, body: string) {
   reply.header('etag', etag).header('cache-control', cache).type('application/json; charset=utf-8');
-  const match = request.headers['if-none-match'];
-  if (match?.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
-    return reply.code(304).send();
-  }
+  if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send();
   return reply.send(body);
 }
 
@@ -91,7 +88,8 @@ export function registryRoutes(app: FastifyInstance, ctx: ServerContext): void {
     '/v1/bundles/:version/:file',
     {
       schema: {
-        summary: 'A bundle file: immutable, with range requests',
+        summary:
+          'A bundle file: immutable, with range requests (If-Range on its ETag) and If-None-Match (304)',
         tags: ['registry'],
         params: {
           type: 'object',
@@ -106,27 +104,42 @@ export function registryRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const found = ctx.registry.filePath(version, file);
       if (!found)
         throw new HttpError(404, `bundle ${version.slice(0, 128)} lists no file ${file.slice(0, 128)}`);
+      // A strong validator from the content hash, the same for every server process.
+      const etag = `"${found.ref.sha256}"`;
+      reply.header('etag', etag).header('cache-control', IMMUTABLE);
+      if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      // A range is honoured only against this very file: a resumed download of an older one gets it whole.
+      const ifRange = request.headers['if-range'];
+      if (ifRange !== undefined && String(ifRange).trim() !== etag) delete request.raw.headers.range;
+      delete request.raw.headers['if-range'];
       const result = await send(request.raw, file, {
         root: `${ctx.registry.dir}/${version}`,
         immutable: true,
         maxAge: 31_536_000_000,
         dotfiles: 'deny',
         index: false,
-        // A strong validator from the content hash, the same for every server process.
         etag: false,
         lastModified: false,
       });
       if (result.type === 'error') {
         const status = (result.metadata as { error?: { status?: number } }).error?.status ?? 500;
-        throw new HttpError(
-          status === 416 ? 416 : status < 500 ? status : 500,
-          `cannot serve ${file}: ${status}`,
-        );
+        if (status === 416) {
+          reply.header('content-range', `bytes */${found.ref.bytes}`);
+          throw new HttpError(
+            416,
+            `the range ${String(request.headers.range).slice(0, 64)} is outside ${file} (${found.ref.bytes} bytes)`,
+          );
+        }
+        throw new HttpError(status < 500 ? status : 500, `cannot serve ${file}: ${status}`);
       }
       reply.code(result.statusCode).headers(result.headers);
-      reply.header('etag', `"${found.ref.sha256}"`).header('cache-control', IMMUTABLE);
-      reply.header('cross-origin-resource-policy', 'cross-origin');
+      reply.header('etag', etag).header('cache-control', IMMUTABLE);
       return reply.send(result.stream);
     },
   );
+}
+
+/** Whether an If-None-Match header names this ETag (or `*`). */
+function matchesAny(header: string | undefined, etag: string): boolean {
+  return header?.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*') ?? false;
 }

@@ -8,6 +8,7 @@ import {
   type EventRow,
   encodeVector,
   type ServerEmbeddingRow,
+  sameContent,
   toDeviceEmbedding,
   toServerEmbedding,
   toStoredEvent,
@@ -124,13 +125,18 @@ const INSERT_EVENTS = `
       WITH ORDINALITY AS batch (user_id, id, item_id, action, ts, surface, dwell_ms, n)
     ORDER BY n
     ON CONFLICT (user_id, id) DO NOTHING
-    RETURNING user_id, seq
+    RETURNING user_id, id, seq
   ), heads AS (
     INSERT INTO user_heads (user_id, last_seq)
     SELECT user_id, max(seq) FROM inserted GROUP BY user_id
     ON CONFLICT (user_id) DO UPDATE SET last_seq = greatest(user_heads.last_seq, excluded.last_seq)
   )
-  SELECT count(*) AS accepted FROM inserted`;
+  SELECT user_id, id FROM inserted`;
+
+/** The stored rows of the given (user_id, id) keys: what skipped events are compared with. */
+const STORED_EVENTS = `
+  SELECT ${EVENT_COLUMNS} FROM events
+  JOIN unnest($1::text[], $2::text[]) AS k (k_user, k_id) ON user_id = k_user AND id = k_id`;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -163,12 +169,12 @@ export class PostgresStore implements Store {
   }
 
   async insertEvents(events: readonly Event[]): Promise<InsertResult> {
-    if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    const accepted = await inTransaction(this.pool, async (client) => {
+    if (events.length === 0) return { accepted: 0, duplicates: 0, conflicts: [] };
+    return inTransaction(this.pool, async (client) => {
       // Sequences hand out values at insert, not commit. Serializing writers makes seq order commit
       // order, so a reader paging by seq can never pass a seq whose transaction has yet to commit.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.insertLockKey]);
-      const { rows } = await client.query<{ accepted: string }>(INSERT_EVENTS, [
+      const { rows } = await client.query<{ user_id: string; id: string }>(INSERT_EVENTS, [
         events.map((e) => e.userId),
         events.map((e) => e.id),
         events.map((e) => e.itemId),
@@ -178,9 +184,30 @@ export class PostgresStore implements Store {
         events.map((e) => e.dwellMs ?? null),
         Date.now(),
       ]);
-      return Number(rows[0].accepted);
+      const key = (userId: string, id: string) => JSON.stringify([userId, id]);
+      const inserted = new Set(rows.map((r) => key(r.user_id, r.id)));
+      // A repeat within the batch is skipped too, though its key is in `inserted`: compare it as well.
+      const seen = new Set<string>();
+      const skipped: Event[] = [];
+      for (const e of events) {
+        const k = key(e.userId, e.id);
+        if (inserted.has(k) && !seen.has(k)) seen.add(k);
+        else skipped.push(e);
+      }
+      const conflicts = new Set<string>();
+      if (skipped.length > 0) {
+        const stored = await client.query<EventRow>(STORED_EVENTS, [
+          skipped.map((e) => e.userId),
+          skipped.map((e) => e.id),
+        ]);
+        const byKey = new Map(stored.rows.map((r) => [key(r.user_id, r.id), toStoredEvent(r)]));
+        for (const e of skipped) {
+          const current = byKey.get(key(e.userId, e.id));
+          if (current && !sameContent(current, e)) conflicts.add(e.id);
+        }
+      }
+      return { accepted: rows.length, duplicates: events.length - rows.length, conflicts: [...conflicts] };
     });
-    return { accepted, duplicates: events.length - accepted };
   }
 
   async eventsOf(

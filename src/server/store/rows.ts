@@ -1,5 +1,5 @@
 import { InputError } from '../../core/errors.ts';
-import type { Action } from '../../core/events.ts';
+import type { Action, Event } from '../../core/events.ts';
 import type { DeviceEmbedding, ServerEmbedding, StoredEvent } from './types.ts';
 
 /** An events row as either driver hands it back: PostgreSQL's bigint columns arrive as strings. */
@@ -29,6 +29,17 @@ export function toStoredEvent(row: EventRow): StoredEvent {
   if (row.surface !== null) event.surface = row.surface;
   if (row.dwell_ms !== null) event.dwellMs = Number(row.dwell_ms);
   return event;
+}
+
+/** Whether an event sent again carries exactly the content stored under its id (a retry, not a conflict). */
+export function sameContent(stored: Event, sent: Event): boolean {
+  return (
+    stored.itemId === sent.itemId &&
+    stored.action === sent.action &&
+    stored.ts === sent.ts &&
+    stored.surface === sent.surface &&
+    stored.dwellMs === sent.dwellMs
+  );
 }
 
 export interface ServerEmbeddingRow {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Event } from '../../core/events.ts';
@@ -9,6 +9,7 @@ import {
   type EventRow,
   encodeVector,
   type ServerEmbeddingRow,
+  sameContent,
   toDeviceEmbedding,
   toServerEmbedding,
   toStoredEvent,
@@ -86,7 +87,12 @@ function migrate(db: Database.Database): void {
 }
 
 function open(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:' && !existsSync(file)) {
+    // Users' events and embeddings: readable by the server's user only. SQLite creates the -wal and -shm
+    // files with the database file's mode.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+  }
   const db = new Database(file);
   try {
     db.pragma('busy_timeout = 5000');
@@ -110,6 +116,7 @@ function statements(db: Database.Database) {
       `INSERT INTO events (user_id, id, item_id, action, ts, surface, dwell_ms, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, id) DO NOTHING`,
     ),
+    storedEvent: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? AND id = ?`),
     raiseHead: db.prepare(
       `INSERT INTO user_heads (user_id, last_seq) VALUES (?, ?)
        ON CONFLICT (user_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
@@ -168,9 +175,10 @@ export class SqliteStore implements Store {
     this.sql = statements(this.db);
   }
 
-  private insertBatch(events: readonly Event[]): number {
+  private insertBatch(events: readonly Event[]): { accepted: number; conflicts: string[] } {
     const receivedAt = Date.now();
     const heads = new Map<string, number>();
+    const conflicts = new Set<string>();
     let accepted = 0;
     for (const e of events) {
       const result = this.sql.insertEvent.run(
@@ -183,18 +191,22 @@ export class SqliteStore implements Store {
         e.dwellMs ?? null,
         receivedAt,
       );
-      if (result.changes === 0) continue;
+      if (result.changes === 0) {
+        const stored = this.sql.storedEvent.get(e.userId, e.id) as EventRow;
+        if (!sameContent(toStoredEvent(stored), e)) conflicts.add(e.id);
+        continue;
+      }
       accepted++;
       heads.set(e.userId, Number(result.lastInsertRowid));
     }
     for (const [userId, seq] of heads) this.sql.raiseHead.run(userId, seq);
-    return accepted;
+    return { accepted, conflicts: [...conflicts] };
   }
 
   async insertEvents(events: readonly Event[]): Promise<InsertResult> {
-    if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    const accepted = this.db.transaction(() => this.insertBatch(events)).immediate();
-    return { accepted, duplicates: events.length - accepted };
+    if (events.length === 0) return { accepted: 0, duplicates: 0, conflicts: [] };
+    const { accepted, conflicts } = this.db.transaction(() => this.insertBatch(events)).immediate();
+    return { accepted, duplicates: events.length - accepted, conflicts };
   }
 
   async eventsOf(

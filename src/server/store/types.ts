@@ -3,7 +3,13 @@ import type { Event } from '../../core/events.ts';
 /** What one `insertEvents` call did: events new to the store, and ids it already held (retries). */
 export interface InsertResult {
   accepted: number;
+  /** Events not stored because their (userId, id) was already stored: retries, and the conflicts below. */
   duplicates: number;
+  /**
+   * Ids (each once) of events whose (userId, id) the store already held with other content: the stored
+   * event stays as it was, and the client learns that its id was reused.
+   */
+  conflicts: string[];
 }
 
 /** An event as the server keeps it: the contract's fields plus the order the server received it in. */
@@ -59,7 +65,10 @@ export interface StaleUser {
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
-  /** Stores new events and skips ids the store already holds for that user, in one transaction. */
+  /**
+   * Stores new events and skips ids the store already holds for that user, in one transaction; a skipped
+   * event whose content differs from the stored one is reported in `conflicts`.
+   */
   insertEvents(events: readonly Event[]): Promise<InsertResult>;
   /** A user's events with seq > `afterSeq`, oldest first. */
   eventsOf(userId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]>;

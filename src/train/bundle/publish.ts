@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest, FileRef } from '../../core/bundle/index.ts';
-import { validateManifest } from '../../core/bundle/index.ts';
+import { checkVersionName, validateManifest } from '../../core/bundle/index.ts';
 
 export const LATEST_FILE = 'latest.json';
 
@@ -39,6 +39,7 @@ export function writeAtomic(file: string, text: string): void {
  */
 export function publishBundle(outDir: string, manifest: BundleManifest, files: BundleFiles): string {
   validateManifest(JSON.parse(JSON.stringify(manifest)));
+  checkVersionName(manifest.version);
   mkdirSync(outDir, { recursive: true });
   const target = join(outDir, manifest.version);
   if (!existsSync(target)) {

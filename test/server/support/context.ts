@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { buildServer } from '../../../src/server/app.ts';
+import { type BuildServerOptions, buildServer } from '../../../src/server/app.ts';
 import { TokenSigner } from '../../../src/server/auth/index.ts';
 import type { ServerContext } from '../../../src/server/context.ts';
 import { ServerMetrics } from '../../../src/server/metrics.ts';
@@ -27,7 +27,11 @@ export interface TestServer {
  * A real server (real store, real registry folder) for `inject` tests: SQLite in a temp folder, or
  * PostgreSQL in a throwaway schema dropped on close.
  */
-export async function testServer(kind: DbKind, modelsDir: string): Promise<TestServer> {
+export async function testServer(
+  kind: DbKind,
+  modelsDir: string,
+  options: Omit<BuildServerOptions, 'context'> = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgerec-api-'));
   const schema = `edgerec_api_${randomBytes(4).toString('hex')}`;
   const store = await openStore(
@@ -40,8 +44,9 @@ export async function testServer(kind: DbKind, modelsDir: string): Promise<TestS
     registry: new Registry(modelsDir),
     metrics: new ServerMetrics(),
     tokenTtlSeconds: 3600,
+    maxSessionSeconds: 7200,
   };
-  const app = await buildServer({ context });
+  const app = await buildServer({ ...options, context });
   return {
     app,
     context,

@@ -83,6 +83,12 @@ export interface ServeProcessOptions {
   /** PostgreSQL (DATABASE_URL); SQLite in `<dataDir>/edgerec.db` without one. */
   databaseUrl?: string;
   port?: number;
+  /**
+   * Keep `edgerec serve`'s default rate limits. Off by default: these processes carry load tests (crash,
+   * graceful shutdown, scale-out, bench:server) that send far more batches per user than a device would,
+   * and a 429 there would read as a lost batch.
+   */
+  rateLimits?: boolean;
 }
 
 export interface Exit {
@@ -126,6 +132,7 @@ export async function startServeProcess(options: ServeProcessOptions): Promise<S
       options.dataDir,
       '--models',
       options.modelsDir,
+      ...(options.rateLimits ? [] : ['--sessions-per-minute', '0', '--batches-per-minute', '0']),
       '--quiet',
     ],
     { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
