@@ -157,7 +157,7 @@ export class Engine {
     const version = located?.version ?? (await this.storage.currentVersion());
     if (!version)
       throw new BundleUnavailableError(
-        `${bundleUrl} cannot be reached and no bundle is cached yet: the first start needs the network`,
+        `${bundleUrl} cannot be reached and there is none cached yet: the first start needs the network`,
       );
     this.state = await this.loadState(version, located?.network, onProgress);
     await this.storage.pruneToRecent();

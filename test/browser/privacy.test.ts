@@ -25,7 +25,7 @@ const databaseName = () => `edgerec-privacy-test-${run}-${++databases}`;
 const opened: { dispose(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const r of opened.splice(0)) await r.dispose().catch(() => {});
-});
+}, 120_000);
 
 const { version } = await (await fetch(`${BUNDLES}latest.json`)).json();
 const ids = (await (await Bundle.open(httpBundleSource(`${BUNDLES}${version}/`))).catalog()).ids;
@@ -160,7 +160,14 @@ describe('privacy mode holds in every tab, ever', () => {
     const { userId, token } = await createSession(SERVER);
     const name = databaseName();
     // Recorded against an unreachable server: pending.
-    const a = await tab({ serverUrl: closedUrl, userId, token, databaseName: name, device: 'wasm' });
+    const a = await tab({
+      bundleUrl: BUNDLES,
+      serverUrl: closedUrl,
+      userId,
+      token,
+      databaseName: name,
+      device: 'wasm',
+    });
     const pending: Event[] = [];
     for (const itemId of ids.slice(50, 53)) pending.push(await a.rec.record({ itemId, action: 'save' }));
     expect((await a.rec.status()).pendingEvents).toBe(3);
