@@ -13,7 +13,10 @@ const api: EngineApi = {
   sync: () => engine.sync(),
   setToken: (token) => engine.setToken(token),
   status: () => engine.status(),
+  setPrivacy: (on) => engine.setPrivacy(on),
+  setAsideEvents: (limit) => engine.setAsideEvents(limit),
   clearCache: () => engine.clearCache(),
+  deleteLocalData: () => engine.deleteLocalData(),
   simulateDeviceLoss: () => engine.simulateDeviceLoss(),
   dispose: () => engine.dispose(),
 };

@@ -62,7 +62,27 @@ function checkId(value: unknown, field: string, problems: EventProblem[], row?: 
     problems.push({ row, field, message: `must be a string, got ${describe(value)}` });
   } else if (value.length === 0 || value.length > MAX_ID_LENGTH) {
     problems.push({ row, field, message: `must be 1 to ${MAX_ID_LENGTH} characters long` });
-  }
+  } else checkText(value, field, problems, row);
+}
+
+/** A UTF-16 code unit of a surrogate pair standing alone: it has no UTF-8 encoding. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Refuses what the sync server refuses in any string field (and what PostgreSQL cannot store): U+0000,
+ * and lone surrogates, which have no UTF-8 form (SQLite would store invalid UTF-8, PostgreSQL refuses).
+ */
+function checkText(value: string, field: string, problems: EventProblem[], row?: number): void {
+  const nul = value.indexOf('\u0000');
+  if (nul >= 0)
+    problems.push({ row, field, message: `must not contain the NUL character (U+0000, at index ${nul})` });
+  const lone = LONE_SURROGATE.exec(value);
+  if (lone)
+    problems.push({
+      row,
+      field,
+      message: `must be valid Unicode: a lone surrogate U+${lone[0].charCodeAt(0).toString(16).toUpperCase()} at index ${lone.index}`,
+    });
 }
 
 function describe(value: unknown): string {
@@ -74,8 +94,8 @@ function describe(value: unknown): string {
 }
 
 /**
- * Lists every problem of one candidate event: missing or unknown fields, wrong types, out-of-range values.
- * Unknown fields are problems, not silently dropped, so a client typo never loses data unnoticed.
+ * Lists every problem of one candidate event: missing or unknown fields, wrong types, out-of-range values,
+ * strings the server refuses (NUL, lone surrogates). Unknown fields are problems, not silently dropped, so a client typo never loses data unnoticed.
  */
 export function eventProblems(candidate: unknown, row?: number): EventProblem[] {
   if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) {
@@ -119,7 +139,7 @@ export function eventProblems(candidate: unknown, row?: number): EventProblem[] 
       field: 'surface',
       message: `must be at most ${EVENT_LIMITS.surfaceLength} characters long`,
     });
-  }
+  } else if (typeof record.surface === 'string') checkText(record.surface, 'surface', problems, row);
   if ('dwellMs' in record) {
     const dwell = record.dwellMs;
     if (typeof dwell !== 'number' || !Number.isFinite(dwell) || dwell < 0) {

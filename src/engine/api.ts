@@ -1,11 +1,14 @@
 import type { Event } from '../core/events.ts';
 import type {
+  ClearedBundles,
+  DeletedLocalData,
   EngineOptions,
   EngineStatus,
   ProgressEvent,
   RecommendRequest,
   RecommendResult,
   RecordedEvent,
+  SetAsideEvent,
   SyncResult,
 } from './types.ts';
 
@@ -19,7 +22,14 @@ export interface EngineApi {
   /** A new bearer token for the sync server (after a 401, or a renewal). */
   setToken(token: string): Promise<void>;
   status(): Promise<EngineStatus>;
-  clearCache(): Promise<void>;
+  /** Turns privacy mode on or off for this user, stored and shared by every tab. */
+  setPrivacy(on: boolean): Promise<void>;
+  /** Events the server refused (set aside), oldest first. */
+  setAsideEvents(limit?: number): Promise<SetAsideEvent[]>;
+  /** Deletes the cached bundles only. */
+  clearCache(): Promise<ClearedBundles>;
+  /** Deletes this user's local data (events, hidden items, counts, embeddings) and says what it deleted. */
+  deleteLocalData(): Promise<DeletedLocalData>;
   /** Destroys the retrieval GPU device, to exercise the CPU fallback (tests, diagnostics). */
   simulateDeviceLoss(): Promise<boolean>;
   dispose(): Promise<void>;

@@ -13,11 +13,13 @@ import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { CONTEXT_DIM, contextFeatures, mmrSelect, utility } from '../core/ranking/index.ts';
 import { exclusionBitset } from '../core/retrieval/index.ts';
 import { encoderInput } from '../core/sequence/index.ts';
-import { locateBundle } from './bundle-location.ts';
+import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { itemRows, writeItemRow } from './item-rows.ts';
+import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
+import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
-import { EngineStorage } from './storage/index.ts';
+import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
 import {
   type DeviceEmbedding,
   emptyUserState,
@@ -26,8 +28,10 @@ import {
   type SyncClock,
   type SyncStatus,
   serverRoot,
+  syncMetaKey,
 } from './sync/index.ts';
 import type {
+  DeletedLocalData,
   EngineOptions,
   EngineStatus,
   ProgressEvent,
@@ -52,8 +56,12 @@ export class BundleUnavailableError extends Error {
   }
 }
 
-/** Everything that belongs to one bundle version; swapped as a whole when a new version is ready. */
+/**
+ * Everything that belongs to one bundle version; swapped as a whole when a new version is ready. Requests
+ * hold it through its lease, so a swap frees it only after the last request that started on it.
+ */
 interface ModelState {
+  lease: Lease;
   manifest: BundleManifest;
   catalog: BundleCatalog;
   index: Map<string, number>;
@@ -68,6 +76,8 @@ interface ModelState {
 
 const DEFAULT_CANDIDATES = 200;
 const RECENT_EVENTS = 500;
+/** The local log is trimmed to this many newest events of the user by default (see `maxLogEvents`). */
+export const DEFAULT_MAX_LOG_EVENTS = 5000;
 const VERBS: Record<string, string> = { click: 'clicked', closeup: 'looked at', save: 'saved' };
 
 const normalise = (v: Float32Array): Float32Array | undefined => {
@@ -99,11 +109,14 @@ export class Engine {
   private state?: ModelState;
   private storage?: EngineStorage;
   private options?: Required<
-    Pick<EngineOptions, 'userId' | 'device' | 'dtype' | 'candidates' | 'longTermWeight'>
+    Pick<EngineOptions, 'userId' | 'device' | 'dtype' | 'candidates' | 'longTermWeight' | 'maxLogEvents'>
   > &
     EngineOptions & { bundleUrl: string };
   private online = true;
   private syncClient?: SyncClient;
+  /** The bundle check in flight: concurrent sync() calls share it, so a version is loaded once. */
+  private bundleCheck?: Promise<Pick<SyncResult, 'bundle' | 'version' | 'bundleError'>>;
+  private recordsSinceTrim = 0;
 
   constructor(private readonly deps: EngineDeps = {}) {}
 
@@ -119,6 +132,9 @@ export class Engine {
     }
     // A malformed serverUrl is refused now, not after the bundle has loaded.
     if (options.serverUrl) serverRoot(options.serverUrl);
+    const maxLogEvents = options.maxLogEvents ?? DEFAULT_MAX_LOG_EVENTS;
+    if (!Number.isInteger(maxLogEvents) || maxLogEvents < 1)
+      throw new RangeError(`createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`);
     // The server's registry is laid out as a bundles folder: locateBundle works on it unchanged.
     const bundleUrl = options.bundleUrl ?? registryUrl(options.serverUrl!);
     this.options = {
@@ -127,26 +143,31 @@ export class Engine {
       candidates: DEFAULT_CANDIDATES,
       longTermWeight: 0.5,
       ...options,
+      maxLogEvents,
       bundleUrl,
     };
     this.storage = await EngineStorage.open(options.databaseName);
+    // Before anything can be recorded or synced: the stored flag is what every tab of this user obeys.
+    if (options.privacy === true)
+      await this.storage.setPrivacy(options.userId, true, () => emptyUserState(options.userId));
     onProgress({ phase: 'manifest', message: `resolving ${bundleUrl}` });
-    const located = await locateBundle(bundleUrl).catch(() => undefined);
+    // Only "no answer for now" falls back to the cache; a 404 or a malformed answer is an error.
+    const located = await locateBundle(bundleUrl);
     this.online = located !== undefined;
     const version = located?.version ?? (await this.storage.currentVersion());
     if (!version)
       throw new BundleUnavailableError(
-        `no bundle at ${bundleUrl} and none cached yet: the first start needs the network`,
+        `${bundleUrl} cannot be reached and there is none cached yet: the first start needs the network`,
       );
     this.state = await this.loadState(version, located?.network, onProgress);
-    await this.storage.setCurrent(version, (m) => this.neededFiles(m));
+    await this.storage.pruneToRecent();
+    await this.storage.trimEvents(options.userId, maxLogEvents);
     if (options.serverUrl) {
       this.syncClient = new SyncClient({
         storage: this.storage,
         serverUrl: options.serverUrl,
         token: options.token,
         userId: options.userId,
-        privacy: options.privacy ?? false,
         modelVersion: () => this.state?.manifest.version,
         deviceEmbedding: () => this.deviceEmbedding(),
         lockName: `edgerec-sync:${this.storage.name}:${options.userId}`,
@@ -168,7 +189,10 @@ export class Engine {
   ): Promise<ModelState> {
     const storage = this.storage!;
     const options = this.options!;
-    const source = storage.cachedSource(network, version);
+    // Each file is hashed once in this load: when prefetched (or downloaded), not again when read or
+    // when the version is made current.
+    const verified = new VerifiedFiles();
+    const source = storage.cachedSource(network, version, verified);
     const bundle = await Bundle.open(source);
     const manifest = bundle.manifest;
     if (network) {
@@ -186,6 +210,7 @@ export class Engine {
             cached: p.fromCache,
           }),
         (m) => this.neededFiles(m),
+        verified,
       );
     }
     const load = async (ref: FileRef) => {
@@ -196,7 +221,7 @@ export class Engine {
     const catalog = await bundle.catalog();
     const table = await bundle.itemTable(options.dtype);
     onProgress({ phase: 'compile', message: 'retrieval kernels' });
-    const retriever = await FallbackRetriever.create(table, options.device);
+    const retriever = await FallbackRetriever.create(table, options.device, options.retrievalThreads);
     onProgress({ phase: 'warmup', message: 'choosing the ranker execution provider' });
     const gpu = retriever.backend === 'webgpu';
     const pick = (
@@ -214,21 +239,56 @@ export class Engine {
       }
       return candidates;
     };
-    const ranker = await fastestSession(pick(manifest.rankers, 'student'), load, options.candidates, 'probs');
-    const encoder = await fastestSession(pick(manifest.encoders, 'student'), load, 1, 'user');
-    const encoderLength = Number(encoder.session.entry.inputs[0].shape[1]);
+    const sessions: ModelSession[] = [];
+    try {
+      const ranker = await fastestSession(
+        pick(manifest.rankers, 'student'),
+        load,
+        options.candidates,
+        'probs',
+      );
+      sessions.push(ranker.session);
+      const encoder = await fastestSession(pick(manifest.encoders, 'student'), load, 1, 'user');
+      sessions.push(encoder.session);
+      // Atomic: the version becomes current only now that every file it needs is stored and verified.
+      await storage.setCurrent(version, (m) => this.neededFiles(m), verified);
+      return this.modelState(manifest, catalog, table, retriever, ranker.session, encoder.session);
+    } catch (error) {
+      retriever.dispose();
+      for (const session of sessions) await session.dispose().catch(() => {});
+      throw error;
+    }
+  }
+
+  private modelState(
+    manifest: BundleManifest,
+    catalog: BundleCatalog,
+    table: DecodedItemTable,
+    retriever: FallbackRetriever,
+    ranker: ModelSession,
+    encoder: ModelSession,
+  ): ModelState {
+    const encoderLength = Number(encoder.entry.inputs[0].shape[1]);
     const index = new Map(catalog.ids.map((id, i) => [id, i]));
     const popular = Int32Array.from(catalog.ids.map((_, i) => i)).sort(
       (a, b) => catalog.positives[b] - catalog.positives[a] || a - b,
     );
+    track('modelStates', 1);
+    const lease = new Lease(async () => {
+      track('modelStates', -1);
+      retriever.dispose();
+      await ranker.dispose();
+      await encoder.dispose();
+    });
     return {
+      lease,
       manifest,
       catalog,
       index,
       table,
       retriever,
-      ranker: ranker.session,
-      encoder: encoder.session,
+      ranker,
+      encoder,
       encoderLength,
       popular,
     };
@@ -262,10 +322,24 @@ export class Engine {
     return { state: this.state, storage: this.storage, options: this.options };
   }
 
+  /**
+   * Runs on the bundle version current when it is called, to the end: a swap meanwhile sends later
+   * requests to the new version and frees this one only after this request (see Lease).
+   */
   async recommend(request: RecommendRequest): Promise<RecommendResult> {
     const { state, storage, options } = this.ready();
-    const t0 = performance.now();
     const k = checkRequest(request);
+    return state.lease.use(() => this.recommendOn(state, storage, options, request, k));
+  }
+
+  private async recommendOn(
+    state: ModelState,
+    storage: EngineStorage,
+    options: NonNullable<Engine['options']>,
+    request: RecommendRequest,
+    k: number,
+  ): Promise<RecommendResult> {
+    const t0 = performance.now();
     const dim = state.table.dim;
     const user = (await storage.userState(options.userId)) ?? emptyUserState(options.userId);
     const { events, actions } = await this.localActions(state, storage, options.userId);
@@ -405,9 +479,11 @@ export class Engine {
   private async deviceEmbedding(): Promise<DeviceEmbedding | undefined> {
     const { state, storage, options } = this;
     if (!state || !storage || !options) return undefined;
-    const { actions } = await this.localActions(state, storage, options.userId);
-    const short = await realtimeEmbedding(state, actions);
-    return short ? { vector: Array.from(short), modelVersion: state.manifest.version } : undefined;
+    return state.lease.use(async () => {
+      const { actions } = await this.localActions(state, storage, options.userId);
+      const short = await realtimeEmbedding(state, actions);
+      return short ? { vector: Array.from(short), modelVersion: state.manifest.version } : undefined;
+    });
   }
 
   private reason(
@@ -467,18 +543,41 @@ export class Engine {
       ...(input.surface !== undefined ? { surface: input.surface } : {}),
       ...(input.dwellMs !== undefined ? { dwellMs: input.dwellMs } : {}),
     });
-    // A re-recorded id is already logged (and counted): neither counted nor uploaded twice.
-    if (!(await storage.appendEvent(event))) return event;
-    // One transaction: the sync client may store a pulled embedding in the same record meanwhile.
-    await storage.updateUserState(options.userId, (stored) => {
+    // One transaction: the event (local only when the user's stored privacy flag is on) and the counts it
+    // changes. A re-recorded id is already logged (and counted): neither counted nor uploaded twice.
+    const appended = await storage.appendEvent(event, (stored) => {
       const user = stored ?? emptyUserState(options.userId);
       if (event.action !== 'impression') user.counts[event.action]++;
       if (event.action === 'hide' && !user.hidden.includes(event.itemId)) user.hidden.push(event.itemId);
       user.updatedAt = event.ts;
       return user;
     });
+    if (!appended) return event;
+    // Trimmed in steps: the log holds at most maxLogEvents plus one step (and every unsynced event).
+    if (++this.recordsSinceTrim >= trimStep(options.maxLogEvents)) {
+      this.recordsSinceTrim = 0;
+      await storage.trimEvents(options.userId, options.maxLogEvents);
+    }
     this.syncClient?.notifyRecorded();
     return event;
+  }
+
+  /**
+   * Turns privacy mode on or off for this user, in every tab and later start (stored in IndexedDB). On:
+   * events recorded from now on, and those still waiting in the outbox, never leave the device; the server
+   * is told at the next pass (which deletes the raw events it holds). Off: events recorded from now on are
+   * uploaded; those recorded in privacy mode stay on the device for good.
+   */
+  async setPrivacy(on: boolean): Promise<void> {
+    const { storage, options } = this.ready();
+    await storage.setPrivacy(options.userId, on, () => emptyUserState(options.userId));
+    this.syncClient?.privacyChanged(on);
+  }
+
+  /** Events the server refused (or holds another event under their id), oldest first, with why. */
+  async setAsideEvents(limit = 100): Promise<SetAsideEvent[]> {
+    const { storage, options } = this.ready();
+    return storage.setAsideEvents(limit, options.userId);
   }
 
   /**
@@ -486,30 +585,64 @@ export class Engine {
    * uploads the outbox and syncs the embeddings (one pass of the sync client, after any in flight).
    */
   async sync(): Promise<SyncResult> {
-    const bundle = await this.syncBundle();
+    const { storage, options } = this.ready();
+    this.bundleCheck ??= this.syncBundle().finally(() => {
+      this.bundleCheck = undefined;
+    });
+    const bundle = await this.bundleCheck;
+    let result: SyncResult;
     if (!this.syncClient) {
-      const pending = await this.ready().storage.countUnsynced();
-      return {
+      const pending = await storage.countUnsynced();
+      result = {
         ...bundle,
         events: { uploaded: 0, duplicates: 0, refused: 0, pending },
         embedding: 'disabled',
         state: 'disabled',
       };
-    }
-    return { ...bundle, ...(await this.syncClient.sync()) };
+    } else result = { ...bundle, ...(await this.syncClient.sync()) };
+    // Events the pass marked synced may now be trimmed.
+    if (this.storage) await storage.trimEvents(options.userId, options.maxLogEvents);
+    return result;
   }
 
-  private async syncBundle(): Promise<Pick<SyncResult, 'bundle' | 'version'>> {
+  /**
+   * Looks for a newer bundle; when there is one, loads it next to the running one, makes it current and
+   * swaps it in between requests (the old one is freed after its last request), then prunes the cache to
+   * the current and the previous version. A bundle URL that answers but not with a bundle, or a new
+   * version that fails to load, is reported (`bundle: 'error'`), and the running version stays.
+   */
+  private async syncBundle(): Promise<Pick<SyncResult, 'bundle' | 'version' | 'bundleError'>> {
     const { storage, options, state } = this.ready();
-    const located = await locateBundle(options.bundleUrl).catch(() => undefined);
+    const running = state.manifest.version;
+    let located: BundleLocation | undefined;
+    try {
+      located = await locateBundle(options.bundleUrl);
+    } catch (error) {
+      this.online = true;
+      return { bundle: 'error', version: running, bundleError: (error as Error).message };
+    }
     this.online = located !== undefined;
-    if (!located) return { bundle: 'offline', version: state.manifest.version };
-    if (located.version === state.manifest.version) return { bundle: 'current', version: located.version };
-    const next = await this.loadState(located.version, located.network, () => {});
-    await storage.setCurrent(located.version, (m) => this.neededFiles(m));
+    if (!located) return { bundle: 'offline', version: running };
+    if (located.version === running) return { bundle: 'current', version: running };
+    let next: ModelState;
+    try {
+      next = await this.loadState(located.version, located.network, () => {});
+    } catch (error) {
+      return {
+        bundle: 'error',
+        version: running,
+        bundleError: `bundle ${located.version} could not be loaded: ${(error as Error).message}`,
+      };
+    }
+    if (!this.storage) {
+      // Disposed while the new version loaded.
+      await next.lease.retire();
+      return { bundle: 'current', version: running };
+    }
     const old = this.state!;
     this.state = next;
-    await disposeState(old);
+    void old.lease.retire();
+    await storage.pruneToRecent();
     return { bundle: 'updated', version: located.version };
   }
 
@@ -520,11 +653,18 @@ export class Engine {
   }
 
   async status(): Promise<EngineStatus> {
-    const pending = this.storage ? await this.storage.countUnsynced() : 0;
-    const sync = this.syncClient?.status() ?? DISABLED_SYNC;
+    const storage = this.storage;
+    const userId = this.options?.userId;
+    const pending = storage ? await storage.countUnsynced() : 0;
+    const setAside = storage ? await storage.countSetAside() : 0;
+    // The stored flag: another tab may have changed it since this one's sync client last looked.
+    const privacy = storage && userId !== undefined ? await storage.privacy(userId) : false;
+    const sync = { ...(this.syncClient?.status() ?? DISABLED_SYNC), privacy };
     const online = this.online && sync.state !== 'offline';
+    const resources = liveResources();
     const state = this.state;
-    if (!state) return { ready: false, pendingEvents: pending, online, sync };
+    if (!state)
+      return { ready: false, pendingEvents: pending, setAsideEvents: setAside, online, sync, resources };
     const ranker = state.ranker.entry;
     return {
       ready: true,
@@ -538,9 +678,11 @@ export class Engine {
       rankerVariant: `${ranker.role} ${ranker.dtype}${ranker.form ? `-${ranker.form}` : ''}`,
       items: state.table.count,
       pendingEvents: pending,
+      setAsideEvents: setAside,
       online,
       sync,
       lastFallback: state.retriever.lastFallback,
+      resources,
     };
   }
 
@@ -552,20 +694,42 @@ export class Engine {
     return this.ready().state.retriever.simulateDeviceLoss();
   }
 
-  async clearCache(): Promise<void> {
-    await this.storage?.clear();
+  /**
+   * Deletes the cached bundles — every version's files and manifests — and nothing else: the event log
+   * (with events not yet uploaded), hidden items, counts, embeddings and privacy stay. The running version
+   * keeps running from memory; the next start downloads the bundle again (so it needs the network).
+   */
+  async clearCache(): Promise<ClearedBundles> {
+    return this.ready().storage.clearBundles();
+  }
+
+  /**
+   * Deletes this user's data on this device: the whole event log — events not yet uploaded included, which
+   * are then never uploaded — hidden items, action counts, the long-term and device embeddings' local
+   * copies and the sync client's record. Kept: the bundle cache, other users' data, and privacy mode when
+   * on (a setting, not data: recording after the deletion stays private). Nothing on the server changes.
+   * Resolves with what was deleted, counted.
+   */
+  async deleteLocalData(): Promise<DeletedLocalData> {
+    const { storage, options } = this.ready();
+    return storage.deleteUserData(options.userId, [syncMetaKey(options.userId)]);
   }
 
   async dispose(): Promise<void> {
     // First: its timers stop, and the pass in flight ends before the storage it writes closes.
     await this.syncClient?.dispose();
     this.syncClient = undefined;
-    if (this.state) await disposeState(this.state);
+    const state = this.state;
     this.state = undefined;
+    // Requests still running finish on it; it is freed after the last one.
+    if (state) await state.lease.retire();
     this.storage?.close();
     this.storage = undefined;
   }
 }
+
+/** How many records between two trims of the log: a tenth of its size, 1 to 100. */
+const trimStep = (maxLogEvents: number) => Math.max(1, Math.min(100, Math.floor(maxLogEvents / 10)));
 
 /** The most a request may ask for: the GPU kernels keep up to this many candidates per workgroup. */
 export const MAX_K = 256;
@@ -583,12 +747,6 @@ function checkRequest(request: RecommendRequest): number {
       throw new RangeError(`recommend: utility weight ${head} must be a finite number`);
   }
   return k;
-}
-
-async function disposeState(state: ModelState): Promise<void> {
-  state.retriever.dispose();
-  await state.ranker.dispose();
-  await state.encoder.dispose();
 }
 
 /** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */

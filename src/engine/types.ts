@@ -1,5 +1,7 @@
 import type { ItemDtype, ModelDtype, RankerHead } from '../core/bundle/index.ts';
 import type { Action } from '../core/events.ts';
+import type { LiveResources } from './resources.ts';
+import type { DeletedUserData } from './storage/index.ts';
 import type {
   EmbeddingDetail,
   EmbeddingOutcome,
@@ -8,7 +10,12 @@ import type {
   SyncStatus,
 } from './sync/types.ts';
 
+export type { LiveResources } from './resources.ts';
+export type { ClearedBundles, SetAsideEvent } from './storage/index.ts';
 export type { EmbeddingDetail, EmbeddingOutcome, SyncState, SyncStatus } from './sync/types.ts';
+
+/** What `deleteLocalData()` deleted on this device (see EngineStorage.deleteUserData). */
+export type DeletedLocalData = DeletedUserData;
 
 /** Where a stage ran: a GPU kernel, a WASM kernel (or ORT's wasm EP), or plain TypeScript. */
 export type Backend = 'webgpu' | 'wasm' | 'js';
@@ -34,9 +41,12 @@ export interface EngineOptions {
    */
   token?: string;
   /**
-   * Privacy mode (with `serverUrl`): raw events never leave the device — the server is told so at the
-   * first sync (which deletes any it holds), events are kept local only, and only the device-learned
-   * embedding is written. Default false.
+   * `true` turns privacy mode on for this user: raw events never leave the device. The setting is stored
+   * in IndexedDB and shared by every tab and later start of this user; each event is stored local only
+   * when it is recorded under it, so no tab ever uploads it — not after privacy is turned off either. The
+   * server is told at the next sync (which deletes the raw events it holds), and only the device-learned
+   * embedding is written. Leaving it out (or `false`) keeps the stored setting, so a tab started without
+   * the flag never turns privacy off behind the user's back; `setPrivacy(false)` turns it off.
    */
   privacy?: boolean;
   /** Retrieval device; `auto` = WebGPU when the adapter has what the kernels need, else WASM. */
@@ -51,6 +61,14 @@ export interface EngineOptions {
   longTermWeight?: number;
   /** IndexedDB database name (tests use their own). */
   databaseName?: string;
+  /**
+   * The local event log keeps this user's newest `maxLogEvents` events (default 5,000; the encoder reads
+   * the newest 500). Older ones are deleted as new ones come — never one still waiting for upload or set
+   * aside after a refusal.
+   */
+  maxLogEvents?: number;
+  /** Threads of the CPU retrieval kernel, the calling one included (default: one per 32k items, up to 8). */
+  retrievalThreads?: number;
 }
 
 export type ProgressPhase = 'manifest' | 'download' | 'verify' | 'compile' | 'warmup' | 'ready';
@@ -113,8 +131,16 @@ export interface RecordedEvent {
 
 /** What `sync()` did: the bundle check, then (with a server) the outbox and the embeddings. */
 export interface SyncResult {
-  bundle: 'current' | 'updated' | 'offline';
+  /**
+   * `offline`: the bundle URL gave no answer for now (network, 5xx); `error`: it answered but not with a
+   * bundle (404, malformed), or the new version failed to load — see `bundleError`; the running version
+   * stays in both.
+   */
+  bundle: 'current' | 'updated' | 'offline' | 'error';
+  /** The version running after the check. */
   version?: string;
+  /** What went wrong, with the URL, when `bundle` is `error`. */
+  bundleError?: string;
   /** Without a server: nothing uploaded, `pending` the events waiting. */
   events: SyncPassResult['events'];
   /** `disabled` without a server. */
@@ -133,10 +159,17 @@ export interface EngineStatus {
   items?: number;
   /** Local events waiting in the outbox (all users of the database); events kept local only are not counted. */
   pendingEvents: number;
+  /**
+   * Events set aside (all users of the database): the server refused them alone (a 4xx), or holds another
+   * event under their id. Kept on the device, never sent again; `setAsideEvents()` lists them.
+   */
+  setAsideEvents: number;
   /** Whether the bundle source, and the sync server when there is one, answered last time. */
   online: boolean;
   /** The sync client: `disabled` without `serverUrl`. */
   sync: SyncStatus;
   /** The last fallback or error the engine recovered from, in words. */
   lastFallback?: string;
+  /** Live model states, GPU buffers, retrieval workers and ORT sessions of the engine's worker (leak checks). */
+  resources: LiveResources;
 }

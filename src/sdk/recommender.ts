@@ -2,12 +2,15 @@ import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
 import type { Event } from '../core/events.ts';
 import type { EngineApi } from '../engine/api.ts';
 import type {
+  ClearedBundles,
+  DeletedLocalData,
   EngineOptions,
   EngineStatus,
   ProgressEvent,
   RecommendRequest,
   RecommendResult,
   RecordedEvent,
+  SetAsideEvent,
   SyncResult,
 } from '../engine/types.ts';
 
@@ -29,7 +32,30 @@ export interface Recommender {
   sync(): Promise<SyncResult>;
   /** A new bearer token for the sync server (after a 401 — `status().sync.state` 'unauthorized' — or a renewal). */
   setToken(token: string): Promise<void>;
-  clearCache(): Promise<void>;
+  /**
+   * Turns privacy mode on or off for this user — stored on the device and shared by every tab. On: events
+   * recorded from now on (and those not yet uploaded) never leave the device; the server deletes the raw
+   * events it holds at the next sync. Off: later events are uploaded again; those recorded in privacy mode
+   * never are.
+   */
+  setPrivacy(on: boolean): Promise<void>;
+  /**
+   * Events the server refused (a 4xx for the event alone) or holds another event under their id: kept on
+   * the device, never sent again, not blocking the others. `status().setAsideEvents` counts them.
+   */
+  setAsideEvents(limit?: number): Promise<SetAsideEvent[]>;
+  /**
+   * Deletes the cached model bundles (files and manifests of every version) to free space, and nothing
+   * else: events not yet uploaded, hidden items, counts, embeddings and the privacy setting stay. The
+   * running model keeps working; the next start downloads the bundle again, so it needs the network.
+   */
+  clearCache(): Promise<ClearedBundles>;
+  /**
+   * Deletes this user's data on this device: every recorded event (those not yet uploaded too: they will
+   * never be), hidden items, action counts, embeddings and sync bookkeeping. The bundle cache, other users'
+   * data and privacy mode (when on) are kept; nothing on the server changes. Resolves with what it deleted.
+   */
+  deleteLocalData(): Promise<DeletedLocalData>;
   /** Destroys the retrieval GPU device, to check the CPU fallback; false when retrieval is not on WebGPU. */
   simulateDeviceLoss(): Promise<boolean>;
   /** Frees the GPU buffers and ORT sessions, and ends the worker. */
@@ -76,7 +102,10 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     status: () => live().status(),
     sync: () => live().sync(),
     setToken: (token) => live().setToken(token),
+    setPrivacy: (on) => live().setPrivacy(on),
+    setAsideEvents: (limit) => live().setAsideEvents(limit),
     clearCache: () => live().clearCache(),
+    deleteLocalData: () => live().deleteLocalData(),
     simulateDeviceLoss: () => live().simulateDeviceLoss(),
     async dispose() {
       if (disposed) return;

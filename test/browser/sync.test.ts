@@ -94,6 +94,7 @@ async function storedSync(name: string, userId: string) {
       user: await storage.userState(userId),
       pending: await storage.countUnsynced(),
       localOnly: await storage.countLocalOnly(),
+      setAside: await storage.countSetAside(),
     };
   } finally {
     storage.close();
@@ -427,7 +428,7 @@ describe('sync client against the real server', () => {
     expect(feed.items).toHaveLength(10);
   });
 
-  it('an event the server refuses (400: surface over 64 characters, written by an older client with looser checks) is isolated, kept local, and does not block the outbox (page engine, frozen timers, the injected fetch counts uploads)', async () => {
+  it('an event the server refuses (400: surface over 64 characters, written by an older client with looser checks) is isolated, set aside, and does not block the outbox (page engine, frozen timers, the injected fetch counts uploads)', async () => {
     const { userId, token } = await createSession(SERVER);
     const name = databaseName();
     const posts: number[] = [];
@@ -467,7 +468,7 @@ describe('sync client against the real server', () => {
     expect(status.sync.lastError).toContain(`event ${bad.id} refused by the server (400)`);
     expect(status.sync.lastError).toMatch(/surface must NOT have more than 64 characters/);
     expect((await serverEvents(userId, token)).map((e) => e.id)).toEqual([good1.id, good2.id]);
-    expect(await storedSync(name, userId)).toMatchObject({ pending: 0, localOnly: 1 });
+    expect(await storedSync(name, userId)).toMatchObject({ pending: 0, localOnly: 0, setAside: 1 });
 
     const good3 = await engine.record({ itemId: ids[73], action: 'click' });
     const next = await engine.sync();

@@ -157,6 +157,27 @@ describe('eventProblems', () => {
     expect(EVENT_LIMITS).toEqual({ idLength: 256, surfaceLength: 64, ts: 8.64e15, dwellMs: 8.64e7 });
   });
 
+  it('refuses what the server refuses in every string field: NUL and lone surrogates, not valid pairs', () => {
+    const at = (extra: Record<string, unknown>) =>
+      eventProblems({ ...valid(), ...extra }).map((p) => `${p.field}: ${p.message}`);
+    for (const field of ['id', 'userId', 'itemId', 'surface']) {
+      expect(at({ [field]: 'a\u0000b' })).toEqual([
+        `${field}: must not contain the NUL character (U+0000, at index 1)`,
+      ]);
+      expect(at({ [field]: 'ab\uD83D' })).toEqual([
+        `${field}: must be valid Unicode: a lone surrogate U+D83D at index 2`,
+      ]);
+      expect(at({ [field]: '\uDE00x' })).toEqual([
+        `${field}: must be valid Unicode: a lone surrogate U+DE00 at index 0`,
+      ]);
+      // A surrogate pair (an emoji), bidi controls and other odd but valid text are accepted.
+      expect(at({ [field]: 'pin \uD83D\uDE00 \u202Eabc' })).toEqual([]);
+    }
+    expect(() => validateEvent({ ...valid(), itemId: 'x\u0000' })).toThrow(
+      /itemId: must not contain the NUL/,
+    );
+  });
+
   it('names arrays and null in messages', () => {
     expect(eventProblems([], 1)[0].message).toBe('must be a JSON object, got an array');
     expect(eventProblems({ ...valid(), userId: null })[0].message).toBe('must be a string, got null');

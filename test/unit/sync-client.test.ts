@@ -23,12 +23,18 @@ const SERVER = 'http://sync.test';
 
 /** The storage contract over Maps, with the same outbox semantics as EngineStorage. */
 class MemoryStorage implements SyncStorage {
-  readonly events = new Map<string, Event & { synced: 0 | 1 | 2; localReason?: string }>();
+  readonly events = new Map<string, Event & { synced: 0 | 1 | 2 | 3; localReason?: string }>();
   readonly metas = new Map<string, unknown>();
   readonly users = new Map<string, UserState>();
 
+  /** As EngineStorage.appendEvent: an event of a user in privacy mode is stored local only. */
   add(event: Event): void {
-    if (!this.events.has(event.id)) this.events.set(event.id, { ...event, synced: 0 });
+    if (this.events.has(event.id)) return;
+    const privacy = this.users.get(event.userId)?.privacy === true;
+    this.events.set(
+      event.id,
+      privacy ? { ...event, synced: 2, localReason: 'privacy' } : { ...event, synced: 0 },
+    );
   }
   private pending(userId?: string) {
     return [...this.events.values()]
@@ -43,28 +49,38 @@ class MemoryStorage implements SyncStorage {
   async countUnsynced(): Promise<number> {
     return this.pending().length;
   }
-  async markSynced(ids: readonly string[]): Promise<number> {
+  private mark(ids: readonly string[], flag: 1 | 2 | 3, reason?: string): number {
     let n = 0;
     for (const id of ids) {
       const e = this.events.get(id);
-      if (e && e.synced !== 1) {
-        e.synced = 1;
+      if (e && e.synced === 0) {
+        e.synced = flag;
+        if (reason !== undefined) e.localReason = reason;
         n++;
       }
     }
     return n;
   }
+  async markSynced(ids: readonly string[]): Promise<number> {
+    return this.mark(ids, 1);
+  }
   async markLocalOnly(ids: readonly string[], reason: string): Promise<number> {
-    let n = 0;
-    for (const id of ids) {
-      const e = this.events.get(id);
-      if (e && e.synced === 0) {
-        e.synced = 2;
-        e.localReason = reason;
-        n++;
-      }
-    }
-    return n;
+    return this.mark(ids, 2, reason);
+  }
+  async markSetAside(ids: readonly string[], reason: string): Promise<number> {
+    return this.mark(ids, 3, reason);
+  }
+  async privacy(userId: string): Promise<boolean> {
+    return this.users.get(userId)?.privacy === true;
+  }
+  async setPrivacy(userId: string, on: boolean, empty: () => UserState): Promise<number> {
+    this.users.set(userId, { ...(this.users.get(userId) ?? empty()), privacy: on });
+    if (!on) return 0;
+    return this.mark(
+      [...this.events.values()].filter((e) => e.userId === userId).map((e) => e.id),
+      2,
+      'privacy',
+    );
   }
   async meta<T>(key: string): Promise<T | undefined> {
     return structuredClone(this.metas.get(key)) as T | undefined;
@@ -141,6 +157,12 @@ class FakeServer {
   maxEventsPerBody = 500;
   /** When set, any POST /v1/events answers this 400 message (a contract change). */
   refuseAll?: string;
+  /** Events refused with a 400 that names none (as a server that checks strings before the schema might). */
+  refuseIds = new Set<string>();
+  /** Ids the 200 reports as conflicts (stored before with other content). */
+  conflicts = new Set<string>();
+  /** POST /v1/events answers 404 (a wrong server URL). */
+  status404 = false;
   server: { vector: number[]; modelVersion: string; eventSeq: number; updatedAt: number } | null = null;
   device: Device | null = null;
   privacy = false;
@@ -172,8 +194,11 @@ class FakeServer {
           error: 'Payload Too Large',
           message: 'Request body is too large',
         });
+      if (this.status404) return json(404, { statusCode: 404, error: 'Not Found', message: 'no route' });
       if (this.refuseAll)
         return json(400, { statusCode: 400, error: 'Bad Request', message: this.refuseAll });
+      if (events.some((e) => this.refuseIds.has(e.id)))
+        return json(400, { statusCode: 400, error: 'Bad Request', message: 'a string holds U+0000' });
       const bad = events.findIndex((e) => (e.surface ?? '').length > 64);
       if (bad >= 0)
         return json(400, {
@@ -183,12 +208,17 @@ class FakeServer {
         });
       if (this.privacy) return json(409, { statusCode: 409, error: 'Conflict', message: 'privacy mode' });
       let accepted = 0;
+      const conflicts = events.filter((e) => this.conflicts.has(e.id)).map((e) => e.id);
       for (const e of events) {
-        if (this.stored.has(e.id)) continue;
+        if (this.stored.has(e.id) || this.conflicts.has(e.id)) continue;
         this.stored.set(e.id, e);
         accepted++;
       }
-      return json(200, { accepted, duplicates: events.length - accepted });
+      return json(200, {
+        accepted,
+        duplicates: events.length - accepted - conflicts.length,
+        ...(conflicts.length > 0 ? { conflicts } : {}),
+      });
     }
     if (url.pathname === `/v1/users/${USER}/embedding`) {
       if (method === 'GET') return json(200, { userId: USER, server: this.server, device: this.device });
@@ -242,12 +272,18 @@ async function setup(
   const clock = new ManualClock();
   const events = new EventTarget();
   const box = { embedding: options.embedding };
+  if (options.privacy)
+    await storage.setPrivacy(USER, true, () => ({
+      userId: USER,
+      counts: { click: 0, closeup: 0, save: 0, hide: 0 },
+      hidden: [],
+      updatedAt: 0,
+    }));
   const client = new SyncClient({
     storage,
     serverUrl: SERVER,
     token: options.token ?? 'good',
     userId: USER,
-    privacy: options.privacy,
     modelVersion: () => options.modelVersion ?? 'v1',
     deviceEmbedding: async () => box.embedding,
     fetch: server.fetch,
@@ -382,7 +418,7 @@ describe('SyncClient outbox', () => {
     expect(client.status().state).toBe('idle');
   });
 
-  it('isolates an event the server refuses (400 naming it), keeps it local and uploads the rest', async () => {
+  it('isolates an event the server refuses (400 naming it), sets it aside and uploads the rest', async () => {
     const { storage, server, client } = await setup();
     const [a, bad, c, d] = [event(), event({ surface: 'x'.repeat(100) }), event(), event()];
     for (const e of [a, bad, c, d]) storage.add(e);
@@ -392,7 +428,7 @@ describe('SyncClient outbox', () => {
     // The message named events/1: the batch split around it, no bisection needed.
     expect(server.posts).toEqual([[a.id, bad.id, c.id, d.id], [a.id], [bad.id], [c.id, d.id]]);
     expect(storage.events.get(bad.id)).toMatchObject({
-      synced: 2,
+      synced: 3,
       localReason: expect.stringMatching(/surface/),
     });
     expect(client.status()).toMatchObject({ state: 'error', refusedEvents: 1 });
@@ -412,14 +448,60 @@ describe('SyncClient outbox', () => {
     expect(server.posts.map((p) => p.length)).toEqual([10, 5, 2, 3, 5, 2, 3]);
   });
 
-  it('takes a 400 that names no event as a contract mismatch: outbox kept, automatic passes stop', async () => {
+  it('bisects a 400 that names no event down to the one event at fault, and sets only that one aside', async () => {
+    const { storage, server, client } = await setup();
+    const events = Array.from({ length: 8 }, () => event());
+    const bad = events[5];
+    server.refuseIds = new Set([bad.id]);
+    for (const e of events) storage.add(e);
+    const result = await client.sync();
+    expect(result.events).toEqual({ uploaded: 7, duplicates: 0, refused: 1, pending: 0 });
+    // Halves, depth first: 8 refused → 4 accepted, 4 refused → 2 refused → 1 accepted, 1 refused; 2 accepted.
+    expect(server.posts.map((p) => p.length)).toEqual([8, 4, 4, 2, 1, 1, 2]);
+    expect(storage.events.get(bad.id)).toMatchObject({
+      synced: 3,
+      localReason: expect.stringMatching(/400/),
+    });
+    expect([...server.stored.keys()].sort()).toEqual(
+      events
+        .filter((e) => e !== bad)
+        .map((e) => e.id)
+        .sort(),
+    );
+    // Never retried: the next pass sends only what is new.
+    const next = event();
+    storage.add(next);
+    await client.sync();
+    expect(server.posts.at(-1)).toEqual([next.id]);
+  });
+
+  it('sets aside ids the 200 lists as conflicts, and tolerates the field being absent', async () => {
+    const { storage, server, client } = await setup();
+    const [a, b, c] = [event(), event(), event()];
+    server.conflicts = new Set([b.id]);
+    for (const e of [a, b, c]) storage.add(e);
+    const result = await client.sync();
+    expect(result.events).toMatchObject({ refused: 1, pending: 0 });
+    expect(storage.events.get(a.id)?.synced).toBe(1);
+    expect(storage.events.get(b.id)).toMatchObject({
+      synced: 3,
+      localReason: expect.stringMatching(/conflict/),
+    });
+    expect(storage.events.get(c.id)?.synced).toBe(1);
+  });
+
+  it('takes more refusals in one pass than MAX_REFUSED_PER_PASS as a contract mismatch: the rest stay, automatic passes stop', async () => {
     const { storage, server, client, clock } = await setup();
     server.refuseAll = "body/events must have required property 'sessionId'";
     for (let i = 0; i < 4; i++) storage.add(event());
     const result = await client.sync();
-    expect(result.events).toMatchObject({ uploaded: 0, refused: 0, pending: 4 });
+    // Bisected down to single events, each refused: 4 set aside (under the limit of 10).
+    expect(result.events).toMatchObject({ uploaded: 0, refused: 4, pending: 0 });
+    for (let i = 0; i < 15; i++) storage.add(event());
+    const second = await client.sync();
+    expect(second.events).toMatchObject({ uploaded: 0, refused: 10, pending: 5 });
     expect(client.status().state).toBe('error');
-    expect(client.status().lastError).toMatch(/sessionId.*stay in the outbox/);
+    expect(client.status().lastError).toMatch(/refused 11 events in one pass.*rest stay in the outbox/);
     expect(clock.pending).toBe(0);
     const requests = server.requests;
     client.notifyRecorded();
@@ -427,7 +509,17 @@ describe('SyncClient outbox', () => {
     expect(server.requests).toBe(requests);
     // An explicit sync() tries again (after an update of the server, say).
     server.refuseAll = undefined;
-    expect((await client.sync()).events).toMatchObject({ uploaded: 4, pending: 0 });
+    expect((await client.sync()).events).toMatchObject({ uploaded: 5, pending: 0 });
+  });
+
+  it("a 404 on POST /v1/events is never an event's fault: nothing is set aside, automatic passes stop", async () => {
+    const { storage, server, client } = await setup();
+    server.status404 = true;
+    for (let i = 0; i < 3; i++) storage.add(event());
+    const result = await client.sync();
+    expect(result.events).toMatchObject({ refused: 0, pending: 3 });
+    expect(result.state).toBe('error');
+    expect([...storage.events.values()].every((e) => e.synced === 0)).toBe(true);
   });
 
   it('debounces notifyRecorded: one upload 500 ms after the last record, 5 s at most', async () => {

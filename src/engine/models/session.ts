@@ -1,6 +1,7 @@
 import type * as Ort from 'onnxruntime-web';
 import type { ExecutionProvider, ModelEntry } from '../../core/bundle/index.ts';
 import { loadOrt } from '../ort.ts';
+import { track } from '../resources.ts';
 
 export type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
@@ -23,11 +24,13 @@ export class ModelSession {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
     });
+    track('ortSessions', 1);
     return new ModelSession(entry, provider, session, ort);
   }
 
   /** Runs in flight or waiting, one after the other. */
   private queue: Promise<unknown> = Promise.resolve();
+  private released?: Promise<void>;
 
   /**
    * Runs the model and copies one output out of ORT's tensors (GPU outputs are read back). Calls are
@@ -36,6 +39,7 @@ export class ModelSession {
    * recommend() may run it too.
    */
   run(feeds: Feeds, output: string): Promise<Float32Array> {
+    if (this.released) return Promise.reject(new Error('edgerec: an ORT session was used after dispose()'));
     const next = this.queue.then(() => this.runNow(feeds, output));
     this.queue = next.catch(() => {});
     return next;
@@ -54,9 +58,13 @@ export class ModelSession {
   }
 
   /** Releases the session once the runs already queued have ended (a bundle swap may race a background run). */
-  async dispose(): Promise<void> {
-    await this.queue;
-    await this.session.release();
+  dispose(): Promise<void> {
+    this.released ??= (async () => {
+      await this.queue;
+      track('ortSessions', -1);
+      await this.session.release();
+    })();
+    return this.released;
   }
 }
 

@@ -12,20 +12,30 @@ export interface Retriever {
   dispose(): void;
 }
 
+/** Options of the CPU kernel a FallbackRetriever runs on (or falls back to). */
+export interface CpuOptions {
+  kernel: 'wasm' | 'js';
+  /** Threads of the wasm kernel (default: by table size, see CpuRetrieverOptions). */
+  threads?: number;
+}
+
 /**
  * Retrieval that survives losing its GPU: it starts on WebGPU when asked (or on `auto` when an adapter is
  * there) and, when the device is lost or a GPU call fails, moves to the CPU kernel for good and answers
- * the same call there. Only `backend` (and `lastFallback`) tell the caller.
+ * the same call there. Only `backend` (and `lastFallback`) tell the caller. Once disposed it never falls
+ * back: disposing destroys the GPU device, which reports itself lost, and a CPU retriever (with its
+ * worker threads) built then would belong to nobody.
  */
 export class FallbackRetriever implements Retriever {
   private current: Retriever;
   private pending?: Promise<void>;
+  private disposed = false;
   lastFallback?: string;
 
   private constructor(
     current: Retriever,
     private readonly table: DecodedItemTable,
-    private readonly cpuKernel: 'wasm' | 'js',
+    private readonly cpu: CpuOptions,
   ) {
     this.current = current;
   }
@@ -34,8 +44,12 @@ export class FallbackRetriever implements Retriever {
     return this.current.backend;
   }
 
-  static async create(table: DecodedItemTable, device: DeviceChoice = 'auto'): Promise<FallbackRetriever> {
-    const cpuKernel = device === 'js' ? 'js' : 'wasm';
+  static async create(
+    table: DecodedItemTable,
+    device: DeviceChoice = 'auto',
+    threads?: number,
+  ): Promise<FallbackRetriever> {
+    const cpuKernel: CpuOptions = { kernel: device === 'js' ? 'js' : 'wasm', threads };
     if (device === 'auto' && (await softwareAdapter())) {
       // A software adapter (SwiftShader) runs WGSL on the same CPU cores, several times slower than the
       // WASM SIMD kernel; `auto` means the fastest exact path, so it takes the CPU. `webgpu` still forces it.
@@ -59,11 +73,14 @@ export class FallbackRetriever implements Retriever {
   }
 
   private fallBack(reason: string): Promise<void> {
-    if (this.current.backend !== 'webgpu') return Promise.resolve();
+    if (this.disposed || this.current.backend !== 'webgpu') return Promise.resolve();
     this.pending ??= (async () => {
       this.lastFallback = reason;
       const old = this.current;
-      this.current = await createCpu(this.table, this.cpuKernel);
+      const cpu = await createCpu(this.table, this.cpu);
+      // Disposed while the CPU kernel was being built: it goes at once, with the GPU one.
+      if (this.disposed) cpu.dispose();
+      else this.current = cpu;
       try {
         old.dispose();
       } catch {
@@ -74,6 +91,7 @@ export class FallbackRetriever implements Retriever {
   }
 
   async topK(query: Float32Array, k: number, exclude?: Uint32Array): Promise<TopKResult> {
+    if (this.disposed) throw new Error('edgerec: retrieval used after dispose()');
     if (this.pending) await this.pending;
     if (this.current.backend !== 'webgpu') return this.current.topK(query, k, exclude);
     try {
@@ -94,6 +112,9 @@ export class FallbackRetriever implements Retriever {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    // A fallback under way disposes what it built itself (see fallBack).
     this.current.dispose();
   }
 }
@@ -114,11 +135,11 @@ function wrapGpu(gpu: WebGpuRetriever): Retriever {
   };
 }
 
-async function createCpu(table: DecodedItemTable, kernel: 'wasm' | 'js'): Promise<Retriever> {
+async function createCpu(table: DecodedItemTable, options: CpuOptions): Promise<Retriever> {
   try {
-    return await CpuRetriever.create(table, { kernel });
+    return await CpuRetriever.create(table, options);
   } catch (error) {
-    if (kernel === 'js') throw error;
+    if (options.kernel === 'js') throw error;
     return CpuRetriever.create(table, { kernel: 'js' });
   }
 }

@@ -2,8 +2,9 @@
  * The engine's persistent storage, on IndexedDB (through `idb`): the bundle cache that lets the engine
  * start offline, the local event log (and the outbox the sync client drains), and per-user state.
  *
- * Bundle files are stored by SHA-256 and checked again on every read, so a corrupt or tampered cache is
- * detected, deleted and refetched rather than fed to the models. A version becomes current only in one
+ * Bundle files are stored by SHA-256 and checked again when read, so a corrupt or tampered cache is
+ * detected, deleted and refetched rather than fed to the models; a `VerifiedFiles` memo, passed by a caller
+ * that reads the same files several times in one start, makes that check happen once per file. A version becomes current only in one
  * transaction that runs after all its files were stored and verified, so a half-downloaded update never
  * replaces a working one. Quota refusals surface as QuotaExceededStorageError from every write.
  */
@@ -40,6 +41,7 @@ import {
   type MetaKey,
   STORE_NAMES,
   type StoreName,
+  type SyncedFlag,
   type UserState,
   upgradeSchema,
 } from './schema.ts';
@@ -103,6 +105,60 @@ export interface PruneResult {
   removedFiles: number;
 }
 
+/** What `clearBundles` removed. */
+export interface ClearedBundles {
+  versions: string[];
+  files: number;
+}
+
+/** What `deleteUserData` removed: the user's local data, counted. */
+export interface DeletedUserData {
+  userId: string;
+  /** Events removed from the local log, all states together. */
+  events: number;
+  /** Of those, events still waiting in the outbox: they never reached the server and never will. */
+  unsynced: number;
+  /** Of those, events set aside after the server refused them. */
+  setAside: number;
+  /** Hidden items forgotten (they may be recommended again). */
+  hiddenItems: number;
+  /** Whether counts, hidden items and the long-term embedding were stored (and are now deleted). */
+  userState: boolean;
+  /** `meta` keys deleted (the sync client's record of this user). */
+  meta: string[];
+  /** Privacy mode is a setting, not data: it is kept, so recording after the deletion stays private. */
+  privacyKept: boolean;
+}
+
+/** An event the server refused, or holds another event under its id: kept on the device, never sent again. */
+export interface SetAsideEvent {
+  event: Event;
+  /** Why, in words: the server's status and message, or the conflict. */
+  reason: string;
+}
+
+/**
+ * The files one start (or one bundle switch) has already verified, by SHA-256 and the `storedAt` of the
+ * stored copy it hashed: later reads of the same copy in that start skip the hash. Scoped to a start on
+ * purpose — a copy changed behind the engine's back is caught at the next start.
+ */
+export class VerifiedFiles {
+  private readonly copies = new Map<string, number>();
+  /** SHA-256 hashes computed through this memo (a test counts them). */
+  hashed = 0;
+
+  has(sha256: string, storedAt: number): boolean {
+    return this.copies.get(sha256) === storedAt;
+  }
+
+  add(sha256: string, storedAt: number): void {
+    this.copies.set(sha256, storedAt);
+  }
+}
+
+/** Why an event appended in privacy mode is kept local only. */
+export const PRIVACY_REASON = 'recorded in privacy mode';
+
 /** Meta keys only the storage itself writes (through setCurrent / prefetch). */
 const RESERVED_META = new Set<string>(['current', 'previous', 'pending'] satisfies MetaKey[]);
 
@@ -152,7 +208,9 @@ function eventOf(record: EventRecord): Event {
 }
 
 /** The `by-synced-ts` keys of every event in one outbox state. */
-const syncedRange = (flag: 0 | 1 | 2) => IDBKeyRange.bound([flag, -Infinity], [flag, Infinity]);
+const syncedRange = (flag: SyncedFlag) => IDBKeyRange.bound([flag, -Infinity], [flag, Infinity]);
+/** The `by-user-ts` keys of every event of one user. */
+const userRange = (userId: string) => IDBKeyRange.bound([userId, -Infinity], [userId, Infinity]);
 
 function checkUserState(s: UserState): void {
   if (typeof s.userId !== 'string' || s.userId.length === 0)
@@ -269,7 +327,7 @@ export class EngineStorage {
    * fetched from the network is validated, and must be `version`, before it is cached. With everything
    * cached it works offline: `network` may be undefined or failing.
    */
-  cachedSource(network: BundleSource | undefined, version: string): BundleSource {
+  cachedSource(network: BundleSource | undefined, version: string, verified?: VerifiedFiles): BundleSource {
     let manifest: Promise<BundleManifest> | undefined;
     const loadManifest = (): Promise<BundleManifest> => {
       // Shared by concurrent reads; forgotten on failure so a later read (back online) retries.
@@ -279,18 +337,28 @@ export class EngineStorage {
       });
       return manifest;
     };
-    const readBytes = async (path: string): Promise<Uint8Array> => {
+    const refOf = async (path: string): Promise<FileRef> => {
       const ref = manifestFiles(await loadManifest()).find((r) => r.file === path);
       // Only files the manifest lists can be verified, so only those are served.
       if (!ref) throw new BundleSourceError(`${path} is not a file of bundle ${version}`, path);
-      return this.readFile(ref, network, version);
+      return ref;
     };
+    const readBytes = async (path: string): Promise<Uint8Array> =>
+      this.readFile(await refOf(path), network, version, verified);
     return {
       readText: async (path) => {
         if (path === MANIFEST_FILE) return JSON.stringify(await loadManifest());
         return new TextDecoder('utf-8', { fatal: true }).decode(await readBytes(path));
       },
       readBytes,
+      // Every byte served was checked against this manifest: a caller's ref of the same file and hash
+      // needs no second hash; any other ref is checked against the bytes.
+      readVerified: async (wanted) => {
+        const ref = await refOf(wanted.file);
+        const bytes = await this.readFile(ref, network, version, verified);
+        if (ref.sha256 !== wanted.sha256 || ref.bytes !== wanted.bytes) await verifyFile(wanted, bytes);
+        return bytes;
+      },
       describe: () =>
         `IndexedDB ${this.name}, bundle ${version}${network ? ` (else ${network.describe()})` : ''}`,
     };
@@ -322,9 +390,10 @@ export class EngineStorage {
     ref: FileRef,
     network: BundleSource | undefined,
     version: string,
+    verified?: VerifiedFiles,
   ): Promise<Uint8Array> {
-    const cached = await this.verifiedCachedFile(ref, version);
-    return cached.bytes ?? this.fetchFile(ref, network, version, cached.error);
+    const cached = await this.verifiedCachedFile(ref, version, verified);
+    return cached.bytes ?? this.fetchFile(ref, network, version, cached.error, verified);
   }
 
   /**
@@ -336,6 +405,7 @@ export class EngineStorage {
     network: BundleSource | undefined,
     version: string,
     cachedError?: IntegrityError,
+    verified?: VerifiedFiles,
   ): Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
@@ -347,14 +417,17 @@ export class EngineStorage {
     }
     // A bad download is reported as is and never stored.
     await verifyFile(ref, bytes);
+    if (verified) verified.hashed++;
+    const storedAt = Date.now();
     await this.write(['files'], `file ${ref.file}`, bytes.byteLength, async (tx) => {
       await tx.objectStore('files').put({
         sha256: ref.sha256,
         bytes: bytes.byteLength > BLOB_THRESHOLD ? new Blob([exactBuffer(bytes)]) : exactBuffer(bytes),
         size: bytes.byteLength,
-        storedAt: Date.now(),
+        storedAt,
       });
     });
+    verified?.add(ref.sha256, storedAt);
     return bytes;
   }
 
@@ -362,14 +435,21 @@ export class EngineStorage {
   private async verifiedCachedFile(
     ref: FileRef,
     version: string,
+    verified?: VerifiedFiles,
   ): Promise<{ bytes?: Uint8Array; error?: IntegrityError }> {
     const record = await this.database().get('files', ref.sha256);
     if (!record) return {};
     const bytes = new Uint8Array(
       record.bytes instanceof Blob ? await record.bytes.arrayBuffer() : record.bytes,
     );
+    // This very copy was hashed earlier in the same start: the length is checked, the hash not again.
+    if (verified?.has(ref.sha256, record.storedAt) && bytes.byteLength === ref.bytes) return { bytes };
     try {
       await verifyFile(ref, bytes);
+      if (verified) {
+        verified.hashed++;
+        verified.add(ref.sha256, record.storedAt);
+      }
       return { bytes };
     } catch (error) {
       if (!(error instanceof IntegrityError)) throw error;
@@ -401,6 +481,7 @@ export class EngineStorage {
     manifest: BundleManifest,
     onProgress?: (progress: PrefetchProgress) => void,
     files: (manifest: BundleManifest) => FileRef[] = manifestFiles,
+    verified?: VerifiedFiles,
   ): Promise<void> {
     // Typed is not validated: the manifest may come straight from a server response.
     validateManifest(manifest, `${network.describe()}${MANIFEST_FILE}`);
@@ -416,8 +497,8 @@ export class EngineStorage {
       while (!failure && next < refs.length) {
         const ref = refs[next++];
         try {
-          const cached = await this.verifiedCachedFile(ref, version);
-          if (!cached.bytes) await this.fetchFile(ref, network, version, cached.error);
+          const cached = await this.verifiedCachedFile(ref, version, verified);
+          if (!cached.bytes) await this.fetchFile(ref, network, version, cached.error, verified);
           loadedFiles++;
           loadedBytes += ref.bytes;
           onProgress?.({
@@ -445,11 +526,15 @@ export class EngineStorage {
 
   /**
    * Makes `version` current, atomically. First re-verifies every file of its manifest from IndexedDB
-   * (deleting any that fail); throws an IncompleteVersionError listing what is missing, leaving `current`
+   * (deleting any that fail; with `verified`, files that memo already holds are not hashed again); throws an IncompleteVersionError listing what is missing, leaving `current`
    * as it was. Then one transaction checks that the manifest and every file are still there (another tab
    * may have pruned meanwhile) and switches `current` (keeping the old one as `previous`).
    */
-  async setCurrent(version: string, files?: (manifest: BundleManifest) => FileRef[]): Promise<void> {
+  async setCurrent(
+    version: string,
+    files?: (manifest: BundleManifest) => FileRef[],
+    verified?: VerifiedFiles,
+  ): Promise<void> {
     const record = await this.database().get('manifests', version);
     if (!record) throw new IncompleteVersionError(version, [MANIFEST_FILE]);
     // The engine needs a subset (one item-table dtype, the student variants): it names it, so a phone is
@@ -457,7 +542,8 @@ export class EngineStorage {
     const refs = (files ?? manifestFiles)(record.manifest);
     const missing: string[] = [];
     // One file at a time: this only checks, so there is no point holding the whole bundle in memory.
-    for (const ref of refs) if (!(await this.verifiedCachedFile(ref, version)).bytes) missing.push(ref.file);
+    for (const ref of refs)
+      if (!(await this.verifiedCachedFile(ref, version, verified)).bytes) missing.push(ref.file);
     if (missing.length > 0) throw new IncompleteVersionError(version, missing);
     // Hashing cannot happen inside a transaction (it would auto-commit while WebCrypto works), hence the
     // re-check of keys here; files are immutable by content, so present now means verified above.
@@ -491,10 +577,25 @@ export class EngineStorage {
    * the engine without the bundle it runs.
    */
   async pruneExcept(versions: readonly string[]): Promise<PruneResult> {
+    return this.prune(versions, false);
+  }
+
+  /**
+   * Keeps the current and the previous version (a rollback target, and what a tab started before the
+   * switch may still read), and the pending one; deletes every other version and the files only they use.
+   * The engine calls it after each successful switch, so the cache holds two versions, not all of them.
+   */
+  async pruneToRecent(): Promise<PruneResult> {
+    return this.prune([], true);
+  }
+
+  private async prune(versions: readonly string[], keepPrevious: boolean): Promise<PruneResult> {
     return this.write(['manifests', 'files', 'meta'], 'prune', 0, async (tx) => {
       const meta = tx.objectStore('meta');
       const keep = new Set(versions);
-      for (const key of ['current', 'pending'] as const) {
+      for (const key of keepPrevious
+        ? (['current', 'pending', 'previous'] as const)
+        : (['current', 'pending'] as const)) {
         const value = await meta.get(key);
         if (typeof value === 'string') keep.add(value);
       }
@@ -546,19 +647,78 @@ export class EngineStorage {
   }
 
   /**
-   * Appends an event to the local log (and the sync outbox), after validating it against the Event
-   * contract (an EventValidationError names every problem). Idempotent by `id`: an event already logged
-   * is left as it is — its sync state included — and `false` returned.
+   * Appends an event to the local log, after validating it against the Event contract (an
+   * EventValidationError names every problem). Idempotent by `id`: an event already logged is left as it
+   * is — its sync state included — and `false` returned.
+   *
+   * Privacy is decided here, in the append's own transaction: when the user's stored privacy flag is on,
+   * the event is stored local only and never enters the outbox — whatever any tab does later, turning
+   * privacy off included. Reading the flag and adding the event in one transaction means a tab turning
+   * privacy on (`setPrivacy`) and a tab appending are ordered by IndexedDB: either the append sees the
+   * flag, or `setPrivacy` sees the event (and takes it out of the outbox).
+   *
+   * `updateUser` (it must not await) changes the user's state in the same transaction: a counted action
+   * and its event are stored together or not at all.
    */
-  async appendEvent(e: Event): Promise<boolean> {
+  async appendEvent(
+    e: Event,
+    updateUser?: (current: UserState | undefined, event: Event) => UserState,
+  ): Promise<boolean> {
     const event = validateEvent(e);
-    const record: EventRecord = { ...event, synced: 0 };
-    return this.write(['events'], `event ${event.id}`, JSON.stringify(record).length, async (tx) => {
+    const size = JSON.stringify(event).length + 64;
+    return this.write(['events', 'users'], `event ${event.id}`, size, async (tx) => {
       const store = tx.objectStore('events');
       // get + add in one transaction: no other write to the store can slip in between.
       if (await store.getKey(event.id)) return false;
+      const users = tx.objectStore('users');
+      const user = await users.get(event.userId);
+      const record: EventRecord =
+        user?.privacy === true
+          ? { ...event, synced: 2, localReason: PRIVACY_REASON }
+          : { ...event, synced: 0 };
       await store.add(record);
+      if (updateUser) {
+        const next = updateUser(user, event);
+        if (next.userId !== event.userId)
+          throw new InputError(`user state: updateUser returned user ${next.userId}, not ${event.userId}`);
+        checkUserState(next);
+        // The flag is the one read above: a callback cannot turn privacy off by leaving it out.
+        await users.put(user?.privacy ? { ...next, privacy: true } : next);
+      }
       return true;
+    });
+  }
+
+  /** Whether privacy mode is on for `userId` (stored, shared by every tab). */
+  async privacy(userId: string): Promise<boolean> {
+    return (await this.database().get('users', userId))?.privacy === true;
+  }
+
+  /**
+   * Turns privacy mode on or off for `userId`, for every tab and later start. Turning it on also takes the
+   * user's pending events out of the outbox (local only, in the same transaction: nothing the user did
+   * before is uploaded after), as the server deletes the raw events it holds. Turning it off changes
+   * nothing already stored: events recorded in privacy mode stay local for good. Returns how many pending
+   * events were kept local.
+   */
+  async setPrivacy(userId: string, on: boolean, emptyState: () => UserState): Promise<number> {
+    return this.write(['users', 'events'], `privacy of ${userId}`, 0, async (tx) => {
+      const users = tx.objectStore('users');
+      const user = (await users.get(userId)) ?? emptyState();
+      await users.put({ ...user, privacy: on });
+      if (!on) return 0;
+      let moved = 0;
+      const index = tx.objectStore('events').index('by-synced-ts');
+      for (let cursor = await index.openCursor(syncedRange(0)); cursor; cursor = await cursor.continue()) {
+        if (cursor.value.userId !== userId) continue;
+        await cursor.update({
+          ...cursor.value,
+          synced: 2,
+          localReason: 'pending when privacy mode was turned on',
+        });
+        moved++;
+      }
+      return moved;
     });
   }
 
@@ -567,13 +727,40 @@ export class EngineStorage {
     checkLimit(limit);
     const events: Event[] = [];
     if (limit === 0) return events;
-    const range = IDBKeyRange.bound([userId, -Infinity], [userId, Infinity]);
     const index = this.database().transaction('events').store.index('by-user-ts');
-    for (let cursor = await index.openCursor(range, 'prev'); cursor; cursor = await cursor.continue()) {
+    for (
+      let cursor = await index.openCursor(userRange(userId), 'prev');
+      cursor;
+      cursor = await cursor.continue()
+    ) {
       events.push(eventOf(cursor.value));
       if (events.length >= limit) break;
     }
     return events.reverse();
+  }
+
+  /**
+   * Trims the user's local log to its `keep` newest events, never deleting one that is pending upload or
+   * set aside (those stay however old: the first is owed to the server, the second is reported). Returns
+   * how many were deleted.
+   */
+  async trimEvents(userId: string, keep: number): Promise<number> {
+    checkLimit(keep);
+    return this.write(['events'], `trim of ${userId}'s log`, 0, async (tx) => {
+      const index = tx.objectStore('events').index('by-user-ts');
+      let cursor = await index.openCursor(userRange(userId), 'prev');
+      // Skips the newest `keep` without reading them one by one.
+      if (cursor && keep > 0) cursor = await cursor.advance(keep);
+      let deleted = 0;
+      for (; cursor; cursor = await cursor.continue()) {
+        const synced = cursor.value.synced;
+        if (synced === 1 || synced === 2) {
+          await cursor.delete();
+          deleted++;
+        }
+      }
+      return deleted;
+    });
   }
 
   /**
@@ -601,34 +788,61 @@ export class EngineStorage {
     return this.database().countFromIndex('events', 'by-synced-ts', syncedRange(0));
   }
 
-  /** How many events are kept local only (refused by the server, or recorded in privacy mode). */
+  /** How many events are kept local only (recorded in privacy mode, or pending when it was turned on). */
   async countLocalOnly(): Promise<number> {
     return this.database().countFromIndex('events', 'by-synced-ts', syncedRange(2));
   }
 
-  /** Marks events as accepted by the server; unknown ids are ignored. Returns how many changed. */
+  /** How many events are set aside (the server refused them), all users: an index count. */
+  async countSetAside(): Promise<number> {
+    return this.database().countFromIndex('events', 'by-synced-ts', syncedRange(3));
+  }
+
+  /** The events set aside, oldest first, with why; with `userId`, only that user's. */
+  async setAsideEvents(limit: number, userId?: string): Promise<SetAsideEvent[]> {
+    checkLimit(limit);
+    const found: SetAsideEvent[] = [];
+    if (limit === 0) return found;
+    const index = this.database().transaction('events').store.index('by-synced-ts');
+    for (let cursor = await index.openCursor(syncedRange(3)); cursor; cursor = await cursor.continue()) {
+      if (userId === undefined || cursor.value.userId === userId)
+        found.push({ event: eventOf(cursor.value), reason: cursor.value.localReason ?? '' });
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
+  /** Marks pending events as accepted by the server; unknown ids are ignored. Returns how many changed. */
   async markSynced(ids: readonly string[]): Promise<number> {
     return this.setSynced(ids, 1);
   }
 
   /**
    * Takes pending events out of the outbox for good, keeping them in the local log (the encoder still
-   * reads them): the server refused them as malformed, or they were recorded in privacy mode. `reason`
-   * is stored with each. Events already synced are left as they are. Returns how many changed.
+   * reads them). `reason` is stored with each. Only pending events change. Returns how many changed.
    */
   async markLocalOnly(ids: readonly string[], reason: string): Promise<number> {
     return this.setSynced(ids, 2, reason);
   }
 
-  private async setSynced(ids: readonly string[], flag: 1 | 2, reason?: string): Promise<number> {
+  /**
+   * Sets pending events aside: the server refused them (a 4xx for the event alone), or holds another event
+   * under the same id. Kept and reported (`setAsideEvents`), never sent again, never blocking the outbox.
+   */
+  async markSetAside(ids: readonly string[], reason: string): Promise<number> {
+    return this.setSynced(ids, 3, reason);
+  }
+
+  private async setSynced(ids: readonly string[], flag: 1 | 2 | 3, reason?: string): Promise<number> {
     return this.write(['events'], `sync state of ${ids.length} events`, 0, async (tx) => {
       const store = tx.objectStore('events');
       let changed = 0;
       for (const id of ids) {
         const record = await store.get(id);
-        if (!record || record.synced === 1 || record.synced === flag) continue;
+        // Only the outbox moves: an event kept local (privacy) or set aside meanwhile stays so.
+        if (record?.synced !== 0) continue;
         const { localReason: _localReason, ...rest } = record;
-        await store.put(flag === 2 ? { ...rest, synced: 2, localReason: reason } : { ...rest, synced: 1 });
+        await store.put(flag === 1 ? { ...rest, synced: 1 } : { ...rest, synced: flag, localReason: reason });
         changed++;
       }
       return changed;
@@ -670,6 +884,75 @@ export class EngineStorage {
   }
 
   // ---------------------------------------------------------------------------------------------- lifecycle
+
+  /**
+   * Deletes the bundle cache only — every version's manifest and file, and which one is current — in one
+   * transaction. Events (the outbox included), user state and other `meta` stay. The next start downloads
+   * the bundle again (and cannot start offline until it has).
+   */
+  async clearBundles(): Promise<ClearedBundles> {
+    return this.write(['files', 'manifests', 'meta'], 'bundle cache clear', 0, async (tx) => {
+      const versions = await tx.objectStore('manifests').getAllKeys();
+      const files = await tx.objectStore('files').count();
+      await tx.objectStore('files').clear();
+      await tx.objectStore('manifests').clear();
+      const meta = tx.objectStore('meta');
+      for (const key of RESERVED_META) await meta.delete(key);
+      return { versions, files };
+    });
+  }
+
+  /**
+   * Deletes one user's local data in one transaction: every event of theirs (pending ones too: they will
+   * never be uploaded), their state (counts, hidden items, long-term embedding) and the `meta` keys given.
+   * Privacy mode, a setting, is kept when on. Other users' data and the bundle cache are untouched.
+   */
+  async deleteUserData(userId: string, metaKeys: readonly string[]): Promise<DeletedUserData> {
+    return this.write(['events', 'users', 'meta'], `local data of ${userId}`, 0, async (tx) => {
+      const result: DeletedUserData = {
+        userId,
+        events: 0,
+        unsynced: 0,
+        setAside: 0,
+        hiddenItems: 0,
+        userState: false,
+        meta: [],
+        privacyKept: false,
+      };
+      const index = tx.objectStore('events').index('by-user-ts');
+      for (let cursor = await index.openCursor(userRange(userId)); cursor; cursor = await cursor.continue()) {
+        result.events++;
+        if (cursor.value.synced === 0) result.unsynced++;
+        if (cursor.value.synced === 3) result.setAside++;
+        await cursor.delete();
+      }
+      const users = tx.objectStore('users');
+      const user = await users.get(userId);
+      if (user) {
+        result.userState = true;
+        result.hiddenItems = user.hidden.length;
+        await users.delete(userId);
+        if (user.privacy) {
+          await users.put({
+            userId,
+            counts: { click: 0, closeup: 0, save: 0, hide: 0 },
+            hidden: [],
+            updatedAt: 0,
+            privacy: true,
+          });
+          result.privacyKept = true;
+        }
+      }
+      const meta = tx.objectStore('meta');
+      for (const key of metaKeys) {
+        if (RESERVED_META.has(key)) throw new InputError(`meta key ${key} is managed by EngineStorage`);
+        if ((await meta.getKey(key)) === undefined) continue;
+        await meta.delete(key);
+        result.meta.push(key);
+      }
+      return result;
+    });
+  }
 
   /** Empties every store (bundles, events, users, meta) in one transaction; the database stays open. */
   async clear(): Promise<void> {

@@ -33,17 +33,18 @@ export interface ManifestRecord {
 export type MetaKey = 'current' | 'previous' | 'pending';
 
 /**
- * Outbox state of a stored event: 0 = pending upload, 1 = accepted by the server, 2 = local only (never to
- * be uploaded: the server refused it as malformed, or it was recorded in privacy mode). A number, not a
- * boolean, because booleans are not valid IndexedDB keys and the outbox index is keyed on it. Adding 2 needed
- * no schema change: the index holds whatever value a record has.
+ * Outbox state of a stored event: 0 = pending upload, 1 = accepted by the server, 2 = local only (recorded
+ * in privacy mode, or pending when privacy was turned on: never to be uploaded), 3 = set aside (the server
+ * refused it, or holds another event under its id: kept and reported, never sent again). A number, not a
+ * boolean, because booleans are not valid IndexedDB keys and the outbox index is keyed on it. Adding 2 and 3
+ * needed no schema change: the index holds whatever value a record has.
  */
-export type SyncedFlag = 0 | 1 | 2;
+export type SyncedFlag = 0 | 1 | 2 | 3;
 
 /** An event as stored: the Event contract plus its outbox state. */
 export interface EventRecord extends Event {
   synced: SyncedFlag;
-  /** Why an event is local only (`synced` 2), in words: the server's message, or privacy mode. */
+  /** Why an event is local only or set aside (`synced` 2 or 3), in words: privacy mode, the server's message. */
   localReason?: string;
 }
 
@@ -64,6 +65,11 @@ export interface UserState {
   /** Item ids the user hid, never to be recommended again. */
   hidden: string[];
   updatedAt: number;
+  /**
+   * Privacy mode, shared by every tab of this user: an event appended while it is on is stored local only
+   * (decided in the append's own transaction) and never enters the outbox. Absent = off.
+   */
+  privacy?: boolean;
 }
 
 export interface EdgerecDB extends DBSchema {

@@ -1,8 +1,13 @@
 import type { Event } from '../../core/events.ts';
 import { retryDelay } from './backoff.ts';
-import { type EmbeddingContext, pullServerEmbedding, pushDeviceEmbedding } from './embedding.ts';
+import {
+  type EmbeddingContext,
+  emptyUserState,
+  pullServerEmbedding,
+  pushDeviceEmbedding,
+} from './embedding.ts';
 import { isRetriableStatus, SyncHttp, SyncHttpError, SyncNetworkError } from './http.ts';
-import { drainOutbox, OUTBOX_BATCH, ServerPrivacyError, SyncContractError } from './outbox.ts';
+import { drainOutbox, ServerPrivacyError, SyncContractError } from './outbox.ts';
 import {
   type DeviceEmbedding,
   type EmbeddingDetail,
@@ -22,8 +27,6 @@ export interface SyncClientOptions {
   /** Bearer token of `userId` (`createSession` makes one). Without one the client waits for `setToken`. */
   token?: string;
   userId: string;
-  /** Privacy mode: raw events never leave the device; only the device embedding is written. */
-  privacy?: boolean;
   /** The bundle version the engine runs (server embeddings of other versions are not used). */
   modelVersion: () => string | undefined;
   /** The device-learned embedding now, or undefined when the user has no action yet. */
@@ -53,7 +56,9 @@ interface PassRequest {
   promise?: Promise<SyncPassResult>;
 }
 
-const metaKey = (userId: string) => `sync:${userId}`;
+/** The `meta` key of what the sync client keeps about `userId` (see SyncMeta). */
+export const syncMetaKey = (userId: string) => `sync:${userId}`;
+const metaKey = syncMetaKey;
 
 function outcomeOf(detail: EmbeddingDetail): EmbeddingOutcome {
   const pulled = detail.server === 'adopted';
@@ -67,8 +72,9 @@ function outcomeOf(detail: EmbeddingDetail): EmbeddingOutcome {
 
 /**
  * The client half of the sync server, for one user: drains the IndexedDB outbox to `POST /v1/events`,
- * pulls the server's long-term embedding and writes the device-learned one, and (privacy mode) keeps raw
- * events on the device.
+ * pulls the server's long-term embedding and writes the device-learned one, and tells the server the
+ * user's privacy setting. Privacy itself is decided when an event is stored (EngineStorage.appendEvent):
+ * an event recorded in privacy mode is never in the outbox, so no pass of any tab can upload it.
  *
  * A pass runs after `notifyRecorded()` (debounced), on `sync()`, when the global scope fires `online`, at
  * `start()` (a reload resumes the outbox), and as the retry of a failed pass. Passes never overlap: a
@@ -77,15 +83,16 @@ function outcomeOf(detail: EmbeddingDetail): EmbeddingOutcome {
  *
  * Failures: network errors, 5xx, 408 and 429 are retried with exponential backoff and full jitter (1 s
  * base, 60 s cap; never sooner than `Retry-After`); 401/403 stop everything until `setToken`; a 400/413
- * refusal is narrowed down to the event at fault, which is taken out of the outbox (see `drainOutbox`); a
- * refusal that is not one event's fault stops automatic passes (`error`) until an explicit `sync()`.
+ * refusal is narrowed down to the event at fault, which is set aside (see `drainOutbox`); a refusal that
+ * is not one event's fault stops automatic passes (`error`) until an explicit `sync()`.
  */
 export class SyncClient {
   private readonly storage: SyncStorage;
   private readonly http: SyncHttp;
   private readonly clock: SyncClock;
   private readonly userId: string;
-  private readonly privacy: boolean;
+  /** The stored privacy flag as last read (a pass reads it again: another tab may have changed it). */
+  private privacy = false;
   private readonly debounceMs: number;
   private readonly maxWaitMs: number;
   private readonly embeddings: EmbeddingContext;
@@ -104,9 +111,6 @@ export class SyncClient {
   private debounceSince?: number;
   /** A contract mismatch: automatic passes stop; an explicit sync() tries again. */
   private halted = false;
-  /** The server said this user is in privacy mode (set from another device): events are not posted. */
-  private serverPrivacy = false;
-  private privacyApplied = false;
   private pullWanted = true;
   private running?: Promise<SyncPassResult>;
   private queued?: PassRequest;
@@ -117,7 +121,6 @@ export class SyncClient {
     this.storage = options.storage;
     this.clock = options.clock ?? systemClock;
     this.userId = options.userId;
-    this.privacy = options.privacy ?? false;
     this.token = options.token || undefined;
     this.debounceMs = options.debounceMs ?? 500;
     this.maxWaitMs = options.maxWaitMs ?? 5000;
@@ -145,6 +148,7 @@ export class SyncClient {
   async start(): Promise<void> {
     (this.options.events ?? globalThis).addEventListener?.('online', this.onOnline);
     this.lastSyncAt = (await this.loadMeta()).lastSyncAt;
+    this.privacy = await this.storage.privacy(this.userId);
     if (this.state !== 'unauthorized') void this.request({ pull: true, explicit: false });
   }
 
@@ -169,6 +173,13 @@ export class SyncClient {
     return this.request({ pull: true, explicit: true });
   }
 
+  /** The stored privacy flag changed (`EngineStorage.setPrivacy`): tell the server in a pass soon. */
+  privacyChanged(on: boolean): void {
+    this.privacy = on;
+    if (this.disposed || this.state === 'unauthorized' || this.halted) return;
+    void this.request({ pull: false, explicit: false });
+  }
+
   /** A new token (after a 401, or a renewal): clears `unauthorized` and passes at once. */
   setToken(token: string): void {
     this.token = token || undefined;
@@ -183,10 +194,9 @@ export class SyncClient {
   }
 
   status(): SyncStatus {
-    const privacy = this.privacy || this.serverPrivacy;
     return {
       state: this.state,
-      privacy,
+      privacy: this.privacy,
       ...(this.lastSyncAt !== undefined ? { lastSyncAt: this.lastSyncAt } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
       ...(this.nextRetryAt !== undefined ? { nextRetryAt: this.nextRetryAt } : {}),
@@ -278,38 +288,32 @@ export class SyncClient {
         ...(await this.loadMeta()),
         lastSyncAt: this.lastSyncAt,
       });
-      this.state = tally.refused > 0 ? 'error' : this.privacy || this.serverPrivacy ? 'privacy' : 'idle';
+      this.state = tally.refused > 0 ? 'error' : this.privacy ? 'privacy' : 'idle';
     } catch (error) {
       embedding = this.fail(error);
     }
     return finish();
   }
 
-  /** The events part of a pass: upload the outbox, or in privacy mode keep it on the device. */
+  /**
+   * The events part of a pass: the server learns the user's privacy setting when it changed, then the
+   * outbox is uploaded. In privacy mode the outbox holds none of this user's events (they were stored
+   * local only), and nothing is posted.
+   */
   private async events(tally: SyncPassResult['events']): Promise<void> {
-    if (this.privacy) {
-      if (!this.privacyApplied) {
-        // Turning privacy on also deletes what the server holds of this user's raw events.
-        await this.http.request(
-          'PUT',
-          `/v1/users/${encodeURIComponent(this.userId)}/settings`,
-          { privacy: true },
-          this.abort.signal,
-        );
-        this.privacyApplied = true;
-      }
-      // Events recorded in privacy mode never leave the device, even if privacy mode is turned off later.
-      for (;;) {
-        const events = await this.storage.unsynced(OUTBOX_BATCH, this.userId);
-        if (events.length === 0) break;
-        await this.storage.markLocalOnly(
-          events.map((e) => e.id),
-          'recorded in privacy mode',
-        );
-      }
-      return;
+    this.privacy = await this.storage.privacy(this.userId);
+    const meta = await this.loadMeta();
+    if (this.privacy !== (meta.privacyOnServer ?? false)) {
+      // Turning privacy on also deletes what the server holds of this user's raw events.
+      await this.http.request(
+        'PUT',
+        `/v1/users/${encodeURIComponent(this.userId)}/settings`,
+        { privacy: this.privacy },
+        this.abort.signal,
+      );
+      await this.saveMeta({ privacyOnServer: this.privacy });
     }
-    if (this.serverPrivacy) return;
+    if (this.privacy) return;
     try {
       await drainOutbox({
         storage: this.storage,
@@ -319,15 +323,23 @@ export class SyncClient {
         tally,
         onRefused: (event: Event, message: string) => {
           this.refusedEvents++;
-          this.lastError = `event ${event.id} ${message}; it stays on the device and is not sent again`;
+          this.lastError = `event ${event.id} ${message}; it is set aside on the device and not sent again`;
         },
       });
     } catch (error) {
       if (!(error instanceof ServerPrivacyError)) throw error;
-      // Another device turned privacy mode on: this one keeps its events (pending) and syncs the embedding.
-      this.serverPrivacy = true;
+      // Another device turned privacy mode on for this user: this one adopts it (stored, for every tab),
+      // which keeps its pending events on the device too.
+      await this.storage.setPrivacy(this.userId, true, () => emptyUserState(this.userId));
+      await this.saveMeta({ privacyOnServer: true });
+      this.privacy = true;
       this.lastError = error.message;
     }
+  }
+
+  /** Merges `change` into the stored sync meta (read again: the embedding part of the pass writes it too). */
+  private async saveMeta(change: Partial<SyncMeta>): Promise<void> {
+    await this.storage.setMeta(metaKey(this.userId), { ...(await this.loadMeta()), ...change });
   }
 
   /** Sets the state a failure leads to, schedules the retry when there is one, and names the outcome. */

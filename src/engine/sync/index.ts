@@ -1,6 +1,6 @@
 /** The client half of the sync server: outbox upload, embedding sync both ways, privacy mode, sessions. */
 export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, fullJitter, parseRetryAfter, retryDelay } from './backoff.ts';
-export { SyncClient, type SyncClientOptions } from './client.ts';
+export { SyncClient, type SyncClientOptions, syncMetaKey } from './client.ts';
 export { emptyUserState, sameVector } from './embedding.ts';
 export {
   isRetriableStatus,
@@ -13,6 +13,7 @@ export {
 export {
   drainOutbox,
   eventIndexIn,
+  isEventRefusal,
   MAX_BATCH_BYTES,
   MAX_REFUSED_PER_PASS,
   OUTBOX_BATCH,

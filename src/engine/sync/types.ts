@@ -8,7 +8,8 @@ import type { UserState } from '../storage/index.ts';
  * - `backoff`: the server answered 5xx, 408 or 429; a retry is scheduled at `nextRetryAt`.
  * - `offline`: the server could not be reached; a retry is scheduled, and the `online` event retries at once.
  * - `unauthorized`: 401 (or 403: the token is another user's); nothing is sent until `setToken`.
- * - `error`: the server refused something as malformed (400/413), or an unexpected failure. See `lastError`.
+ * - `error`: the server refused events (set aside: see the engine status' `setAsideEvents`), or a contract
+ *   mismatch or an unexpected failure stopped the pass. See `lastError`.
  * - `disabled`: no `serverUrl`: the engine runs on its own.
  */
 export type SyncState =
@@ -23,7 +24,10 @@ export type SyncState =
 
 export interface SyncStatus {
   state: SyncState;
-  /** Whether privacy mode is on: raw events never leave the device, only the embedding is synced. */
+  /**
+   * Whether privacy mode is on for this user (the stored, shared flag): events recorded meanwhile never
+   * leave the device, only the embedding is synced.
+   */
   privacy: boolean;
   /** When the last pass that reached the server without error ended (ms since the epoch). */
   lastSyncAt?: number;
@@ -31,7 +35,7 @@ export interface SyncStatus {
   lastError?: string;
   /** When the scheduled retry will run (ms since the epoch), in `backoff` and `offline`. */
   nextRetryAt?: number;
-  /** Events the server refused as malformed (kept on the device, never sent again), this session. */
+  /** Events set aside this session (refused by the server, or in conflict): kept on the device, never sent again. */
   refusedEvents?: number;
 }
 
@@ -71,7 +75,7 @@ export interface SyncPassResult {
     uploaded: number;
     /** Events this pass sent that the server already had (they count as synced). */
     duplicates: number;
-    /** Events the server refused as malformed during this pass (kept local only). */
+    /** Events set aside during this pass: refused by the server alone, or in conflict with a stored one. */
     refused: number;
     /** Events still waiting in the outbox after this pass. */
     pending: number;
@@ -87,6 +91,11 @@ export interface SyncStorage {
   countUnsynced(): Promise<number>;
   markSynced(ids: readonly string[]): Promise<number>;
   markLocalOnly(ids: readonly string[], reason: string): Promise<number>;
+  markSetAside(ids: readonly string[], reason: string): Promise<number>;
+  /** The user's stored privacy flag, shared by every tab. */
+  privacy(userId: string): Promise<boolean>;
+  /** Sets the flag; turning it on takes the user's pending events out of the outbox (see EngineStorage). */
+  setPrivacy(userId: string, on: boolean, emptyState: () => UserState): Promise<number>;
   meta<T = unknown>(key: string): Promise<T | undefined>;
   setMeta(key: string, value: unknown): Promise<void>;
   userState(userId: string): Promise<UserState | undefined>;
@@ -128,4 +137,6 @@ export interface SyncMeta {
   /** `updatedAt` of the server embedding last adopted. */
   serverUpdatedAt?: number;
   lastSyncAt?: number;
+  /** The privacy setting this device last wrote to (or learned from) the server; absent = never (off). */
+  privacyOnServer?: boolean;
 }

@@ -11,6 +11,7 @@
  */
 import type { DecodedItemTable } from '../../../core/bundle/index.ts';
 import type { ExclusionBitset, TopKResult } from '../../../core/retrieval/index.ts';
+import { track } from '../../resources.ts';
 import {
   beginQuery,
   CONTROL,
@@ -64,6 +65,7 @@ const finalizer = new FinalizationRegistry<Backend>((backend) => backend.dispose
 
 export class CpuRetriever {
   private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
 
   private constructor(
     /** Only the dimension: the wasm backend has its own copy of the table, so the caller's can be freed. */
@@ -73,7 +75,9 @@ export class CpuRetriever {
     readonly threads: number,
     /** The wasm kernel that runs (undefined for js). */
     readonly flavor: KernelFlavor | undefined,
-  ) {}
+  ) {
+    track('cpuRetrievers', 1);
+  }
 
   static async create(table: DecodedItemTable, options: CpuRetrieverOptions = {}): Promise<CpuRetriever> {
     if (
@@ -115,6 +119,9 @@ export class CpuRetriever {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    track('cpuRetrievers', -1);
     finalizer.unregister(this);
     this.impl.dispose();
   }
@@ -145,6 +152,7 @@ class WasmBackend implements Backend {
   ) {
     this.ctl = new Int32Array(memory.buffer, layout.control, 16 * layout.heaps.length);
     this.ctlF = new Float32Array(memory.buffer, layout.control, 16);
+    track('retrievalWorkers', workers.length);
   }
 
   static async create(
@@ -265,6 +273,7 @@ class WasmBackend implements Backend {
       Atomics.store(this.ctl, CONTROL.SEQ, ++this.seq);
       Atomics.notify(this.ctl, CONTROL.SEQ);
       for (const w of this.workers) w.terminate();
+      track('retrievalWorkers', -this.workers.length);
     }
   }
 }

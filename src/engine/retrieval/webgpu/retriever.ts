@@ -1,5 +1,6 @@
 import type { DecodedItemTable, ItemDtype } from '../../../core/bundle/index.ts';
 import { quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
+import { track } from '../../resources.ts';
 import { DeviceLostError, WebGpuUnavailableError } from './errors.ts';
 import {
   capacityFor,
@@ -143,6 +144,8 @@ export class WebGpuRetriever {
       this.lostInfo = info;
       return info;
     });
+    track('gpuRetrievers', 1);
+    track('gpuBuffers', Object.values(buffers).filter(Boolean).length);
   }
 
   /**
@@ -407,6 +410,8 @@ export class WebGpuRetriever {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    track('gpuRetrievers', -1);
+    track('gpuBuffers', -Object.values(this.buffers).filter(Boolean).length);
     for (const b of Object.values(this.buffers)) b?.destroy();
     if (this.ownsDevice) this.device.destroy();
   }
