@@ -370,6 +370,14 @@ describe('training', () => {
     }
   });
 
+  it('stops at an explicit time budget after a whole epoch, and says so', async () => {
+    const cut = await trainPinnerFormer(data, { ...options, maxEpochs: 3, timeBudgetSeconds: 0 });
+    expect(cut.history).toHaveLength(1);
+    expect(cut.timeCut?.afterEpoch).toBe(0);
+    const uncut = await trainPinnerFormer(data, { ...options, maxEpochs: 1, timeBudgetSeconds: 0 });
+    expect(uncut.timeCut).toBeUndefined();
+  });
+
   it('resumes a killed run from its checkpoint to a bit-identical result', async () => {
     const straight = await trainPinnerFormer(data, options);
     const checkpointDir = join(dir, 'ckpt');

@@ -21,8 +21,6 @@ const trainArgs = (out: string) => [
   out,
   '--max-epochs',
   '3',
-  '--time-budget',
-  '100000',
   '--seed',
   '2',
   '--quiet',
