@@ -41,8 +41,12 @@ export interface TrainRunOptions {
   seed: number;
   /** Feed the GNN item table to PinnerFormer as frozen item features. */
   gnnFeatures: boolean;
-  /** Wall-clock budget for the whole run, in seconds; PinnerFormer gets what the earlier stages leave. */
-  timeBudgetSeconds: number;
+  /**
+   * Optional wall-clock cap on the whole run, in seconds: PinnerFormer, the last stage, stops at the end of
+   * the first epoch past it (run.json's `timeCut` then says so). Off by default, so that a run's length,
+   * and so its tables, depend on data, options and seed only, never on the machine's speed or load.
+   */
+  timeBudgetSeconds?: number;
   gnn?: Partial<GnnOptions>;
   pinnerformer?: Partial<PinnerFormerOptions>;
 }
@@ -65,6 +69,10 @@ export interface StageRecord {
   epochs?: { epoch: number; loss: number; validation?: number }[];
   resumed?: boolean;
   skipped?: boolean;
+  /** The options the stage trained with. */
+  options?: Record<string, unknown>;
+  /** Set when --time-budget ended the stage: its last epoch (0-based) and the seconds it had run. */
+  timeCut?: { afterEpoch: number; seconds: number };
 }
 
 export interface RunManifest {
@@ -80,6 +88,8 @@ export interface RunManifest {
   gnnFeatures: boolean;
   stages: Partial<Record<StageProgress['stage'], StageRecord>>;
   tables: Record<string, [number, number]>;
+  /** Set when --time-budget cut the run short: which stage, after which epoch (1-based). */
+  timeCut?: { stage: StageProgress['stage']; epoch: number; budgetSeconds: number };
 }
 
 const VALIDATION_USERS = 3000;
@@ -212,11 +222,14 @@ export async function trainGlobalModels(
   const modelDir = join(outDir, 'pinnerformer', 'model');
   if (!existsSync(join(modelDir, 'state.json'))) {
     const t = performance.now();
-    const budget = Math.max(30, options.timeBudgetSeconds - elapsed());
+    const budget =
+      options.timeBudgetSeconds === undefined
+        ? undefined
+        : Math.max(0, options.timeBudgetSeconds - elapsed());
     const features = options.gnnFeatures ? { table: gnnTable, dim: gnnDim } : undefined;
     let sequences = 0;
     const recommender = new PinnerFormerRecommender(
-      { seed: options.seed, timeBudgetSeconds: budget, ...options.pinnerformer },
+      { seed: options.seed, ...options.pinnerformer, timeBudgetSeconds: budget },
       features,
       {
         checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
@@ -233,15 +246,25 @@ export async function trainGlobalModels(
     );
     await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
     savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
-    const description = recommender.describe();
+    const { bestEpoch, epochs, trainSeconds: _, timeCut, ...trainedWith } = recommender.describe();
     const seconds = (performance.now() - t) / 1000;
     manifest.stages.pinnerformer = {
       seconds,
       examplesPerSecond: sequences / seconds,
       peakRssMiB: peakRssMiB(),
-      bestEpoch: description.bestEpoch as number,
-      epochs: description.epochs as StageRecord['epochs'],
+      bestEpoch: bestEpoch as number,
+      epochs: epochs as StageRecord['epochs'],
+      options: trainedWith,
     };
+    if (timeCut) {
+      const cut = timeCut as NonNullable<StageRecord['timeCut']>;
+      manifest.stages.pinnerformer.timeCut = cut;
+      manifest.timeCut = {
+        stage: 'pinnerformer',
+        epoch: cut.afterEpoch + 1,
+        budgetSeconds: options.timeBudgetSeconds as number,
+      };
+    }
     save();
   }
   const { model, hasTimestamps } = await loadPinnerFormer(modelDir);

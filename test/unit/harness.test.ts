@@ -362,9 +362,9 @@ describe('evaluate: temporal', () => {
   // u0: train 0 1, valid 2, test 3. u1 has a test item but no history: not evaluable.
   const split = makeSplit('temporal', 6, [[0, 1], []], [[2], []], [[3], [4]]);
 
-  it('keeps history among the candidates by default', () => {
+  it('keeps history among the candidates with excludeHistory: false', () => {
     const model = new ScriptedModel((_u, item) => FULL_TABLE[item]);
-    const result = evaluate(model, split, 'test', { ks: [1, 2] });
+    const result = evaluate(model, split, 'test', { ks: [1, 2], excludeHistory: false });
     // Ranking of all items: 0 (9), 2 (8), 4 (7), 5 (3), 3 (2), 1 (1); positive 3 at position 5.
     // Recall@10 = HR@10 = 1, Recall@1,2 = 0; NDCG@10 = 1/log2 6 = 0.386853; MRR = 1/5;
     // AUC: 5 negatives, 4 above (0, 2, 4, 5) → 1 − 4/5 = 1/5.
@@ -383,9 +383,9 @@ describe('evaluate: temporal', () => {
     expect(m['Coverage@10']).toBe(1);
   });
 
-  it('drops history from the candidates with excludeHistory: true', () => {
+  it('drops history (train and validation items) from the candidates by default, as `full` does', () => {
     const model = new ScriptedModel((_u, item) => FULL_TABLE[item]);
-    const result = evaluate(model, split, 'test', { excludeHistory: true });
+    const result = evaluate(model, split, 'test');
     // Ranking without 0 1 2: 4 (7), 5 (3), 3 (2); positive at position 3.
     // NDCG@10 = 1/log2 4 = 1/2; MRR = 1/3; AUC: negatives {4, 5} both above → 0.
     expect(result.metrics['NDCG@10']).toBeCloseTo(0.5, 12);

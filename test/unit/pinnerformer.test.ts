@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +11,16 @@ import {
   bucketExamples,
   buildBatch,
   type Example,
-  pickTarget,
+  epochExamples,
+  positionTargets,
+  type TargetRule,
 } from '../../src/train/pinnerformer/batches.ts';
-import { DEFAULT_PINNERFORMER_OPTIONS, TIME_FEATURES } from '../../src/train/pinnerformer/config.ts';
-import { logQ, targetFrequencies } from '../../src/train/pinnerformer/log-q.ts';
+import {
+  DEFAULT_PINNERFORMER_OPTIONS,
+  TIME_FEATURES,
+  TRAINING_OBJECTIVES,
+} from '../../src/train/pinnerformer/config.ts';
+import { logQ, sampleNegatives, targetFrequencies } from '../../src/train/pinnerformer/log-q.ts';
 import { PinnerFormerModel } from '../../src/train/pinnerformer/model.ts';
 import {
   type ActionSequence,
@@ -52,16 +59,80 @@ function encodeAll(model: PinnerFormerModel, sequences: ActionSequence[]): numbe
 }
 
 describe('PinnerFormer encoder', () => {
-  it('is causal: no position sees a later action, and padding changes nothing', () => {
+  const HOUR = 3_600_000;
+
+  /** A random history with real timestamps: gaps of minutes to days from 2023-11-14. */
+  function randomSequence(random: Random, length: number, numItems: number): ActionSequence {
+    const ts: number[] = [];
+    let now = 1_700_000_000_000;
+    for (let t = 0; t < length; t++) {
+      now += random.exponential(random.next() < 0.5 ? 0.2 : 30) * HOUR;
+      ts.push(now);
+    }
+    return sequence(
+      Array.from({ length }, () => random.int(numItems)),
+      Array.from({ length }, () => 1 + random.int(4)),
+      ts,
+    );
+  }
+
+  /** A copy whose actions from `cut` on have other items, types and later times. */
+  function changedFrom(s: ActionSequence, cut: number, random: Random, numItems: number): ActionSequence {
+    const items = Array.from(s.items);
+    const actions = Array.from(s.actions);
+    const ts = Array.from(s.ts);
+    for (let t = cut; t < items.length; t++) {
+      items[t] = (items[t] + 1 + random.int(numItems - 1)) % numItems;
+      actions[t] = 1 + ((actions[t] + random.int(3)) % 4);
+      ts[t] += random.exponential(48) * HOUR;
+    }
+    return sequence(items, actions, ts);
+  }
+
+  function appended(s: ActionSequence, extra: number, random: Random, numItems: number): ActionSequence {
+    const tail = randomSequence(random, extra, numItems);
+    const last = s.ts[s.ts.length - 1];
+    return sequence(
+      [...s.items, ...tail.items],
+      [...s.actions, ...tail.actions],
+      [...s.ts, ...Array.from(tail.ts, (t) => last + (t - 1_700_000_000_000))],
+    );
+  }
+
+  it('is causal with real timestamps: later actions (item, type, time) or appended ones never change an earlier position', () => {
+    const numItems = 30;
+    const model = new PinnerFormerModel(numItems, small, new Random(1));
+    const random = new Random(11);
+    let compared = 0;
+    for (let trial = 0; trial < 12; trial++) {
+      const length = 2 + random.int(small.maxLength - 3);
+      const base = randomSequence(random, length, numItems);
+      const cut = 1 + random.int(length - 1);
+      const variants = [
+        changedFrom(base, cut, random, numItems),
+        appended(base, 1 + random.int(small.maxLength - length), random, numItems),
+      ];
+      // One batch: the base and its variants have different lengths, so padding differs too.
+      const all = [base, ...variants];
+      const encoded = encodeAll(model, all);
+      const width = Math.max(...all.map((x) => x.items.length));
+      const row = (b: number, t: number) => encoded[b * width + width - all[b].items.length + t];
+      for (let b = 1; b < all.length; b++) {
+        const same = b === 1 ? cut : length;
+        for (let t = 0; t < same; t++) {
+          for (let d = 0; d < small.dim; d++)
+            expect(Math.abs(row(b, t)[d] - row(0, t)[d])).toBeLessThan(1e-6);
+          compared++;
+        }
+      }
+      // The first changed position does change: the test can fail.
+      expect(row(1, cut)).not.toEqual(row(0, cut));
+    }
+    expect(compared).toBeGreaterThan(40);
+  });
+
+  it('pads without effect: a short history in a batch with a longer one encodes as it does alone', () => {
     const model = new PinnerFormerModel(20, small, new Random(1));
-    const base = encodeAll(model, [sequence([3, 5, 7, 9, 11, 13])]);
-    const changedLast = encodeAll(model, [sequence([3, 5, 7, 9, 11, 2], [1, 1, 1, 1, 1, 3])]);
-    for (let t = 0; t < 5; t++) expect(changedLast[t]).toEqual(base[t]);
-    expect(changedLast[5]).not.toEqual(base[5]);
-    const changedThird = encodeAll(model, [sequence([3, 5, 19, 9, 11, 13])]);
-    for (let t = 0; t < 2; t++) expect(changedThird[t]).toEqual(base[t]);
-    for (let t = 2; t < 6; t++) expect(changedThird[t]).not.toEqual(base[t]);
-    // Left padding: a 3-action history padded in a batch with a 6-action one encodes like it does alone.
     const alone = encodeAll(model, [sequence([4, 6, 8])]);
     const padded = encodeAll(model, [sequence([4, 6, 8]), sequence([3, 5, 7, 9, 11, 13])]);
     for (let t = 0; t < 3; t++) {
@@ -86,36 +157,111 @@ describe('logQ correction', () => {
     expect(Array.from(f)).toEqual([0.5, 0.25, 0.125, 0.125]);
   });
 
-  it('is the log of the mixture proposal probability', () => {
-    // 2 in-batch draws with p = 0.5 and 2 uniform draws over 4 items: q = (2·0.5 + 2/4) / 4 = 0.375.
-    expect(logQ(0.5, 2, 2, 4)).toBeCloseTo(Math.log(0.375), 12);
-    // Uniform only: q = 1/numItems for every item, a constant shift.
-    expect(logQ(0.9, 0, 10, 100)).toBeCloseTo(Math.log(0.01), 12);
-    // In-batch only: q is the item's frequency, so popular items are discounted more.
-    expect(logQ(0.2, 5, 0, 100)).toBeCloseTo(Math.log(0.2), 12);
-    expect(logQ(0.2, 5, 0, 100)).toBeGreaterThan(logQ(0.01, 5, 0, 100));
+  it('is the exact inclusion probability of the deduplicated set (enumeration of every draw)', () => {
+    // 3 items, target distribution p; a set from 2 in-batch draws from p and 1 uniform draw.
+    const p = [0.5, 0.3, 0.2];
+    const inclusion = [0, 0, 0];
+    for (let a = 0; a < 3; a++) {
+      for (let b = 0; b < 3; b++) {
+        for (let c = 0; c < 3; c++) {
+          const probability = p[a] * p[b] * (1 / 3);
+          for (const item of new Set([a, b, c])) inclusion[item] += probability;
+        }
+      }
+    }
+    // Item 0: 1 − 0.5² · (2/3) = 0.833333; the expected count 2·0.5 + 1/3 = 1.333 would be no probability.
+    expect(inclusion[0]).toBeCloseTo(1 - 0.25 * (2 / 3), 12);
+    for (let i = 0; i < 3; i++) expect(Math.exp(logQ(p[i], 2, 1, 3))).toBeCloseTo(inclusion[i], 12);
+    // Uniform only: 1 − (1 − 1/N)^R for every item, a constant shift.
+    expect(logQ(0.9, 0, 10, 100)).toBeCloseTo(Math.log(1 - 0.99 ** 10), 12);
+    // Tiny probabilities stay accurate (log1p path): ≈ log(K·p).
+    expect(logQ(1e-12, 5, 0, 1e6)).toBeCloseTo(Math.log(5e-12), 6);
+  });
+
+  it('matches how sampleNegatives builds the set: distinct items, inclusion frequency as the closed form', () => {
+    const p = [0.5, 0.25, 0.15, 0.1];
+    const random = new Random(7);
+    const draw = () => {
+      let u = random.next();
+      for (let i = 0; i < p.length; i++) {
+        u -= p[i];
+        if (u < 0) return i;
+      }
+      return p.length - 1;
+    };
+    const trials = 40_000;
+    const seen = [0, 0, 0, 0];
+    for (let n = 0; n < trials; n++) {
+      // A batch of 6 target slots (iid from p); 2 of them are taken, plus 1 uniform item.
+      const targets = Array.from({ length: 6 }, draw);
+      const set = sampleNegatives(targets, 2, 1, 4, random);
+      expect(set.inBatchDraws).toBe(2);
+      expect(new Set(set.items).size).toBe(set.items.length);
+      for (const item of set.items) seen[item]++;
+    }
+    // Standard error of a frequency near 0.5 over 40,000 trials is 0.0025: 0.01 is four of them.
+    for (let i = 0; i < 4; i++) expect(seen[i] / trials).toBeCloseTo(Math.exp(logQ(p[i], 2, 1, 4)), 2);
   });
 });
 
-describe('dense all-action targets', () => {
-  const rule = { window: 3, windowDays: 1 };
+describe('training objectives', () => {
+  const DAY = 86_400_000;
+  const rule = (objective: TargetRule['objective']): TargetRule => ({
+    objective,
+    horizonDays: 1,
+    horizonActions: 3,
+    maxTargetsPerPosition: 8,
+  });
+  // click 7, hide 8, save 9, click 7 (the item of t = 0 again), click 10, click 11
+  const s = sequence([7, 8, 9, 7, 10, 11], [1, 4, 3, 1, 1, 1]);
 
-  it('picks a positive within the next `window` actions, never the same item, never a hide', () => {
-    // actions: click, hide, save, click(same item as t=0), impression-free
-    const s = sequence([7, 8, 9, 7, 10], [1, 4, 3, 1, 1]);
-    const seen = new Set<number>();
-    const random = new Random(5);
-    for (let i = 0; i < 200; i++) seen.add(pickTarget(s, 0, rule, random));
-    // t = 0 → window t+1..t+3 = items 8 (hide: excluded), 9 (save), 7 (same item: excluded)
-    expect([...seen]).toEqual([9]);
-    expect(pickTarget(s, 4, rule, random)).toBe(-1);
+  it('next-action and sasrec: the first later positive of another item', () => {
+    for (const objective of ['next-action', 'sasrec'] as const) {
+      expect(positionTargets(s, 0, rule(objective), new Random(1))).toEqual([9]);
+      expect(positionTargets(s, 2, rule(objective), new Random(1))).toEqual([7]);
+      expect(positionTargets(s, 5, rule(objective), new Random(1))).toEqual([]);
+    }
   });
 
-  it('stops at windowDays with timestamps', () => {
-    const day = 86_400_000;
-    const s = sequence([1, 2, 3], [1, 1, 1], [0, 2 * day, 2.5 * day]);
-    expect(pickTarget(s, 0, rule, new Random(1))).toBe(-1);
-    expect(pickTarget(s, 1, rule, new Random(1))).toBe(3);
+  it('all-action: every positive within the horizon, in actions without timestamps', () => {
+    // t = 0, horizon 3 actions: 8 (hide: no), 9, 7 (own item: no).
+    expect(positionTargets(s, 0, rule('dense-all-action'), new Random(1))).toEqual([9]);
+    // t = 1: 9, 7, 10.
+    expect(positionTargets(s, 1, rule('all-action'), new Random(1))).toEqual([9, 7, 10]);
+    const capped = positionTargets(s, 1, { ...rule('all-action'), maxTargetsPerPosition: 2 }, new Random(1));
+    expect(capped).toHaveLength(2);
+    for (const item of capped) expect([9, 7, 10]).toContain(item);
+  });
+
+  it('all-action: the horizon is in days where there are timestamps', () => {
+    const timed = sequence([1, 2, 3, 4], [1, 1, 1, 1], [0, 0.5 * DAY, 0.9 * DAY, 1.5 * DAY]);
+    expect(positionTargets(timed, 0, rule('dense-all-action'), new Random(1))).toEqual([2, 3]);
+    expect(positionTargets(timed, 1, rule('dense-all-action'), new Random(1))).toEqual([3, 4]);
+  });
+
+  it('trains every position (dense) or the final one only, with a future to predict', () => {
+    const sequences = [s];
+    const example = [{ user: 0, start: 0, end: 6 }];
+    const dense = buildBatch(sequences, example, { rule: rule('sasrec'), random: new Random(1) });
+    expect(Array.from(dense.targetCells)).toEqual([0, 1, 2, 3, 4]);
+    expect(Array.from(dense.targetItems)).toEqual([9, 9, 7, 10, 11]);
+    const final = buildBatch(sequences, [{ user: 0, start: 0, end: 3 }], {
+      rule: rule('all-action'),
+      random: new Random(1),
+    });
+    // The window ends at t = 2 (item 9): horizon 3 actions → 7, 10, 11.
+    expect(Array.from(final.targetCells)).toEqual([2, 2, 2]);
+    expect(Array.from(final.targetItems)).toEqual([7, 10, 11]);
+    const cuts = epochExamples(
+      Array.from({ length: 50 }, () => s),
+      4,
+      new Random(2),
+      true,
+    );
+    for (const e of cuts) {
+      expect(e.end).toBeLessThan(6);
+      expect(e.end - e.start).toBeLessThanOrEqual(4);
+    }
   });
 });
 
@@ -149,24 +295,33 @@ describe('length-bucketed batches', () => {
     expect(batch.length).toBe(4);
     expect(Array.from(batch.items)).toEqual([0, 0, 1, 2, 3, 4, 5, 6]);
     expect(Array.from(batch.valid)).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
-    expect(Array.from(batch.targets)).toEqual(new Array(8).fill(-1));
+    expect(batch.targetCells).toHaveLength(0);
   });
 });
 
 describe('time features', () => {
-  it('are log hours since the latest, log hours since the previous, and sin/cos of the day and week', () => {
+  it('are log hours since the previous action and sin/cos of the day and week, never reading a later action', () => {
     const hour = 3_600_000;
     const ts = Float64Array.from([0, 6 * hour, 30 * hour]);
     const out = new Float32Array(3 * TIME_FEATURES);
     timeFeatures(ts, 0, 3, out, 0);
     const at = (t: number) => Array.from(out.subarray(t * TIME_FEATURES, (t + 1) * TIME_FEATURES));
-    expect(at(0)[0]).toBeCloseTo(Math.log1p(30), 5);
-    expect(at(0)[1]).toBe(0);
-    expect(at(1)[0]).toBeCloseTo(Math.log1p(24), 5);
-    expect(at(1)[1]).toBeCloseTo(Math.log1p(6), 5);
+    expect(TIME_FEATURES).toBe(5);
+    expect(at(0)[0]).toBe(0);
+    expect(at(1)[0]).toBeCloseTo(Math.log1p(6), 5);
+    expect(at(2)[0]).toBeCloseTo(Math.log1p(24), 5);
     // 30 h is 6 h into a day: sin(2π·6/24) = 1, cos = 0.
-    expect(at(2)[2]).toBeCloseTo(1, 5);
-    expect(at(2)[3]).toBeCloseTo(0, 5);
+    expect(at(2)[1]).toBeCloseTo(1, 5);
+    expect(at(2)[2]).toBeCloseTo(0, 5);
+    // A window starting at t = 1 gives t = 1 and 2 the same features (the gap reads ts[0]).
+    const window = new Float32Array(2 * TIME_FEATURES);
+    timeFeatures(ts, 1, 3, window, 0);
+    expect(Array.from(window)).toEqual([...at(1), ...at(2)]);
+    // A later action changes nothing before it.
+    const later = Float64Array.from([0, 6 * hour, 99 * hour]);
+    const changed = new Float32Array(3 * TIME_FEATURES);
+    timeFeatures(later, 0, 3, changed, 0);
+    expect(Array.from(changed.subarray(0, 2 * TIME_FEATURES))).toEqual([...at(0), ...at(1)]);
     const none = new Float32Array(TIME_FEATURES).fill(7);
     timeFeatures(sequenceFromItems(Int32Array.from([1])).ts, 0, 1, none, 0);
     expect(Array.from(none)).toEqual(new Array(TIME_FEATURES).fill(0));
@@ -184,6 +339,43 @@ describe('training', () => {
     const result = await trainPinnerFormer(data, { ...options, maxEpochs: 4, learningRate: 0.01 });
     expect(result.history).toHaveLength(4);
     expect(result.history[3].loss).toBeLessThan(result.history[0].loss);
+  });
+
+  it('trains under every objective and lowers the loss under dense all-action', async () => {
+    for (const objective of TRAINING_OBJECTIVES) {
+      const result = await trainPinnerFormer(data, { ...options, objective, maxEpochs: 1 });
+      expect(Number.isFinite(result.history[0].loss)).toBe(true);
+    }
+    const dense = await trainPinnerFormer(data, {
+      ...options,
+      objective: 'dense-all-action',
+      maxEpochs: 3,
+      learningRate: 0.01,
+    });
+    expect(dense.history[2].loss).toBeLessThan(dense.history[0].loss);
+  });
+
+  it('gives bit-identical weights with a CPU-bound process running beside it (no clock in training)', async () => {
+    const quiet = await trainPinnerFormer(data, options);
+    const busy = spawn(process.execPath, ['-e', 'for(;;);'], { stdio: 'ignore' });
+    try {
+      const loaded = await trainPinnerFormer(data, options);
+      expect(loaded.timeCut).toBeUndefined();
+      expect(loaded.model.itemOut.values).toEqual(quiet.model.itemOut.values);
+      const a = quiet.model.params.export();
+      const b = loaded.model.params.export();
+      for (const name of Object.keys(a)) expect(b[name].data).toEqual(a[name].data);
+    } finally {
+      busy.kill('SIGKILL');
+    }
+  });
+
+  it('stops at an explicit time budget after a whole epoch, and says so', async () => {
+    const cut = await trainPinnerFormer(data, { ...options, maxEpochs: 3, timeBudgetSeconds: 0 });
+    expect(cut.history).toHaveLength(1);
+    expect(cut.timeCut?.afterEpoch).toBe(0);
+    const uncut = await trainPinnerFormer(data, { ...options, maxEpochs: 1, timeBudgetSeconds: 0 });
+    expect(uncut.timeCut).toBeUndefined();
   });
 
   it('resumes a killed run from its checkpoint to a bit-identical result', async () => {

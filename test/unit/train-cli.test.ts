@@ -21,8 +21,6 @@ const trainArgs = (out: string) => [
   out,
   '--max-epochs',
   '3',
-  '--time-budget',
-  '100000',
   '--seed',
   '2',
   '--quiet',
@@ -117,6 +115,23 @@ describe('edgerec train', () => {
     ).catch((error: { code: number; stderr: string }) => error);
     expect((wrong as { code: number }).code).toBe(2);
     expect((wrong as { stderr: string }).stderr).toMatch(/trained on the sasrec split/);
+    const otherPositives = await edgerec(
+      'eval',
+      '--data',
+      events,
+      '--format',
+      'events',
+      '--positives',
+      'all',
+      '--model',
+      'pinnerformer',
+      '--checkpoint',
+      out,
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect((otherPositives as { code: number }).code).toBe(2);
+    expect((otherPositives as { stderr: string }).stderr).toMatch(
+      /trained with --positives engaged; evaluating it with --positives all/,
+    );
     const missing = await edgerec(
       'eval',
       '--data',

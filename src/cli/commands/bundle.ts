@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { buildBundle } from '../../train/bundle/build.ts';
 import {
   DEFAULT_DATA_DIR,
+  DEFAULT_EDGE_EPOCHS,
   DEFAULT_GNN,
+  DEFAULT_PINNERFORMER,
   DEFAULT_RUN_DIR,
-  DEFAULT_TRAIN_BUDGET,
   ensureDefaultData,
 } from '../../train/bundle/default-data.ts';
 import { latestVersion } from '../../train/bundle/publish.ts';
@@ -29,13 +30,12 @@ export function registerBundleCommand(program: Command): void {
     .option('--seed <n>', 'seed of the edge models (default: the run’s seed)', nonNegativeInteger)
     .option(
       '--time-budget <seconds>',
-      'budget of the global models when training them here',
+      'optional wall-clock cap of the global models when training them here (off by default; the report says when it cut them)',
       positiveInteger,
-      DEFAULT_TRAIN_BUDGET,
     )
     .option(
       '--max-epochs <n>',
-      'cap on epochs of the encoder and of each ranker (for quick, reproducible builds)',
+      'cap on epochs of the encoder and of each ranker (default: 40 with early stopping; 8 on the default data)',
       positiveInteger,
     )
     .option('--if-missing', 'do nothing when <dir>/latest.json already names a bundle')
@@ -70,6 +70,7 @@ export function registerBundleCommand(program: Command): void {
             gnnFeatures: true,
             timeBudgetSeconds: options.timeBudget,
             gnn: DEFAULT_GNN,
+            pinnerformer: DEFAULT_PINNERFORMER,
           },
           ({ stage, done, total, note }) => stages.update(stage, done, total, note),
         );
@@ -84,6 +85,7 @@ export function registerBundleCommand(program: Command): void {
         dataset,
         edge: {
           ...(options.seed !== undefined ? { seed: options.seed } : {}),
+          ...(options.checkpoint ? {} : DEFAULT_EDGE_EPOCHS),
           ...(options.maxEpochs
             ? {
                 encoder: { maxEpochs: options.maxEpochs },

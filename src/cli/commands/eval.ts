@@ -4,7 +4,7 @@ import { InputError } from '../../core/errors.ts';
 import { type EvalResult, evaluate, fitOnSplit } from '../../core/eval/harness.ts';
 import { evaluateItemToItem, isItemSimilarity } from '../../core/eval/item-to-item.ts';
 import type { Recommender } from '../../core/eval/model.ts';
-import { buildSplit, type EvalSplit, PROTOCOLS } from '../../core/eval/split.ts';
+import { buildSplit, type EvalSplit, type PositiveSet, PROTOCOLS } from '../../core/eval/split.ts';
 import { BASELINES, type BaselineName, createBaseline } from '../../train/baselines/index.ts';
 import { GnnRecommender } from '../../train/gnn/index.ts';
 import { loadPinnerFormer, PinnerFormerRecommender } from '../../train/pinnerformer/index.ts';
@@ -33,6 +33,7 @@ async function loadTrained(
   dir: string | undefined,
   dataset: Dataset,
   split: EvalSplit,
+  positives: PositiveSet,
 ): Promise<Recommender> {
   if (!dir) throw new InputError(`--model ${name} needs --checkpoint DIR, a folder written by edgerec train`);
   const run = readRunManifest(dir);
@@ -42,6 +43,12 @@ async function loadTrained(
   if (run.protocol !== split.protocol) {
     throw new InputError(
       `${dir} was trained on the ${run.protocol} split; evaluating it on ${split.protocol} would leak`,
+    );
+  }
+  // Another positive set moves the split's cut points, so test items could sit in the training log.
+  if (run.positives !== positives) {
+    throw new InputError(
+      `${dir} was trained with --positives ${run.positives}; evaluating it with --positives ${positives} would leak`,
     );
   }
   if (name === 'gnn') {
@@ -96,7 +103,13 @@ export function registerEvalCommand(program: Command): void {
       const name = options.model as ModelName;
       let model: Recommender;
       if ((TRAINED as readonly string[]).includes(name)) {
-        model = await loadTrained(name as (typeof TRAINED)[number], options.checkpoint, dataset, split);
+        model = await loadTrained(
+          name as (typeof TRAINED)[number],
+          options.checkpoint,
+          dataset,
+          split,
+          options.positives,
+        );
       } else {
         model = createBaseline(name as BaselineName, options.seed + 1);
         const fitting = progress.task(`fit ${model.name}`);

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { type PinnerFormerOptions, TRAINING_OBJECTIVES } from '../../train/pinnerformer/index.ts';
 import { trainGlobalModels } from '../../train/pipeline.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   nonNegativeInteger,
+  oneOf,
   parseFormat,
   parsePositives,
   parseProtocol,
@@ -10,6 +12,17 @@ import {
 } from '../options.ts';
 import { Progress, trainingUnit } from '../progress.ts';
 import { printJson } from '../report.ts';
+
+/** The PinnerFormer options given on the command line (the rest keep their defaults). */
+function pinnerformerOptions(options: Record<string, unknown>): Partial<PinnerFormerOptions> {
+  const given: Partial<PinnerFormerOptions> = {};
+  if (options.maxEpochs !== undefined) given.maxEpochs = options.maxEpochs as number;
+  if (options.objective !== undefined)
+    given.objective = options.objective as PinnerFormerOptions['objective'];
+  if (options.horizonDays !== undefined) given.horizonDays = options.horizonDays as number;
+  if (options.horizonActions !== undefined) given.horizonActions = options.horizonActions as number;
+  return given;
+}
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -28,10 +41,21 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--positives <set>', 'engaged | all', parsePositives, 'engaged')
     .option('--seed <n>', 'seed of every random choice', nonNegativeInteger, 1)
-    .option('--time-budget <seconds>', 'wall-clock budget of the whole run', positiveInteger, 1080)
     .option(
-      '--max-epochs <n>',
-      'cap on epochs of each model (runs that must be reproducible use this, not a time budget)',
+      '--time-budget <seconds>',
+      'optional wall-clock cap of the whole run (off by default; a cut run is no longer reproducible, and run.json says so)',
+      positiveInteger,
+    )
+    .option('--max-epochs <n>', 'cap on epochs of each model (GNN and PinnerFormer)', positiveInteger)
+    .option(
+      '--objective <name>',
+      `PinnerFormer's training objective: ${TRAINING_OBJECTIVES.join(' | ')}`,
+      oneOf(TRAINING_OBJECTIVES, 'objective'),
+    )
+    .option('--horizon-days <n>', 'all-action objectives: the future horizon in days', positiveInteger)
+    .option(
+      '--horizon-actions <n>',
+      'all-action objectives on data without timestamps: the horizon as a count of following actions',
       positiveInteger,
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
@@ -53,7 +77,7 @@ export function registerTrainCommand(program: Command): void {
           gnnFeatures: options.gnnFeatures,
           timeBudgetSeconds: options.timeBudget,
           gnn: options.maxEpochs ? { epochs: options.maxEpochs } : undefined,
-          pinnerformer: options.maxEpochs ? { maxEpochs: options.maxEpochs } : undefined,
+          pinnerformer: pinnerformerOptions(options),
         },
         ({ stage, done, total, note }) => stages.update(stage, done, total, note),
       );

@@ -34,7 +34,10 @@ export interface EvalOptions {
   seed?: number;
   /** Score a seeded random sample of this many users instead of all (the SASRec code samples 10,000). */
   sampleUsers?: number;
-  /** Full ranking: drop the user's history from the candidates (default: yes for `full`, no for `temporal`). */
+  /**
+   * Full ranking: drop the user's history from the candidates (default: yes for `full` and `temporal`,
+   * whose positives are first engagements, so a seen item could only take a top-K slot and never hit).
+   */
   excludeHistory?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
@@ -215,7 +218,7 @@ function evaluateFull(model: Recommender, split: EvalSplit, stage: Stage, option
   const users = evaluableUsers(split, history, stage, options);
   const ks = cutoffs(options, [10, 20, 50]);
   const maxK = ks[ks.length - 1];
-  const excludeHistory = options.excludeHistory ?? split.protocol === 'full';
+  const excludeHistory = options.excludeHistory ?? split.protocol !== 'sasrec';
   const allItems = new Int32Array(split.numItems);
   for (let i = 0; i < allItems.length; i++) allItems[i] = i;
   const events = new EventHistory(split, stage);

@@ -23,7 +23,7 @@ export function tableRows(table: Float32Array, dim: number): RowWriter {
  * always the last column — the only position whose output the encoder computes.
  *   items   [size, length, dim]  the item-table rows of the actions
  *   actions [size, length, 5]    one-hot action codes
- *   time    [size, length, 6]    PinnerFormer's time features
+ *   time    [size, length, TIME_FEATURES]  PinnerFormer's causal time features
  *   mask    [size, length]       1 on real tokens, 0 on padding
  */
 export interface EncoderInput {

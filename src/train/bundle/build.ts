@@ -225,20 +225,27 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     seconds: (performance.now() - started) / 1000,
     variants: report,
     training: {
+      ...(run.timeCut ? { globalModelsTimeCut: run.timeCut } : {}),
       encoder: {
         bestEpoch: edge.encoder.bestEpoch,
         validationCosine: edge.encoder.validationCosine,
+        epochs: edge.encoder.history.length,
         seconds: edge.encoder.seconds,
+        ...(edge.encoder.timeCut ? { timeCut: edge.encoder.timeCut } : {}),
       },
       teacher: {
         bestEpoch: edge.teacher.bestEpoch,
         validationAuc: edge.teacher.validation,
+        epochs: edge.teacher.history.length,
         seconds: edge.teacher.seconds,
+        ...(edge.teacher.timeCut ? { timeCut: edge.teacher.timeCut } : {}),
       },
       student: {
         bestEpoch: edge.student.bestEpoch,
         validationAuc: edge.student.validation,
+        epochs: edge.student.history.length,
         seconds: edge.student.seconds,
+        ...(edge.student.timeCut ? { timeCut: edge.student.timeCut } : {}),
       },
       retrievalScoreBaseline: round(headAucs(dot, test.examples.labels)),
       examples: {

@@ -16,7 +16,8 @@ export interface DistillOptions extends CompactEncoderShape {
   validationShare: number;
   maxEpochs: number;
   patience: number;
-  timeBudgetSeconds: number;
+  /** Optional wall-clock cap, in seconds; off by default so that results never depend on the clock. */
+  timeBudgetSeconds?: number;
   seed: number;
 }
 
@@ -31,7 +32,6 @@ export const DEFAULT_DISTILL_OPTIONS: DistillOptions = {
   validationShare: 0.1,
   maxEpochs: 30,
   patience: 3,
-  timeBudgetSeconds: 20,
   seed: 1,
 };
 
@@ -49,6 +49,8 @@ export interface DistillResult {
   validationCosine: number;
   history: { epoch: number; loss: number; validation: number }[];
   seconds: number;
+  /** Set when the optional time budget ended training: its last epoch (0-based). */
+  timeCut?: { afterEpoch: number; seconds: number };
 }
 
 interface Targets {
@@ -134,6 +136,7 @@ export function distillEncoder(
 
   const best = new BestWeights(encoder.params, options.patience);
   const history: DistillResult['history'] = [];
+  let timeCut: DistillResult['timeCut'];
   const n = training.windows.length;
   const { itemDim } = options;
   for (let epoch = 0; epoch < options.maxEpochs; epoch++) {
@@ -163,7 +166,15 @@ export function distillEncoder(
     const score = meanCosine(encoder, validation, rows);
     history.push({ epoch, loss: lossSum / steps, validation: score });
     if (best.update(epoch, score)) break;
-    if ((performance.now() - started) / 1000 > options.timeBudgetSeconds) break;
+    const seconds = (performance.now() - started) / 1000;
+    if (
+      options.timeBudgetSeconds !== undefined &&
+      seconds > options.timeBudgetSeconds &&
+      epoch + 1 < options.maxEpochs
+    ) {
+      timeCut = { afterEpoch: epoch, seconds };
+      break;
+    }
   }
   best.restore();
   return {
@@ -172,5 +183,6 @@ export function distillEncoder(
     validationCosine: best.score,
     history,
     seconds: (performance.now() - started) / 1000,
+    timeCut,
   };
 }

@@ -1,6 +1,6 @@
 import type { Random } from '../../core/random.ts';
 import { timeFeatures } from '../../core/sequence/time-features.ts';
-import { TIME_FEATURES } from './config.ts';
+import { type PinnerFormerOptions, TIME_FEATURES } from './config.ts';
 import type { ActionSequence } from './sequences.ts';
 
 /** A padded batch, sequences right-aligned (left padding) so the newest action is always the last column. */
@@ -15,8 +15,12 @@ export interface SequenceBatch {
   time: Float32Array;
   /** [size × length] 1 on real tokens, 0 on padding. */
   valid: Uint8Array;
-  /** [size × length] the item each position must predict, or -1 (padding, no positive ahead). */
-  targets: Int32Array;
+  /**
+   * Training pairs: position `targetCells[k]` (an index into the [size × length] grid) must predict item
+   * `targetItems[k]`. Empty for inference.
+   */
+  targetCells: Int32Array;
+  targetItems: Int32Array;
   /** Which user each row belongs to. */
   users: Int32Array;
 }
@@ -27,35 +31,63 @@ export interface Example {
   end: number;
 }
 
-export interface TargetRule {
-  window: number;
-  windowDays: number;
-}
+export type TargetRule = Pick<
+  PinnerFormerOptions,
+  'objective' | 'horizonDays' | 'horizonActions' | 'maxTargetsPerPosition'
+>;
+
+const DAY = 86_400_000;
+
+/** Whether only the final position of a window is trained (else every position is). */
+export const finalPositionOnly = (rule: TargetRule): boolean =>
+  rule.objective === 'next-action' || rule.objective === 'all-action';
 
 /**
- * Dense all-action targets: for each position, a random positive among the next `window` actions (and
- * within `windowDays` where there are timestamps), never the item of the position itself.
+ * The items position t of `sequence` must predict: positive actions after t (never the item of t itself,
+ * each item once). Next-action objectives take the first of them; all-action objectives every one within
+ * the horizon (days after t's action where there are timestamps, else the next `horizonActions` actions),
+ * a seeded random `maxTargetsPerPosition` of them when there are more.
  */
-export function pickTarget(sequence: ActionSequence, t: number, rule: TargetRule, random: Random): number {
-  const limitTs = sequence.ts[t] + rule.windowDays * 86_400_000;
-  const candidates: number[] = [];
-  for (let j = t + 1; j < sequence.items.length && j <= t + rule.window; j++) {
-    if (!Number.isNaN(sequence.ts[t]) && sequence.ts[j] > limitTs) break;
-    if (sequence.positive[j] && sequence.items[j] !== sequence.items[t]) candidates.push(sequence.items[j]);
+export function positionTargets(
+  sequence: ActionSequence,
+  t: number,
+  rule: TargetRule,
+  random: Random,
+): number[] {
+  const next = rule.objective === 'next-action' || rule.objective === 'sasrec';
+  const timed = !Number.isNaN(sequence.ts[t]);
+  const limitTs = sequence.ts[t] + rule.horizonDays * DAY;
+  const found = new Set<number>();
+  for (let j = t + 1; j < sequence.items.length; j++) {
+    if (!next && (timed ? sequence.ts[j] > limitTs : j > t + rule.horizonActions)) break;
+    if (!sequence.positive[j] || sequence.items[j] === sequence.items[t]) continue;
+    found.add(sequence.items[j]);
+    if (next) break;
   }
-  return candidates.length === 0 ? -1 : candidates[random.int(candidates.length)];
+  const targets = [...found];
+  if (targets.length <= rule.maxTargetsPerPosition) return targets;
+  random.shuffle(targets);
+  return targets.slice(0, rule.maxTargetsPerPosition);
 }
 
 /**
  * One epoch of training examples: each user with something to predict contributes a window of at most
- * `maxLength` actions (a random one for long histories, as PinnerFormer samples).
+ * `maxLength` actions. Dense objectives take a random window of long histories, as PinnerFormer samples;
+ * final-position objectives a random cut point with at least one action after it to predict.
  */
-export function epochExamples(sequences: ActionSequence[], maxLength: number, random: Random): Example[] {
+export function epochExamples(
+  sequences: ActionSequence[],
+  maxLength: number,
+  random: Random,
+  finalOnly = false,
+): Example[] {
   const examples: Example[] = [];
   sequences.forEach((sequence, user) => {
     const n = sequence.items.length;
     if (n < 2) return;
-    const end = n <= maxLength ? n : maxLength + random.int(n - maxLength + 1);
+    let end: number;
+    if (finalOnly) end = 1 + random.int(n - 1);
+    else end = n <= maxLength ? n : maxLength + random.int(n - maxLength + 1);
     examples.push({ user, start: Math.max(0, end - maxLength), end });
   });
   return examples;
@@ -95,8 +127,10 @@ export function buildBatch(
   const actions = new Uint8Array(size * length);
   const time = new Float32Array(size * length * TIME_FEATURES);
   const valid = new Uint8Array(size * length);
-  const targets = new Int32Array(size * length).fill(-1);
   const users = new Int32Array(size);
+  const cells: number[] = [];
+  const targetItems: number[] = [];
+  const finalOnly = rule ? finalPositionOnly(rule.rule) : false;
   examples.forEach((example, b) => {
     const sequence = sequences[example.user];
     const n = example.end - example.start;
@@ -108,10 +142,25 @@ export function buildBatch(
       items[cell] = sequence.items[t];
       actions[cell] = sequence.actions[t];
       valid[cell] = 1;
-      if (rule) targets[cell] = pickTarget(sequence, t, rule.rule, rule.random);
+      if (rule && (!finalOnly || k === n - 1)) {
+        for (const item of positionTargets(sequence, t, rule.rule, rule.random)) {
+          cells.push(cell);
+          targetItems.push(item);
+        }
+      }
     }
     if (n > 0)
       timeFeatures(sequence.ts, example.start, example.end, time, (b * length + pad) * TIME_FEATURES);
   });
-  return { size, length, items, actions, time, valid, targets, users };
+  return {
+    size,
+    length,
+    items,
+    actions,
+    time,
+    valid,
+    targetCells: Int32Array.from(cells),
+    targetItems: Int32Array.from(targetItems),
+    users,
+  };
 }

@@ -1,3 +1,13 @@
+/**
+ * The training objectives of PinnerFormer's Table 1 (Pancha et al., KDD 2022):
+ *   next-action       the final position of each window predicts the next positive action after it;
+ *   sasrec            every position predicts the next positive action (SASRec's objective, sampled softmax);
+ *   all-action        the final position predicts every positive action within the horizon;
+ *   dense-all-action  every position predicts every positive action within the horizon after it.
+ */
+export const TRAINING_OBJECTIVES = ['next-action', 'sasrec', 'all-action', 'dense-all-action'] as const;
+export type TrainingObjective = (typeof TRAINING_OBJECTIVES)[number];
+
 export interface PinnerFormerOptions {
   /** Model width: token embeddings, attention and the output user embedding. */
   dim: number;
@@ -5,10 +15,14 @@ export interface PinnerFormerOptions {
   heads: number;
   /** Last M actions the encoder sees. */
   maxLength: number;
-  /** Dense all-action loss: the target of position t is a random positive within the next `window` positions. */
-  window: number;
-  /** With timestamps: the window is also cut at this many days after the position's action. */
-  windowDays: number;
+  /** What each training example predicts (see TRAINING_OBJECTIVES). */
+  objective: TrainingObjective;
+  /** All-action objectives, with timestamps: the future horizon, in days after the position's action. */
+  horizonDays: number;
+  /** All-action objectives, without timestamps: the future horizon, as a count of following actions. */
+  horizonActions: number;
+  /** All-action objectives: at most this many targets per position (a seeded random subset beyond it). */
+  maxTargetsPerPosition: number;
   /** Tokens per training batch (sequences are bucketed by length, so little of it is padding). */
   tokensPerBatch: number;
   /** Uniform random negatives per batch, on top of the batch's own targets (in-batch negatives). */
@@ -20,8 +34,12 @@ export interface PinnerFormerOptions {
   maxEpochs: number;
   /** Stop after this many epochs without a better validation score. */
   patience: number;
-  /** Wall-clock cap for training, in seconds (the best validated epoch so far is kept). */
-  timeBudgetSeconds: number;
+  /**
+   * Optional wall-clock cap for training, in seconds (the best validated epoch so far is kept). Off by
+   * default: a run's length then depends on epochs and early stopping only, so results do not depend on
+   * the machine's speed or load. A run the cap cut says so (TrainResult.timeCut).
+   */
+  timeBudgetSeconds?: number;
   seed: number;
 }
 
@@ -30,8 +48,10 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   layers: 2,
   heads: 2,
   maxLength: 50,
-  window: 1,
-  windowDays: 14,
+  objective: 'sasrec',
+  horizonDays: 28,
+  horizonActions: 10,
+  maxTargetsPerPosition: 8,
   tokensPerBatch: 1024,
   randomNegatives: 256,
   // Chosen on amazon-games validation NDCG@10 (untied, dropout 0.3: 0.504 best; tied, dropout 0.5: 0.552),
@@ -41,7 +61,6 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   learningRate: 2e-3,
   maxEpochs: 40,
   patience: 3,
-  timeBudgetSeconds: 900,
   seed: 1,
 };
 

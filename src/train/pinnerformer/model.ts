@@ -114,9 +114,20 @@ export class PinnerFormerModel {
     const actions = tf.oneHot(tf.tensor1d(Int32Array.from(batch.actions), 'int32'), ACTION_TYPES).toFloat();
     x = x.add(matmul(actions, p.get('action')));
     x = x.add(matmul(tf.tensor2d(batch.time, [B * L, TIME_FEATURES]), p.get('time')));
-    // Positions count back from the newest action, so "most recent" always has the same embedding.
-    const positions = p.get('position').slice([this.options.maxLength - L, 0], [L, D]);
-    x = x.reshape([B, L, D]).add(positions).mul(valid);
+    // Positions count from the window's oldest action, so a position's input never encodes how many
+    // actions follow it (counting back from the newest would, and dense training would learn from it).
+    const positionIndex = new Int32Array(B * L);
+    for (let b = 0; b < B; b++) {
+      let first = L;
+      while (first > 0 && batch.valid[b * L + first - 1]) first--;
+      for (let i = first; i < L; i++) positionIndex[b * L + i] = i - first;
+    }
+    // A one-hot product, not a gather: the wasm backend has no gradient kernel for gather.
+    const positions = matmul(
+      tf.oneHot(tf.tensor1d(positionIndex, 'int32'), this.options.maxLength).toFloat() as tf.Tensor2D,
+      p.get('position'),
+    );
+    x = x.add(positions).reshape([B, L, D]).mul(valid);
     x = this.dropout(x, random);
 
     const mask = new Float32Array(B * L * L);

@@ -4,7 +4,13 @@ import { buildBatch, type Example } from './batches.ts';
 import { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
 import type { ItemFeatures, PinnerFormerModel } from './model.ts';
 import { type ActionSequence, sequenceFromEvents, sequenceFromItems } from './sequences.ts';
-import { type EpochRecord, type TrainHooks, type TrainProgress, trainPinnerFormer } from './trainer.ts';
+import {
+  type EpochRecord,
+  type TimeCut,
+  type TrainHooks,
+  type TrainProgress,
+  trainPinnerFormer,
+} from './trainer.ts';
 
 const USERS_PER_FORWARD = 256;
 
@@ -19,6 +25,7 @@ export class PinnerFormerRecommender implements Recommender {
   private history: EpochRecord[] = [];
   private bestEpoch = -1;
   private seconds = 0;
+  private timeCut?: TimeCut;
   private hasTimestamps = false;
   private everyItem = new Int32Array(0);
 
@@ -57,6 +64,7 @@ export class PinnerFormerRecommender implements Recommender {
     this.history = result.history;
     this.bestEpoch = result.bestEpoch;
     this.seconds = result.seconds;
+    this.timeCut = result.timeCut;
   }
 
   /** A recommender around an already trained model (loaded from disk), without fitting. */
@@ -144,6 +152,7 @@ export class PinnerFormerRecommender implements Recommender {
       ...this.options,
       bestEpoch: this.bestEpoch,
       trainSeconds: Math.round(this.seconds),
+      ...(this.timeCut ? { timeCut: this.timeCut } : {}),
       epochs: this.history.map((h) => ({
         epoch: h.epoch,
         loss: round(h.loss),

@@ -4,9 +4,15 @@ import { loadCheckpoint, requireTensor, saveCheckpoint, type TensorArray } from 
 import { tf } from '../tf/backend.ts';
 import { matmulTransposed } from '../tf/matmul.ts';
 import type { SparseEmbedding } from '../tf/sparse-embedding.ts';
-import { bucketExamples, buildBatch, epochExamples, type SequenceBatch } from './batches.ts';
+import {
+  bucketExamples,
+  buildBatch,
+  epochExamples,
+  finalPositionOnly,
+  type SequenceBatch,
+} from './batches.ts';
 import { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
-import { logQ, targetFrequencies } from './log-q.ts';
+import { logQ, sampleNegatives, targetFrequencies } from './log-q.ts';
 import { type ItemFeatures, PinnerFormerModel } from './model.ts';
 import { type ActionSequence, trainingSequences } from './sequences.ts';
 
@@ -58,6 +64,14 @@ interface TrainerState {
   itemInSteps: number;
   itemOutSteps: number;
   finished: boolean;
+  timeCut?: TimeCut;
+}
+
+/** Set when the optional wall-clock cap ended training before its epochs or early stopping did. */
+export interface TimeCut {
+  /** The last epoch that ran (0-based). */
+  afterEpoch: number;
+  seconds: number;
 }
 
 export interface TrainResult {
@@ -68,6 +82,7 @@ export interface TrainResult {
   steps: number;
   /** True when a checkpoint stop hook ended training early. */
   interrupted: boolean;
+  timeCut?: TimeCut;
 }
 
 const IN_BATCH_NEGATIVES = 256;
@@ -94,7 +109,26 @@ function rowsVariable(rows: Float32Array, count: number, dim: number): tf.Variab
   return variable;
 }
 
-/** One optimisation step; returns the batch's mean loss. */
+/**
+ * The batch's (position, target) pairs as a grid [positions × slots], -1 where a position has fewer
+ * targets than the busiest one: the loss then shares each position's negative logits among its targets.
+ */
+function targetGrid(batch: SequenceBatch): { slots: number; grid: Int32Array } {
+  const count = new Int32Array(batch.items.length);
+  for (const cell of batch.targetCells) count[cell]++;
+  const slots = Math.max(1, ...count);
+  const grid = new Int32Array(batch.items.length * slots).fill(-1);
+  count.fill(0);
+  batch.targetCells.forEach((cell, k) => {
+    grid[cell * slots + count[cell]++] = batch.targetItems[k];
+  });
+  return { slots, grid };
+}
+
+/**
+ * One optimisation step over the batch's (position, target) pairs with a sampled softmax; returns the mean
+ * loss per pair, or NaN for a batch without pairs.
+ */
 function trainStep(
   model: PinnerFormerModel,
   batch: SequenceBatch,
@@ -103,49 +137,62 @@ function trainStep(
 ): number {
   const { dim, randomNegatives } = model.options;
   const n = batch.items.length;
-  const uniqueTargets = [...new Set(Array.from(batch.targets).filter((t) => t >= 0))];
-  random.shuffle(uniqueTargets);
-  const inBatch = uniqueTargets.slice(0, IN_BATCH_NEGATIVES);
-  const negatives = new Int32Array(inBatch.length + randomNegatives);
-  negatives.set(inBatch);
-  for (let i = inBatch.length; i < negatives.length; i++) negatives[i] = random.int(model.numItems);
-  const targetRows = Int32Array.from(batch.targets, (t) => (t < 0 ? 0 : t));
-  const weights = Float32Array.from(batch.targets, (t) => (t < 0 ? 0 : 1));
-  const weightSum = weights.reduce((s, w) => s + w, 0);
-  if (weightSum === 0) return Number.NaN;
-  const q = (item: number) => logQ(frequency[item], inBatch.length, randomNegatives, model.numItems);
+  const pairs = batch.targetItems.length;
+  if (pairs === 0) return Number.NaN;
+  const { slots, grid } = targetGrid(batch);
+  const sampled = sampleNegatives(
+    batch.targetItems,
+    IN_BATCH_NEGATIVES,
+    randomNegatives,
+    model.numItems,
+    random,
+  );
+  const negatives = sampled.items;
+  const K = negatives.length;
+  const q = (item: number) =>
+    logQ(frequency[item], sampled.inBatchDraws, sampled.uniformDraws, model.numItems);
+  const targetRows = Int32Array.from(grid, (t) => (t < 0 ? 0 : t));
+  const weights = Float32Array.from(grid, (t) => (t < 0 ? 0 : 1));
   const posLogQ = Float32Array.from(targetRows, q);
   const negLogQ = Float32Array.from(negatives, q);
-  // A negative that is the position's own target is not a negative.
-  const collisions = new Float32Array(n * negatives.length);
-  const negativeColumns = new Map<number, number[]>();
+  // A negative that is the pair's own target is not a negative (negatives are distinct: one column each).
+  const collisions = new Float32Array(n * slots * K);
+  const negativeColumn = new Map<number, number>();
   negatives.forEach((item, j) => {
-    const list = negativeColumns.get(item);
-    if (list) list.push(j);
-    else negativeColumns.set(item, [j]);
+    negativeColumn.set(item, j);
   });
-  for (let i = 0; i < n; i++) {
-    if (batch.targets[i] < 0) continue;
-    for (const j of negativeColumns.get(batch.targets[i]) ?? []) collisions[i * negatives.length + j] = -1e9;
-  }
+  grid.forEach((item, k) => {
+    const j = item < 0 ? undefined : negativeColumn.get(item);
+    if (j !== undefined) collisions[k * K + j] = -1e9;
+  });
 
   const inputVar = rowsVariable(model.itemIn.gather(batch.items), n, dim);
-  const positiveVar = rowsVariable(model.itemOut.gather(targetRows), n, dim);
-  const negativeVar = rowsVariable(model.itemOut.gather(negatives), negatives.length, dim);
+  const positiveVar = rowsVariable(model.itemOut.gather(targetRows), n * slots, dim);
+  const negativeVar = rowsVariable(model.itemOut.gather(negatives), K, dim);
   const { value, grads } = tf.variableGrads(() =>
     tf.tidy(() => {
-      const user = model.encode(batch, inputVar as tf.Tensor2D, random).reshape([n, dim]);
+      const user = model.encode(batch, inputVar as tf.Tensor2D, random).reshape([n, 1, dim]);
       const scale = model.scale();
-      const positives = model.itemTower(positiveVar as tf.Tensor2D, model.featureRows(targetRows));
+      const positives = model
+        .itemTower(positiveVar as tf.Tensor2D, model.featureRows(targetRows))
+        .reshape([n, slots, dim]);
       const negativeItems = model.itemTower(negativeVar as tf.Tensor2D, model.featureRows(negatives));
-      const positiveLogit = user.mul(positives).sum(-1).mul(scale).sub(tf.tensor1d(posLogQ));
-      const negativeLogits = matmulTransposed(user, negativeItems)
+      const positiveLogit = user
+        .mul(positives)
+        .sum(-1)
+        .mul(scale)
+        .sub(tf.tensor2d(posLogQ, [n, slots]));
+      const negativeLogits = matmulTransposed(user.reshape([n, dim]) as tf.Tensor2D, negativeItems)
         .mul(scale)
         .sub(tf.tensor1d(negLogQ))
-        .add(tf.tensor2d(collisions, [n, negatives.length]));
-      const logits = tf.concat([positiveLogit.expandDims(1), negativeLogits], 1);
-      const perPosition = tf.logSumExp(logits, 1).sub(positiveLogit);
-      return perPosition.mul(tf.tensor1d(weights)).sum().div(weightSum) as tf.Scalar;
+        .reshape([n, 1, K])
+        .add(tf.tensor3d(collisions, [n, slots, K]));
+      const logits = tf.concat([positiveLogit.expandDims(2), negativeLogits], 2);
+      const perPair = tf.logSumExp(logits, 2).sub(positiveLogit);
+      return perPair
+        .mul(tf.tensor2d(weights, [n, slots]))
+        .sum()
+        .div(pairs) as tf.Scalar;
     }),
   );
   const loss = value.dataSync()[0];
@@ -154,23 +201,21 @@ function trainStep(
   const positiveGrad = grads[positiveVar.name].dataSync() as Float32Array;
   const negativeGrad = grads[negativeVar.name].dataSync() as Float32Array;
   const inRows: number[] = [];
-  const outRows: number[] = [];
   const inGrads: Float32Array[] = [];
-  const outGrads: Float32Array[] = [];
   for (let i = 0; i < n; i++) {
     if (!batch.valid[i]) continue;
     inRows.push(batch.items[i]);
     inGrads.push(inputGrad.subarray(i * dim, (i + 1) * dim));
   }
-  for (let i = 0; i < n; i++) {
-    if (batch.targets[i] < 0) continue;
-    outRows.push(batch.targets[i]);
-    outGrads.push(positiveGrad.subarray(i * dim, (i + 1) * dim));
-  }
-  for (let j = 0; j < negatives.length; j++) {
-    outRows.push(negatives[j]);
-    outGrads.push(negativeGrad.subarray(j * dim, (j + 1) * dim));
-  }
+  const outRows: number[] = [];
+  const outGrad = new Float32Array((pairs + K) * dim);
+  grid.forEach((item, k) => {
+    if (item < 0) return;
+    outGrad.set(positiveGrad.subarray(k * dim, (k + 1) * dim), outRows.length * dim);
+    outRows.push(item);
+  });
+  outGrad.set(negativeGrad, pairs * dim);
+  outRows.push(...negatives);
   const flatten = (rows: Float32Array[]) => {
     const out = new Float32Array(rows.length * dim);
     rows.forEach((row, k) => {
@@ -180,10 +225,13 @@ function trainStep(
   };
   if (model.tied) {
     // One table read on both sides: both gradients go into a single lazy-Adam step.
-    model.itemOut.applyGradients([...inRows, ...outRows], flatten([...inGrads, ...outGrads]));
+    const both = new Float32Array(inGrads.length * dim + outGrad.length);
+    both.set(flatten(inGrads));
+    both.set(outGrad, inGrads.length * dim);
+    model.itemOut.applyGradients([...inRows, ...outRows], both);
   } else {
     model.itemIn.applyGradients(inRows, flatten(inGrads));
-    model.itemOut.applyGradients(outRows, flatten(outGrads));
+    model.itemOut.applyGradients(outRows, outGrad);
   }
   tf.dispose([value, inputVar, positiveVar, negativeVar, ...Object.values(grads)]);
   return loss;
@@ -191,7 +239,8 @@ function trainStep(
 
 function epochBatches(sequences: ActionSequence[], options: PinnerFormerOptions, epoch: number) {
   const random = derivedRandom(options.seed, epoch, -1);
-  return bucketExamples(epochExamples(sequences, options.maxLength, random), options.tokensPerBatch, random);
+  const examples = epochExamples(sequences, options.maxLength, random, finalPositionOnly(options));
+  return bucketExamples(examples, options.tokensPerBatch, random);
 }
 
 /**
@@ -353,10 +402,10 @@ export async function trainPinnerFormer(
     state.step = 0;
     state.epochLoss = 0;
     state.epochSteps = 0;
-    state.finished =
-      state.epoch >= options.maxEpochs ||
-      state.sinceBest >= options.patience ||
-      elapsed() >= options.timeBudgetSeconds;
+    const done = state.epoch >= options.maxEpochs || state.sinceBest >= options.patience;
+    if (!done && options.timeBudgetSeconds !== undefined && elapsed() >= options.timeBudgetSeconds)
+      state.timeCut = { afterEpoch: state.epoch - 1, seconds: elapsed() };
+    state.finished = done || state.timeCut !== undefined;
     state.elapsedSeconds = elapsed();
     sessionStart = performance.now();
     await save();
@@ -377,5 +426,6 @@ export async function trainPinnerFormer(
     seconds: elapsed(),
     steps: state.totalSteps,
     interrupted,
+    timeCut: state.timeCut,
   };
 }

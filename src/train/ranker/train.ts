@@ -24,7 +24,8 @@ export interface RankerTrainOptions {
   batchSize: number;
   maxEpochs: number;
   patience: number;
-  timeBudgetSeconds: number;
+  /** Optional wall-clock cap, in seconds; off by default so that results never depend on the clock. */
+  timeBudgetSeconds?: number;
   seed: number;
   /** Distillation: the teacher's probabilities on the training examples, and the weight of soft labels. */
   teacher?: { probs: Float32Array; alpha: number };
@@ -35,7 +36,6 @@ export const DEFAULT_RANKER_TRAINING: RankerTrainOptions = {
   batchSize: 1024,
   maxEpochs: 40,
   patience: 3,
-  timeBudgetSeconds: 30,
   seed: 1,
 };
 
@@ -46,6 +46,8 @@ export interface RankerTrainResult {
   validation: number;
   history: { epoch: number; loss: number; validation: number }[];
   seconds: number;
+  /** Set when the optional time budget ended training: its last epoch (0-based). */
+  timeCut?: { afterEpoch: number; seconds: number };
   headWeights: number[];
 }
 
@@ -134,6 +136,7 @@ export function trainRanker(
   const weights = tf.tensor1d(headWeights);
   const n = train.examples.size;
   const history: RankerTrainResult['history'] = [];
+  let timeCut: RankerTrainResult['timeCut'];
   const best = new BestWeights(model.params, options.patience);
   for (let epoch = 0; epoch < options.maxEpochs; epoch++) {
     const batches = epochBatches(n, options.batchSize, options.seed, epoch);
@@ -172,7 +175,15 @@ export function trainRanker(
     const score = meanAuc(headAucs(predictAll(model, valid), valid.examples.labels));
     history.push({ epoch, loss: lossSum / steps, validation: score });
     if (best.update(epoch, score)) break;
-    if ((performance.now() - started) / 1000 > options.timeBudgetSeconds) break;
+    const seconds = (performance.now() - started) / 1000;
+    if (
+      options.timeBudgetSeconds !== undefined &&
+      seconds > options.timeBudgetSeconds &&
+      epoch + 1 < options.maxEpochs
+    ) {
+      timeCut = { afterEpoch: epoch, seconds };
+      break;
+    }
   }
   best.restore();
   weights.dispose();
@@ -182,6 +193,7 @@ export function trainRanker(
     validation: best.score,
     history,
     seconds: (performance.now() - started) / 1000,
+    timeCut,
     headWeights,
   };
 }

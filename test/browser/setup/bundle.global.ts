@@ -94,7 +94,6 @@ async function buildTinyBundle(): Promise<void> {
     positives: 'engaged',
     seed: SEED,
     gnnFeatures: true,
-    timeBudgetSeconds: 20,
     gnn: { epochs: 1, stepsPerEpoch: 20 },
     pinnerformer: { maxEpochs: 2 },
   });
