@@ -10,11 +10,11 @@ mkdir -p tune/results
 run() {
   local name=$1 data=$2 format=$3 model=$4 protocol=$5
   shift 5
-  node bin/edgerec.mjs tune --data "$data" --format "$format" --model "$model" --grid "tune/$model.json" \
+  node bin/edgerec.mjs tune --data "$data" --format "$format" --model "$model" --grid "tune/${model_grid:-$model}.json" \
     --protocol "$protocol" --seed 0 --json --quiet "$@" >"tune/results/$name.json"
   echo "$name done"
 }
-for name in "${@:-ml100k-itemknn ml100k-bpr synthetic-itemknn synthetic-bpr ml100k-gnn synthetic-gnn}"; do
+for name in "${@:-ml100k-itemknn ml100k-bpr synthetic-itemknn synthetic-bpr ml100k-gnn}"; do
   for n in $name; do
     case $n in
       ml100k-itemknn) run $n $ML movielens itemknn sasrec ;;
@@ -22,6 +22,7 @@ for name in "${@:-ml100k-itemknn ml100k-bpr synthetic-itemknn synthetic-bpr ml10
       synthetic-itemknn) run $n $SYN/events.jsonl events itemknn sasrec ;;
       synthetic-bpr) run $n $SYN/events.jsonl events bpr sasrec ;;
       ml100k-gnn) run $n $ML movielens gnn item2item --metric MRR ;;
+      ml100k-gnn-20steps) model_grid=gnn-20steps run $n $ML movielens gnn item2item --metric MRR ;;
       synthetic-gnn) run $n $SYN/events.jsonl events gnn item2item --metric MRR ;;
       *) echo "unknown grid run $n" >&2; exit 2 ;;
     esac

@@ -4,7 +4,7 @@
  * a check that both give identical results. Run by `npm run bench:train` (alone: `-- --only speed`).
  */
 import { existsSync } from 'node:fs';
-import { evaluate, trainingData } from '../../src/core/eval/harness.ts';
+import { type EvalResult, evaluate, trainingData } from '../../src/core/eval/harness.ts';
 import { evaluateItemToItem, type ItemSimilarity } from '../../src/core/eval/item-to-item.ts';
 import { wrongPairsScan, wrongPairsSorted } from '../../src/core/eval/metrics.ts';
 import type { Recommender } from '../../src/core/eval/model.ts';
@@ -36,7 +36,7 @@ const seconds = (run: () => unknown): [number, unknown] => {
 /** Old path first, then new, `repeats` times each interleaved; the minimum of each (least disturbed by load). */
 function compare(
   stage: string,
-  work: string,
+  work: string | ((result: unknown) => string),
   old: () => unknown,
   current: () => unknown,
   equal: (a: unknown, b: unknown) => boolean = (a, b) => JSON.stringify(a) === JSON.stringify(b),
@@ -45,14 +45,32 @@ function compare(
   let oldBest = Number.POSITIVE_INFINITY;
   let newBest = Number.POSITIVE_INFINITY;
   let identical = true;
+  let last: unknown;
   for (let r = 0; r < repeats; r++) {
     const [a, x] = seconds(old);
     const [b, y] = seconds(current);
     oldBest = Math.min(oldBest, a);
     newBest = Math.min(newBest, b);
     identical &&= equal(x, y);
+    last = y;
   }
-  return { stage, work, oldSeconds: oldBest, newSeconds: newBest, speedup: oldBest / newBest, identical };
+  const described = typeof work === 'string' ? work : work(last);
+  return {
+    stage,
+    work: described,
+    oldSeconds: oldBest,
+    newSeconds: newBest,
+    speedup: oldBest / newBest,
+    identical,
+  };
+}
+
+/** Users the validation stage scores (a target and a history), at most VALIDATION_USERS. */
+function evaluableUsers(split: EvalSplit): number {
+  let n = 0;
+  for (let u = 0; u < split.numUsers; u++)
+    if (userItemsOf(split.valid, u).length > 0 && userItemsOf(split.train, u).length > 0) n++;
+  return Math.min(n, VALIDATION_USERS);
 }
 
 /** The model seen through `score` only: the harness's one-user-at-a-time path, as before batching. */
@@ -98,7 +116,7 @@ export async function compareScoringSpeed(
       rows.push(
         compare(
           `validation scoring, ${protocol} (BPR)`,
-          `${name}: ${VALIDATION_USERS} validation users × ${split.numItems} items`,
+          `${name}: ${evaluableUsers(split)} validation users × ${split.numItems} items`,
           () => evaluate(unbatched(model), split, 'valid', options).metrics,
           () => evaluate(model, split, 'valid', options).metrics,
         ),
@@ -112,9 +130,9 @@ export async function compareScoringSpeed(
     rows.push(
       compare(
         'item-to-item validation (GNN table)',
-        `${name}: 3000 queries × ${split.numItems} items`,
-        () => evaluateItemToItem(oneAtATime, split, 'valid', { sampleUsers: 3000, seed: 0 }).metrics,
-        () => evaluateItemToItem(gnn, split, 'valid', { sampleUsers: 3000, seed: 0 }).metrics,
+        (result) => `${name}: ${(result as EvalResult).users} queries × ${split.numItems} items`,
+        () => evaluateItemToItem(oneAtATime, split, 'valid', { sampleUsers: 3000, seed: 0 }),
+        () => evaluateItemToItem(gnn, split, 'valid', { sampleUsers: 3000, seed: 0 }),
       ),
     );
   }

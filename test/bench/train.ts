@@ -2,7 +2,8 @@
  * `npm run bench:train [-- --json] [-- --only synthetic|amazon-games|ml-100k]` — trains the global models
  * with the CLI on each data set (fresh output folders under .cache/bench-train/), then scores every model
  * on the test split in the same run. Prints wall time, throughput and peak memory per stage, and metrics,
- * then the speed-up of each training-time scoring path against the code it replaced (`--only speed`: just that).
+ * then the speed-up of each training-time scoring path against the code it replaced (`--only speed`: just that;
+ * `--speed-data ml-100k`: on that data set only).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -124,10 +125,14 @@ if (stageRows.length > 0) {
   log('\nTest split, seed 0 (item2item: HR@10 and MRR)\n');
   log(formatTable(['data', 'protocol', 'model', 'HR@10', 'NDCG@10 / MRR'], metricRows));
 }
+// Data sets of the scoring-path comparison (`--speed-data ml-100k` for a quick run).
+const speedData = process.argv.includes('--speed-data')
+  ? process.argv[process.argv.indexOf('--speed-data') + 1].split(',')
+  : ['ml-100k', 'synthetic'];
 const speed =
   !only || only === 'speed'
     ? await compareScoringSpeed(
-        SPECS.filter((spec) => spec.name !== 'amazon-games').map((spec) => {
+        SPECS.filter((spec) => speedData.includes(spec.name)).map((spec) => {
           spec.prepare?.();
           return spec;
         }),
