@@ -8,6 +8,7 @@ import { registerPublishCommand } from './commands/publish.ts';
 import { registerQuantizeCommand } from './commands/quantize.ts';
 import { registerServeCommands } from './commands/serve.ts';
 import { registerTrainCommand } from './commands/train.ts';
+import { registerTuneCommand } from './commands/tune.ts';
 
 /** Exit codes: 0 success, 1 an unexpected failure, 2 bad input (usage, files, values). */
 export const EXIT_BAD_INPUT = 2;
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   registerEvalCommand(program);
   registerQuantizeCommand(program);
   registerTrainCommand(program);
+  registerTuneCommand(program);
   registerBundleCommand(program);
   registerServeCommands(program);
   registerPublishCommand(program);

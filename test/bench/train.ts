@@ -1,13 +1,16 @@
 /**
  * `npm run bench:train [-- --json] [-- --only synthetic|amazon-games|ml-100k]` — trains the global models
  * with the CLI on each data set (fresh output folders under .cache/bench-train/), then scores every model
- * on the test split in the same run. Prints wall time, throughput and peak memory per stage, and metrics.
+ * on the test split in the same run. Prints wall time, throughput and peak memory per stage, and metrics,
+ * then the speed-up of each training-time scoring path against the code it replaced (`--only speed`: just that;
+ * `--speed-data ml-100k`: on that data set only).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatTable } from '../../src/cli/report.ts';
 import type { RunManifest } from '../../src/train/pipeline.ts';
+import { compareScoringSpeed } from './train-speed.ts';
 
 const json = process.argv.includes('--json');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -116,8 +119,40 @@ for (const spec of SPECS) {
   }
   results.push({ data: spec.name, wallSeconds: wall, stages: manifest.stages, metrics: scores });
 }
-log('\nTraining (edgerec train, defaults, seed 1)\n');
-log(formatTable(['data', 'stage', 'seconds', 'examples/s', 'peak RSS MiB', 'best epoch'], stageRows));
-log('\nTest split, seed 0 (item2item: HR@10 and MRR)\n');
-log(formatTable(['data', 'protocol', 'model', 'HR@10', 'NDCG@10 / MRR'], metricRows));
-if (json) process.stdout.write(`${JSON.stringify({ node: process.version, results })}\n`);
+if (stageRows.length > 0) {
+  log('\nTraining (edgerec train, defaults, seed 1)\n');
+  log(formatTable(['data', 'stage', 'seconds', 'examples/s', 'peak RSS MiB', 'best epoch'], stageRows));
+  log('\nTest split, seed 0 (item2item: HR@10 and MRR)\n');
+  log(formatTable(['data', 'protocol', 'model', 'HR@10', 'NDCG@10 / MRR'], metricRows));
+}
+// Data sets of the scoring-path comparison (`--speed-data ml-100k` for a quick run).
+const speedData = process.argv.includes('--speed-data')
+  ? process.argv[process.argv.indexOf('--speed-data') + 1].split(',')
+  : ['ml-100k', 'synthetic'];
+const speed =
+  !only || only === 'speed'
+    ? await compareScoringSpeed(
+        SPECS.filter((spec) => speedData.includes(spec.name)).map((spec) => {
+          spec.prepare?.();
+          return spec;
+        }),
+        log,
+      )
+    : [];
+if (speed.length > 0) {
+  log('\nScoring paths, old vs new in the same process (min of 2 runs each; ratios are what carries over)\n');
+  log(
+    formatTable(
+      ['stage', 'work', 'old s', 'new s', 'speed-up', 'identical'],
+      speed.map((row) => [
+        row.stage,
+        row.work,
+        row.oldSeconds.toFixed(2),
+        row.newSeconds.toFixed(2),
+        `${row.speedup.toFixed(2)}x`,
+        row.identical ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+}
+if (json) process.stdout.write(`${JSON.stringify({ node: process.version, results, speed })}\n`);

@@ -77,7 +77,7 @@ describe('ItemKnnRecommender', () => {
   it('scores by cosine co-occurrence computed by hand (decay 1)', async () => {
     const model = new ItemKnnRecommender({ decays: [1] });
     await model.fit(trainingData(tinySplit()));
-    expect(model.describe()).toEqual({ neighbors: 200, historyLength: 50, decays: [1], decay: 1 });
+    expect(model.describe()).toEqual({ neighbors: 400, historyLength: 50, decays: [1], decay: 1 });
     // History [0]: item 0 votes s01 for item 1 and s02 for item 2; nothing for itself or item 3.
     const fromZero = scoreAll(model, 0, [0], 4);
     const expected0 = [PRIOR[0], S01 + PRIOR[1], S02 + PRIOR[2], PRIOR[3]];

@@ -9,7 +9,12 @@ import type { EvalSplit } from './split.ts';
 export interface ItemSimilarity {
   readonly name: string;
   itemScores(item: number, out: Float32Array): void;
+  /** Optional batched form of `itemScores` (one pass over an embedding table for several queries). */
+  itemScoresMany?(items: Int32Array, outs: Float32Array[]): void;
 }
+
+/** Queries scored per itemScoresMany call. */
+const QUERY_CHUNK = 32;
 
 export function isItemSimilarity(model: object): model is ItemSimilarity {
   return typeof (model as Partial<ItemSimilarity>).itemScores === 'function';
@@ -47,24 +52,39 @@ export function evaluateItemToItem(
     pairs.length = options.sampleUsers;
   }
   const ks = [...new Set([...(options.ks ?? [10, 20, 50]), 10])].sort((a, b) => a - b);
-  const scores = new Float32Array(split.numItems);
+  const chunk = model.itemScoresMany ? QUERY_CHUNK : 1;
+  const buffers = Array.from(
+    { length: Math.min(chunk, pairs.length) },
+    () => new Float32Array(split.numItems),
+  );
   const accumulator = new MetricAccumulator();
   const covered = new Set<number>();
-  pairs.forEach(([query, target], n) => {
-    model.itemScores(query, scores);
-    scores[query] = Number.NEGATIVE_INFINITY;
-    const positives = new Set([target]);
-    const ranked = topK(scores, ks[ks.length - 1]);
-    const values: Record<string, number> = {};
-    for (const k of ks) {
-      values[`HR@${k}`] = hitRateAt(ranked, positives, k);
-      values[`NDCG@${k}`] = ndcgAt(ranked, positives, k);
-    }
-    values.MRR = fullRankStatistics(scores, positives).reciprocalRank;
-    accumulator.add(values);
-    for (let i = 0; i < Math.min(10, ranked.length); i++) covered.add(ranked[i]);
-    if ((n & 0xff) === 0) options.onProgress?.(n, pairs.length);
-  });
+  for (let start = 0; start < pairs.length; start += chunk) {
+    const batch = pairs.slice(start, start + chunk);
+    const outs = buffers.slice(0, batch.length);
+    if (model.itemScoresMany)
+      model.itemScoresMany(
+        Int32Array.from(batch, ([query]) => query),
+        outs,
+      );
+    else model.itemScores(batch[0][0], outs[0]);
+    batch.forEach(([query, target], i) => {
+      const n = start + i;
+      const scores = outs[i];
+      scores[query] = Number.NEGATIVE_INFINITY;
+      const positives = new Set([target]);
+      const ranked = topK(scores, ks[ks.length - 1]);
+      const values: Record<string, number> = {};
+      for (const k of ks) {
+        values[`HR@${k}`] = hitRateAt(ranked, positives, k);
+        values[`NDCG@${k}`] = ndcgAt(ranked, positives, k);
+      }
+      values.MRR = fullRankStatistics(scores, positives).reciprocalRank;
+      accumulator.add(values);
+      for (let r = 0; r < Math.min(10, ranked.length); r++) covered.add(ranked[r]);
+      if ((n & 0xff) === 0) options.onProgress?.(n, pairs.length);
+    });
+  }
   options.onProgress?.(pairs.length, pairs.length);
   return {
     protocol: 'item2item',

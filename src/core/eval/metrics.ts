@@ -101,6 +101,22 @@ export function fullRankStatistics(
     if (s > scores[best] || (s === scores[best] && i < best)) ahead++;
     if (!positives.has(i)) negatives++;
   }
+  const { wrongPairs, scoredPositives } =
+    positives.size > SORTED_AUC_FROM
+      ? wrongPairsSorted(scores, positives)
+      : wrongPairsScan(scores, positives);
+  const pairs = scoredPositives * negatives;
+  return { reciprocalRank: 1 / (ahead + 1), auc: pairs === 0 ? 1 : 1 - wrongPairs / pairs };
+}
+
+/** Positives per user from which sorting the negatives once beats a scan over all candidates per positive. */
+const SORTED_AUC_FROM = 8;
+
+/** Mis-ordered (positive, negative) pairs, ties counting one half: one scan over the candidates per positive. */
+export function wrongPairsScan(
+  scores: ArrayLike<number>,
+  positives: ReadonlySet<number>,
+): { wrongPairs: number; scoredPositives: number } {
   let wrongPairs = 0;
   let scoredPositives = 0;
   for (const p of positives) {
@@ -114,8 +130,45 @@ export function fullRankStatistics(
       else if (s === sp) wrongPairs += 0.5;
     }
   }
-  const pairs = scoredPositives * negatives;
-  return { reciprocalRank: 1 / (ahead + 1), auc: pairs === 0 ? 1 : 1 - wrongPairs / pairs };
+  return { wrongPairs, scoredPositives };
+}
+
+/**
+ * The same counts from the negatives' scores sorted once and two binary searches per positive: O(n log n)
+ * instead of O(n · positives). Counts of whole and half pairs are exact in a double, so the result is
+ * identical to the scan's.
+ */
+export function wrongPairsSorted(
+  scores: ArrayLike<number>,
+  positives: ReadonlySet<number>,
+): { wrongPairs: number; scoredPositives: number } {
+  const negatives: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (s > Number.NEGATIVE_INFINITY && !positives.has(i)) negatives.push(s);
+  }
+  const sorted = Float64Array.from(negatives).sort();
+  // First index whose value is > x (strict) or >= x.
+  const bound = (x: number, strict: boolean): number => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (strict ? sorted[mid] <= x : sorted[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let wrongPairs = 0;
+  let scoredPositives = 0;
+  for (const p of positives) {
+    const sp = scores[p];
+    if (!(sp > Number.NEGATIVE_INFINITY)) continue;
+    scoredPositives++;
+    const above = bound(sp, true);
+    wrongPairs += sorted.length - above + 0.5 * (above - bound(sp, false));
+  }
+  return { wrongPairs, scoredPositives };
 }
 
 /** Running means keyed by metric name, in insertion order. */

@@ -6,6 +6,7 @@ import { DenseParams } from '../tf/dense-params.ts';
 import { SparseEmbedding } from '../tf/sparse-embedding.ts';
 import { buildComputation, type Computation } from './computation.ts';
 import { type ContentFeature, type ItemContent, spreadAverageGradient } from './content.ts';
+import { inBatchMask } from './loss-mask.ts';
 import { denseShapes, type GnnModel, nodeInputs } from './model.ts';
 import { gatherRows, l2Normalize, matMul, poolRows } from './ops.ts';
 import type { GnnOptions } from './options.ts';
@@ -155,17 +156,8 @@ export class GnnNetwork {
       hardRows[i] = rowOf(item);
       hardMask[i] = 1;
     }
-    const inBatchMask = new Float32Array(Q * C);
-    for (let i = 0; i < Q; i++) {
-      const query = queries[i];
-      const partner = partners[i];
-      for (let j = 0; j < C; j++) {
-        const n = candidates[j];
-        if (n !== query && n !== partner) inBatchMask[i * C + j] = 1;
-      }
-    }
-    let pairs = 0;
-    for (const m of inBatchMask) pairs += m;
+    const inBatch = inBatchMask(queries, partners, candidates);
+    let pairs = inBatch.pairs;
     for (const m of hardMask) pairs += m;
 
     const computation = this.computation(Int32Array.from(targets), table);
@@ -192,7 +184,7 @@ export class GnnNetwork {
       const scores = matMul(q, gatherRows(embeddings, candidateRows).transpose());
       const ranked = tf
         .relu(scores.sub(positive).add(margin))
-        .mul(tf.tensor2d(inBatchMask, [Q, C]))
+        .mul(tf.tensor2d(inBatch.mask, [Q, C]))
         .sum();
       let total = ranked;
       if (H > 0) {

@@ -1,3 +1,4 @@
+import { byCandidates, dotScores } from '../../core/eval/dot-scores.ts';
 import type { FitHooks, Recommender, ScoreRequest, TrainingData } from '../../core/eval/model.ts';
 import { initTraining } from '../tf/backend.ts';
 import { buildBatch, type Example } from './batches.ts';
@@ -114,9 +115,22 @@ export class PinnerFormerRecommender implements Recommender {
   scoreMany(requests: ScoreRequest[]): void {
     const { dim } = this.trained.options;
     const users = this.embedSequences(requests.map((r) => sequenceFromEvents(r.events, this.hasTimestamps)));
-    requests.forEach((request, n) => {
-      this.dot(users.subarray(n * dim, (n + 1) * dim), request.candidates, request.out);
-    });
+    const row = new Map(requests.map((request, n) => [request, n]));
+    // Requests sharing one candidate list (full ranking) in one pass over the table: bit-identical to dot().
+    for (const group of byCandidates(requests)) {
+      const queries = new Float32Array(group.length * dim);
+      group.forEach((r, n) => {
+        const u = row.get(r) as number;
+        queries.set(users.subarray(u * dim, (u + 1) * dim), n * dim);
+      });
+      dotScores(
+        queries,
+        dim,
+        this.items,
+        group[0].candidates,
+        group.map((r) => r.out),
+      );
+    }
   }
 
   private dot(user: Float32Array, candidates: Int32Array, out: Float32Array): void {
