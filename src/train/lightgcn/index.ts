@@ -1,0 +1,2 @@
+export { type LightGcnOptions, LightGcnRecommender } from './lightgcn.ts';
+export { normalizedAdjacency, Propagation } from './propagation.ts';
