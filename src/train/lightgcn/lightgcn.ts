@@ -1,5 +1,6 @@
 import type { FitHooks, Recommender, TrainingData } from '../../core/eval/model.ts';
 import { derivedRandom, Random } from '../../core/random.ts';
+import { type BprBatch, bprLossAndGradient } from './bpr-gradient.ts';
 import { normalizedAdjacency, Propagation } from './propagation.ts';
 
 export interface LightGcnOptions {
@@ -92,9 +93,12 @@ export class LightGcnRecommender implements Recommender {
     for (let u = 0; u < numUsers; u++)
       for (let k = train.offsets[u]; k < train.offsets[u + 1]; k++) seen.add(u * numItems + train.items[k]);
     const batches = Math.ceil(train.items.length / batchSize);
-    const batchUsers = new Int32Array(batchSize);
-    const batchPos = new Int32Array(batchSize);
-    const batchNeg = new Int32Array(batchSize);
+    const batch: BprBatch = {
+      users: new Int32Array(batchSize),
+      positives: new Int32Array(batchSize),
+      negatives: new Int32Array(batchSize),
+    };
+    const scratch = { final, gradFinal };
 
     let best = Number.NEGATIVE_INFINITY;
     let sinceBest = 0;
@@ -107,37 +111,13 @@ export class LightGcnRecommender implements Recommender {
         for (let s = 0; s < batchSize; s++) {
           const u = trainable[random.int(trainable.length)];
           const start = train.offsets[u];
-          batchUsers[s] = u;
-          batchPos[s] = train.items[start + random.int(train.offsets[u + 1] - start)];
+          batch.users[s] = u;
+          batch.positives[s] = train.items[start + random.int(train.offsets[u + 1] - start)];
           let j = random.int(numItems);
           while (seen.has(u * numItems + j)) j = random.int(numItems);
-          batchNeg[s] = j;
+          batch.negatives[s] = j;
         }
-        propagation.run(weights, final);
-        gradFinal.fill(0);
-        const inv = 1 / batchSize;
-        for (let s = 0; s < batchSize; s++) {
-          const pu = batchUsers[s] * dim;
-          const pi = (numUsers + batchPos[s]) * dim;
-          const pj = (numUsers + batchNeg[s]) * dim;
-          let x = 0;
-          for (let d = 0; d < dim; d++) x += final[pu + d] * (final[pi + d] - final[pj + d]);
-          // d/dx of softplus(-x) = -sigmoid(-x).
-          const g = -inv / (1 + Math.exp(x));
-          for (let d = 0; d < dim; d++) {
-            gradFinal[pu + d] += g * (final[pi + d] - final[pj + d]);
-            gradFinal[pi + d] += g * final[pu + d];
-            gradFinal[pj + d] -= g * final[pu + d];
-          }
-        }
-        propagation.run(gradFinal, grad);
-        const decay = l2 * inv;
-        for (let s = 0; s < batchSize; s++) {
-          for (const row of [batchUsers[s], numUsers + batchPos[s], numUsers + batchNeg[s]]) {
-            const p = row * dim;
-            for (let d = 0; d < dim; d++) grad[p + d] += decay * weights[p + d];
-          }
-        }
+        bprLossAndGradient(propagation, weights, batch, numUsers, l2, scratch, grad);
         step++;
         const c1 = 1 - ADAM.beta1 ** step;
         const c2 = 1 - ADAM.beta2 ** step;
