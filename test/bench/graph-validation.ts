@@ -1,9 +1,10 @@
 /**
  * Validation-only sweep for the graph models: fits LightGCN or GF-CF with the given options on the
  * training split and prints the validation Recall@20 curve (the stage and metric `edgerec eval` uses to
- * stop early and pick α). The test split is never scored here.
+ * stop early and pick α). With `--test` it then scores the test split once, as `edgerec eval` does (seed 0),
+ * for settings other than the defaults; without it the test split is never touched.
  *
- *   npx tsx test/bench/graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf '{"learningRate":0.005}'
+ *   npx tsx test/bench/graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf '{"learningRate":0.005}' [--test]
  */
 import { evaluate, trainingData } from '../../src/core/eval/harness.ts';
 import type { Recommender } from '../../src/core/eval/model.ts';
@@ -12,7 +13,7 @@ import { loadDataset } from '../../src/train/data/load.ts';
 import { GfcfRecommender } from '../../src/train/gfcf/index.ts';
 import { LightGcnRecommender } from '../../src/train/lightgcn/index.ts';
 
-const [path, format, protocol, name, json = '{}'] = process.argv.slice(2);
+const [path, format, protocol, name, json = '{}', flag] = process.argv.slice(2);
 if (!path || !format || !protocol || (name !== 'lightgcn' && name !== 'gfcf')) {
   throw new Error('usage: graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf [OPTIONS_JSON]');
 }
@@ -38,6 +39,7 @@ await model.fit(trainingData(split), {
   },
 });
 const seconds = (performance.now() - started) / 1000;
+const test = flag === '--test' ? evaluate(model, split, 'test', { seed: 0 }) : undefined;
 process.stdout.write(
-  `${JSON.stringify({ data: path, protocol, model: name, options, seconds: Math.round(seconds), params: model.describe?.() })}\n`,
+  `${JSON.stringify({ data: path, protocol, model: name, options, seconds: Math.round(seconds), params: model.describe?.(), test })}\n`,
 );
