@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
-import { type EvalResult, evaluate, fitOnSplit } from '../../core/eval/harness.ts';
+import { type EvalResult, evaluate, fitOnSplit, trainingData } from '../../core/eval/harness.ts';
 import { evaluateItemToItem, isItemSimilarity } from '../../core/eval/item-to-item.ts';
 import type { Recommender } from '../../core/eval/model.ts';
 import { buildSplit, type EvalSplit, type PositiveSet, PROTOCOLS } from '../../core/eval/split.ts';
@@ -26,6 +26,24 @@ const TRAINED = ['gnn', 'pinnerformer'] as const;
 const MODELS = [...BASELINES, ...TRAINED] as const;
 type ModelName = (typeof MODELS)[number];
 const EVAL_PROTOCOLS = [...PROTOCOLS, 'item2item'] as const;
+/** Models that stop early / pick α on validation Recall@20, the LightGCN protocol's metric, under full ranking. */
+const RECALL_VALIDATED: readonly string[] = ['lightgcn', 'gfcf'];
+
+/** Fits a model on the training split, validating on Recall@20 where the model and protocol call for it. */
+async function fitModel(
+  model: Recommender,
+  split: EvalSplit,
+  seed: number,
+  onProgress: (done: number, total: number) => void,
+): Promise<void> {
+  if (!RECALL_VALIDATED.includes(model.name) || split.protocol === 'sasrec') {
+    await fitOnSplit(model, split, { seed, onProgress });
+    return;
+  }
+  const validate = () =>
+    evaluate(model, split, 'valid', { seed, sampleUsers: 2000, ks: [20] }).metrics['Recall@20'];
+  await model.fit(trainingData(split), { onProgress, validate });
+}
 
 /** A model trained by `edgerec train`, checked against the data and split it is evaluated on. */
 async function loadTrained(
@@ -113,10 +131,7 @@ export function registerEvalCommand(program: Command): void {
       } else {
         model = createBaseline(name as BaselineName, options.seed + 1);
         const fitting = progress.task(`fit ${model.name}`);
-        await fitOnSplit(model, split, {
-          seed: options.seed,
-          onProgress: (done, total) => fitting.update(done, total),
-        });
+        await fitModel(model, split, options.seed, (done, total) => fitting.update(done, total));
         fitting.finish();
       }
       const scoring: ProgressTask = progress.task('evaluate', 'users');

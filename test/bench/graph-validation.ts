@@ -1,0 +1,45 @@
+/**
+ * Validation-only sweep for the graph models: fits LightGCN or GF-CF with the given options on the
+ * training split and prints the validation Recall@20 curve (the stage and metric `edgerec eval` uses to
+ * stop early and pick α). With `--test` it then scores the test split once, as `edgerec eval` does (seed 0),
+ * for settings other than the defaults; without it the test split is never touched.
+ *
+ *   npx tsx test/bench/graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf '{"learningRate":0.005}' [--test]
+ */
+import { evaluate, trainingData } from '../../src/core/eval/harness.ts';
+import type { Recommender } from '../../src/core/eval/model.ts';
+import { buildSplit, type Protocol } from '../../src/core/eval/split.ts';
+import { loadDataset } from '../../src/train/data/load.ts';
+import { GfcfRecommender } from '../../src/train/gfcf/index.ts';
+import { LightGcnRecommender } from '../../src/train/lightgcn/index.ts';
+
+const [path, format, protocol, name, json = '{}', flag] = process.argv.slice(2);
+if (!path || !format || !protocol || (name !== 'lightgcn' && name !== 'gfcf')) {
+  throw new Error('usage: graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf [OPTIONS_JSON]');
+}
+const options = { seed: 1, ...JSON.parse(json) };
+const dataset = await loadDataset(path, format as Parameters<typeof loadDataset>[1]);
+const split = buildSplit(dataset, { protocol: protocol as Protocol });
+const model: Recommender =
+  name === 'lightgcn' ? new LightGcnRecommender(options) : new GfcfRecommender(options);
+const started = performance.now();
+await model.fit(trainingData(split), {
+  validate: () => {
+    const value = evaluate(model, split, 'valid', { seed: 0, sampleUsers: 2000, ks: [20] }).metrics[
+      'Recall@20'
+    ];
+    process.stderr.write(
+      `validation Recall@20 ${value.toFixed(4)} at ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+    );
+    return value;
+  },
+  onProgress: (done, total, note) => {
+    if (note === 'epochs' && done % 10 === 0)
+      process.stderr.write(`${done}/${total} ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  },
+});
+const seconds = (performance.now() - started) / 1000;
+const test = flag === '--test' ? evaluate(model, split, 'test', { seed: 0 }) : undefined;
+process.stdout.write(
+  `${JSON.stringify({ data: path, protocol, model: name, options, seconds: Math.round(seconds), params: model.describe?.(), test })}\n`,
+);
