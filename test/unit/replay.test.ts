@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import { ACTION_CODE } from '../../src/core/events.ts';
-import type { FeedModel, FeedRunners } from '../../src/core/feed/index.ts';
+import { type FeedModel, type FeedRunners, recommendFeed } from '../../src/core/feed/index.ts';
 import { InteractionLogBuilder } from '../../src/core/interactions.ts';
 import { DEFAULT_UTILITY_WEIGHTS } from '../../src/core/ranking/index.ts';
 import {
@@ -176,5 +176,35 @@ describe('runReplay on a hand-made event log', () => {
       options,
     );
     expect(again).toEqual(seen);
+  });
+});
+
+describe('recommendFeed with PinnerSage interests', () => {
+  it('merges the single query and the interest medoids by quota, and names the interest in the reason', async () => {
+    const feed = await recommendFeed(model, fakeRunners, {
+      k: 3,
+      actions: [{ item: 0, action: save, ts: 0 }],
+      hidden: [],
+      longTerm: Float32Array.from([0, 1]),
+      longTermWeight: 0.5,
+      counts: { click: 0, closeup: 0, save: 1, hide: 0 },
+      now: 2000,
+      weights: { ...DEFAULT_UTILITY_WEIGHTS },
+      diversity: 1,
+      candidates: 3,
+      interests: 'multi',
+      interestOptions: { singleShare: 0.5 },
+    });
+    // One engaged pin → one interest, medoid pin 0, importance 2^(−age / 7 days). Quotas of 3 at 0.5 : 0.5 → 2 : 1 (tie to the first).
+    // Single query ∝ (.5, .5): 4 3 2 → takes 4 3; medoid query (1, 0): 1 4 3 → takes 1.
+    // P(click) = .5 + .5·(short · item) with short = (1, 0): 1 → .9, 4 → .85, 3 → .65.
+    expect(feed.interests).toEqual([{ medoid: 0, importance: 2 ** (-2000 / (7 * 86_400_000)), size: 1 }]);
+    expect(feed.items.map((i) => i.item)).toEqual([1, 4, 3]);
+    expect(feed.items[0].reason).toEqual({
+      kind: 'interest',
+      item: 0,
+      text: 'From your interest in pins like “pin 0”',
+    });
+    expect(feed.items[1].reason.kind).toBe('popular');
   });
 });
