@@ -26,7 +26,7 @@ export const DEFAULT_INTEREST_OPTIONS: Readonly<InterestOptions> = {
   maxPins: 100,
   halfLifeDays: 7,
   maxInterests: 3,
-  singleShare: 0.5,
+  singleShare: 0.25,
 };
 
 export interface EngagedPin {
