@@ -6,6 +6,7 @@ import { registerEvalCommand } from './commands/eval.ts';
 import { registerLabCommands } from './commands/lab.ts';
 import { registerPublishCommand } from './commands/publish.ts';
 import { registerQuantizeCommand } from './commands/quantize.ts';
+import { registerReplayCommand } from './commands/replay.ts';
 import { registerServeCommands } from './commands/serve.ts';
 import { registerTrainCommand } from './commands/train.ts';
 import { registerTuneCommand } from './commands/tune.ts';
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerServeCommands(program);
   registerPublishCommand(program);
   registerLabCommands(program);
+  registerReplayCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

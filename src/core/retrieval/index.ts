@@ -1,3 +1,4 @@
+export { itemRows, writeItemRow } from './item-rows.ts';
 export {
   type ExclusionBitset,
   exclusionBitset,

@@ -58,8 +58,14 @@ export interface BundleReport {
   training: Record<string, unknown>;
 }
 
+// A metric with no value (the AUC of a head without positives, e.g. close-ups on MovieLens) is left out:
+// the manifest holds numbers only.
 const round = (m: Metrics): Metrics =>
-  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v * 1e6) / 1e6]));
+  Object.fromEntries(
+    Object.entries(m)
+      .filter(([, v]) => Number.isFinite(v))
+      .map(([k, v]) => [k, Math.round(v * 1e6) / 1e6]),
+  );
 
 /**
  * Turns a trained run (the temporal protocol's global models) into a bundle: distils the compact encoder,

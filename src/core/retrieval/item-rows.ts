@@ -1,5 +1,5 @@
-import type { DecodedItemTable } from '../core/bundle/index.ts';
-import { halfToFloat } from '../core/retrieval/index.ts';
+import type { DecodedItemTable } from '../bundle/index.ts';
+import { halfToFloat } from './reference.ts';
 
 /**
  * Writes row `item` of any table dtype as float32 into `out` at `offset`: what the ranker and the encoder

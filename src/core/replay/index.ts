@@ -1,0 +1,33 @@
+/** The replay evaluation: held-out users' events in time order through the feed pipeline, scored per request. */
+export {
+  REPLAY_METRICS,
+  type ReplayMetric,
+  realisedGain,
+  type SessionTruth,
+  slateMetrics,
+  UserMeans,
+  utilityNdcgAt,
+} from './metrics.ts';
+export {
+  deviceState,
+  hasIgnoredImpressions,
+  REPLAY_DEFAULTS,
+  type ReplayInput,
+  type ReplayOptions,
+  type ReplayReport,
+  type ReplayRow,
+  runReplay,
+  standInImpressions,
+} from './replay.ts';
+export { REPLAY_SESSION_GAP_MS, type ReplaySession, replaySessions, sessionTruth } from './sessions.ts';
+export {
+  BUILT_IN_VARIANTS,
+  type BuiltInVariant,
+  blendVariant,
+  multiVariant,
+  type ReplayDevice,
+  type ReplayEvent,
+  type ReplayUser,
+  type ReplayVariant,
+  serverVariant,
+} from './variants.ts';

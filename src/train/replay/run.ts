@@ -1,0 +1,174 @@
+/**
+ * `edgerec replay` in Node: a bundle and the run it was built from → the replay evaluation of
+ * src/core/replay on the validation or the test window, with the bundle's own models (onnxruntime-node
+ * at the browser's arithmetic) and the exact CPU retrieval scan.
+ */
+
+import { join } from 'node:path';
+import { Bundle, type DecodedItemTable, type ModelEntry } from '../../core/bundle/index.ts';
+import type { Dataset } from '../../core/dataset.ts';
+import { InputError } from '../../core/errors.ts';
+import type { FeedModel, FeedRunners } from '../../core/feed/index.ts';
+import { type ReplayReport, type ReplayVariant, runReplay } from '../../core/replay/index.ts';
+import { referenceTopK, writeItemRow } from '../../core/retrieval/index.ts';
+import { encoderInput } from '../../core/sequence/index.ts';
+import { directorySource } from '../bundle/directory-source.ts';
+import { edgeWindows } from '../bundle/edge-models.ts';
+import { longTermSnapshot } from '../bundle/snapshots.ts';
+import { loadDataset } from '../data/load.ts';
+import { resolveBundleDir } from '../lab/source.ts';
+import { createSession, runOnce } from '../onnx/run.ts';
+import { actionSequences, loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import { readRunManifest } from '../pipeline.ts';
+import { itemStatsBefore } from '../ranker/examples.ts';
+
+export const REPLAY_SPLITS = ['valid', 'test'] as const;
+export type ReplaySplit = (typeof REPLAY_SPLITS)[number];
+
+/** What the replay runs: the engine's defaults (i8 items; the int8 student models in the dq form every EP runs). */
+const ITEM_DTYPE = 'i8';
+const MODEL_DTYPE = 'int8';
+const MODEL_FORM = 'dq';
+
+export interface ReplayRunOptions {
+  /** A bundles folder (its latest bundle) or one bundle's folder. */
+  models: string;
+  /** The `edgerec train --protocol temporal` run the bundle was built from. */
+  checkpoint: string;
+  split: ReplaySplit;
+  variants: ReplayVariant[];
+  seed: number;
+  maxUsers?: number;
+  dataset?: Dataset;
+  onStage?: (stage: string) => void;
+  onProgress?: (variant: string, done: number, total: number) => void;
+}
+
+export interface ReplayRunReport extends ReplayReport {
+  bundle: string;
+  split: ReplaySplit;
+  window: { from: number; to: number };
+  seed: number;
+}
+
+export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRunReport> {
+  const stage = options.onStage ?? (() => {});
+  const dir = resolveBundleDir(options.models);
+  const bundle = await Bundle.open(directorySource(dir));
+  const { manifest } = bundle;
+  const run = readRunManifest(options.checkpoint);
+  if (run.protocol !== 'temporal')
+    throw new InputError(
+      `${options.checkpoint}: the replay needs a temporal-protocol run, not ${run.protocol}`,
+    );
+  stage('data');
+  const dataset = options.dataset ?? (await loadDataset(run.data, run.dataFormat as never));
+  const d = manifest.dataset;
+  if (d.users !== dataset.users.size || d.items !== dataset.items.size || d.events !== dataset.log.length)
+    throw new InputError(
+      `bundle ${manifest.version} was built from ${d.users} users / ${d.items} items / ${d.events} events, ` +
+        `but ${run.data} has ${dataset.users.size} / ${dataset.items.size} / ${dataset.log.length}: ` +
+        'give the --checkpoint the bundle was built from',
+    );
+  const windows = edgeWindows(dataset);
+  const window =
+    options.split === 'valid'
+      ? { from: windows.validStart, to: windows.testStart }
+      : { from: windows.testStart, to: windows.end };
+
+  stage('long-term embeddings');
+  const { model, hasTimestamps } = await loadPinnerFormer(join(options.checkpoint, 'pinnerformer', 'model'));
+  const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+  const sequences = actionSequences(dataset.log, dataset.users.size, dataset.hasTimestamps);
+  const longTerm = longTermSnapshot(teacher, sequences, window.from);
+
+  stage('models');
+  const catalog = await bundle.catalog();
+  const table = await bundle.itemTable(ITEM_DTYPE);
+  const stats = itemStatsBefore(dataset.log, dataset.items.size, window.from);
+  const positives = stats.map((s) => s.positives);
+  const feedModel: FeedModel = {
+    table,
+    catalog,
+    stats: {
+      positives,
+      impressions: stats.map((s) => s.impressions),
+      firstSeen: stats.map((s) => s.firstSeen),
+    },
+    popular: Int32Array.from(positives.keys()).sort((a, b) => positives[b] - positives[a] || a - b),
+  };
+  const encoderEntry = bundle.model('encoder', 'student', MODEL_DTYPE, MODEL_FORM);
+  const rankerEntry = bundle.model('ranker', 'student', MODEL_DTYPE, MODEL_FORM);
+  const runners = await nodeRunners(table, encoderEntry, rankerEntry, (ref) => bundle.file(ref));
+  try {
+    stage(`replay ${options.split}`);
+    const report = await runReplay(
+      {
+        log: dataset.log,
+        numUsers: dataset.users.size,
+        window,
+        longTerm,
+        model: feedModel,
+        weights: manifest.utility.weights,
+      },
+      runners,
+      options.variants,
+      { seed: options.seed, maxUsers: options.maxUsers, onProgress: options.onProgress },
+    );
+    return { bundle: manifest.version, split: options.split, window, seed: options.seed, ...report };
+  } finally {
+    await runners.release();
+  }
+}
+
+/** The feed pipeline's runners on onnxruntime-node and the exact reference scan. */
+async function nodeRunners(
+  table: DecodedItemTable,
+  encoderEntry: ModelEntry,
+  rankerEntry: ModelEntry,
+  load: (entry: ModelEntry) => Promise<Uint8Array>,
+): Promise<FeedRunners & { release(): Promise<void> }> {
+  const encoder = await createSession(await load(encoderEntry));
+  const ranker = await createSession(await load(rankerEntry));
+  const length = Number(encoderEntry.inputs.find((i) => i.name === 'items')?.shape[1]);
+  const dim = table.dim;
+  return {
+    async encode(window) {
+      const input = encoderInput([window], length, dim, (item, out, offset) =>
+        writeItemRow(table, item, out, offset),
+      );
+      const out = await runOnce(
+        encoder,
+        {
+          items: { data: input.items, dims: [1, length, dim] },
+          actions: { data: input.actions, dims: [1, length, input.actions.length / length] },
+          time: { data: input.time, dims: [1, length, input.time.length / length] },
+          mask: { data: input.mask, dims: [1, length] },
+        },
+        ['user'],
+      );
+      return out.user as Float32Array;
+    },
+    async retrieve(queries, n, exclude) {
+      return queries.map((q) => referenceTopK(table, q, n, exclude).indices);
+    },
+    async rank(inputs) {
+      const { size, dim: d } = inputs;
+      const out = await runOnce(
+        ranker,
+        {
+          user_long: { data: inputs.userLong, dims: [size, d] },
+          user_short: { data: inputs.userShort, dims: [size, d] },
+          item: { data: inputs.item, dims: [size, d] },
+          context: { data: inputs.context, dims: [size, inputs.context.length / size] },
+        },
+        ['probs'],
+      );
+      return out.probs as Float32Array;
+    },
+    async release() {
+      await encoder.release();
+      await ranker.release();
+    },
+  };
+}
