@@ -16,6 +16,7 @@ import { encoderInput } from '../core/sequence/index.ts';
 import { locateBundle } from './bundle-location.ts';
 import { itemRows, writeItemRow } from './item-rows.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
+import { wasmThreads } from './ort.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { EngineStorage } from './storage/index.ts';
 import {
@@ -524,7 +525,11 @@ export class Engine {
     const sync = this.syncClient?.status() ?? DISABLED_SYNC;
     const online = this.online && sync.state !== 'offline';
     const state = this.state;
-    if (!state) return { ready: false, pendingEvents: pending, online, sync };
+    const isolation = {
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      wasmThreads: wasmThreads(),
+    };
+    if (!state) return { ready: false, pendingEvents: pending, online, sync, ...isolation };
     const ranker = state.ranker.entry;
     return {
       ready: true,
@@ -541,6 +546,7 @@ export class Engine {
       online,
       sync,
       lastFallback: state.retriever.lastFallback,
+      ...isolation,
     };
   }
 

@@ -139,4 +139,8 @@ export interface EngineStatus {
   sync: SyncStatus;
   /** The last fallback or error the engine recovered from, in words. */
   lastFallback?: string;
+  /** Whether the engine's worker is cross-origin isolated (COOP + COEP): WASM threads need it. */
+  crossOriginIsolated: boolean;
+  /** Threads ONNX Runtime's wasm EP runs with: 1 without cross-origin isolation (retrieval's kernel likewise). */
+  wasmThreads: number;
 }
