@@ -318,7 +318,7 @@ describe('the packed SDK in a fresh Vite app', () => {
       headless: true,
       args: [...new Set([...chromiumArgs, '--enable-unsafe-webgpu'])],
     });
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -380,7 +380,7 @@ describe('the packed SDK in a fresh Vite app', () => {
     log(`strict CSP, device webgpu: ${gpu}`);
     expect(gpu).toMatch(/^retrieval: webgpu/);
     expect(server.reports).toEqual([]);
-  });
+  }, 360_000);
 
   it("the control: without 'wasm-unsafe-eval' the page's and the workers' listeners hear violations", async () => {
     const server = await serveBuild({
@@ -416,7 +416,7 @@ describe('the packed SDK in a fresh Vite app', () => {
       );
     // ONNX Runtime is not in what the page loads first: the engine worker imports it on first use.
     expect(sizes.page.some((row) => row.ort)).toBe(false);
-  });
+  }, 600_000);
 
   it('importing the SDK on a server (SSR) touches no browser global', async () => {
     const guard = join(app, 'ssr-guard.mjs');
