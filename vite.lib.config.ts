@@ -16,9 +16,10 @@
  * Dependencies: onnxruntime-web, comlink, idb and @petamoriken/float16 stay external, resolved by the
  * consumer's bundler from the package's `dependencies` (onnxruntime-web alone ships 27 MB of wasm, which
  * only the consumer's bundler can emit as a file; the others are ESM and deduplicate with the app's own).
- * ajv is bundled: it is CommonJS, and Vite's dev server serves a worker's imports without pre-bundling
- * them, so an external ajv breaks `vite dev` in every consumer (the engine worker never starts). Bundled,
- * it is the same bytes in the app either way; the CLI gets its own copy as an optional peer dependency.
+ * ajv is not in the SDK at all: the bundle's validators are precompiled (src/core/bundle/
+ * validators.generated.ts, `npm run gen:validators`), so nothing compiles code at run time (strict CSP)
+ * and no CommonJS reaches a worker that Vite's dev server serves unbundled. The CLI and the server keep
+ * ajv as an optional peer dependency.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';

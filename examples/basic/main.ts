@@ -13,7 +13,8 @@ function row(item: Recommendation): HTMLLIElement {
 
 async function render(): Promise<void> {
   const { items, backend: ran } = await recommender.recommend({ k: 12 });
-  backend.textContent = `retrieval: ${ran.retrieval}, ranker: ${ran.ranker}`;
+  const { wasmThreads } = await recommender.status();
+  backend.textContent = `retrieval: ${ran.retrieval}, ranker: ${ran.ranker}, wasm threads: ${wasmThreads}`;
   list.replaceChildren(...items.map(row));
 }
 await render();

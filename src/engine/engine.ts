@@ -17,6 +17,7 @@ import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { itemRows, writeItemRow } from './item-rows.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
+import { wasmThreads } from './ort.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
@@ -663,8 +664,20 @@ export class Engine {
     const online = this.online && sync.state !== 'offline';
     const resources = liveResources();
     const state = this.state;
+    const isolation = {
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      wasmThreads: wasmThreads(),
+    };
     if (!state)
-      return { ready: false, pendingEvents: pending, setAsideEvents: setAside, online, sync, resources };
+      return {
+        ready: false,
+        pendingEvents: pending,
+        setAsideEvents: setAside,
+        online,
+        sync,
+        resources,
+        ...isolation,
+      };
     const ranker = state.ranker.entry;
     return {
       ready: true,
@@ -683,6 +696,7 @@ export class Engine {
       sync,
       lastFallback: state.retriever.lastFallback,
       resources,
+      ...isolation,
     };
   }
 

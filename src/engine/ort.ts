@@ -13,10 +13,18 @@ let runtime: Promise<OrtRuntime> | undefined;
 export function loadOrt(): Promise<OrtRuntime> {
   runtime ??= (async () => {
     const ort = (await import('onnxruntime-web/webgpu')) as unknown as OrtRuntime;
-    const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-    ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, cores)) : 1;
+    ort.env.wasm.numThreads = wasmThreads();
     ort.env.logLevel = 'error';
     return ort;
   })();
   return runtime;
+}
+
+/**
+ * Threads ORT's wasm EP runs with: up to 4 where the context is cross-origin isolated (SharedArrayBuffer),
+ * else 1 — the SDK works without COOP/COEP, single-threaded.
+ */
+export function wasmThreads(): number {
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  return globalThis.crossOriginIsolated === true ? Math.max(1, Math.min(4, cores)) : 1;
 }

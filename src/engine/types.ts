@@ -172,4 +172,8 @@ export interface EngineStatus {
   lastFallback?: string;
   /** Live model states, GPU buffers, retrieval workers and ORT sessions of the engine's worker (leak checks). */
   resources: LiveResources;
+  /** Whether the engine's worker is cross-origin isolated (COOP + COEP): WASM threads need it. */
+  crossOriginIsolated: boolean;
+  /** Threads ONNX Runtime's wasm EP runs with: 1 without cross-origin isolation (retrieval's kernel likewise). */
+  wasmThreads: number;
 }

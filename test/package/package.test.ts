@@ -6,6 +6,11 @@
  * the browser tests' small bundle under /models/. Chromium must show 12 recommendations with their reasons
  * and the backend, take a save and re-rank, and log no error. The same page then runs under the app's
  * `vite` dev server, with no settings beyond the two every consumer needs (COOP/COEP, ES module workers).
+ * The production build is then served as deployments serve it (static-server.ts): without cross-origin
+ * isolation (one WASM thread), with `COEP: credentialless`, and under a strict Content-Security-Policy
+ * with no CSP violation reported (and, as the control that the listeners hear one, the same policy
+ * without 'wasm-unsafe-eval' must report some). Also: the brotli bytes the app ships (page JS, worker JS,
+ * WASM) against a budget, and that importing the SDK in Node (SSR) touches no browser global.
  *
  * Screenshots: test-results/package/*.png. EDGEREC_KEEP_APP=1 keeps the app's folder.
  */
@@ -20,6 +25,8 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, chromiumPath } from '../../vite.config.ts';
 import setupBundle, { BUNDLE_DIR } from '../browser/setup/bundle.global.ts';
+import { type AppSizes, BUDGET, formatSizes, measureApp } from './sizes.ts';
+import { CSP_REPORT_PATH, type StaticServer, serveStatic } from './static-server.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EXAMPLE = join(ROOT, 'examples', 'basic');
@@ -32,6 +39,28 @@ const CLI_ONLY = [
   'onnxruntime-node',
   'tsx',
   'commander',
+];
+
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+/** The policy issue 16 sets: no 'unsafe-eval', no 'unsafe-inline', workers from the app's origin only. */
+const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'";
+/** Browser globals a module must not touch when imported on a server (SSR). */
+const BROWSER_GLOBALS = [
+  'window',
+  'document',
+  'navigator',
+  'self',
+  'location',
+  'Worker',
+  'SharedWorker',
+  'indexedDB',
+  'localStorage',
+  'sessionStorage',
+  'crossOriginIsolated',
+  'caches',
 ];
 
 /** The consumer's whole Vite config: cross-origin isolation (threads) and ES module workers. */
@@ -141,9 +170,20 @@ async function serve(
  * Opens the app: 12 recommendations with their reasons, the backend, a save that re-ranks (the saved pin
  * is seen, so it leaves the list), cross-origin isolation, and not one error in the page or its workers.
  */
-async function exercise(browser: Browser, url: string, label: string): Promise<string> {
+async function exercise(
+  browser: Browser,
+  url: string,
+  label: string,
+  { isolated = true, threads = /wasm threads: [1-4]$/ } = {},
+): Promise<string> {
   const errors: string[] = [];
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  // CSP violations of the page (its workers' reach the console and the report-uri).
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (event) =>
+      console.error(`securitypolicyviolation: ${event.violatedDirective} blocked ${event.blockedURI}`),
+    ),
+  );
   // The context's console has the page's and its workers' messages.
   context.on('console', (message) => {
     if (message.type() === 'error') errors.push(`console: ${message.text()} (${message.location().url})`);
@@ -162,12 +202,13 @@ async function exercise(browser: Browser, url: string, label: string): Promise<s
         .nth(ITEMS - 1)
         .waitFor({ timeout: 120_000 });
     });
-    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(isolated);
     const rows = await page.locator('li').allTextContents();
     expect(rows).toHaveLength(ITEMS);
     for (const row of rows) expect(row).toMatch(/^\S.* — \S.*Save$/);
     const backend = (await page.locator('output').textContent()) ?? '';
-    expect(backend).toMatch(/^retrieval: (webgpu|wasm|js), ranker: (webgpu|wasm)$/);
+    expect(backend).toMatch(/^retrieval: (webgpu|wasm|js), ranker: (webgpu|wasm), wasm threads: \d+$/);
+    expect(backend).toMatch(threads);
     await page.screenshot({ path: join(ARTIFACTS, `${label}-recommendations.png`), fullPage: true });
 
     await step(`${label}: save and re-rank`, async () => {
@@ -183,7 +224,8 @@ async function exercise(browser: Browser, url: string, label: string): Promise<s
     });
     await page.screenshot({ path: join(ARTIFACTS, `${label}-after-save.png`), fullPage: true });
     expect(errors).toEqual([]);
-    return backend;
+    // After the save there is a history, so retrieval runs on its device rather than the popularity scan.
+    return (await page.locator('output').textContent()) ?? '';
   } catch (error) {
     await page.screenshot({ path: join(ARTIFACTS, `${label}-failure.png`), fullPage: true }).catch(() => {});
     throw new Error(`${(error as Error).message}\nerrors seen:\n${errors.join('\n')}`);
@@ -197,6 +239,13 @@ describe('the packed SDK in a fresh Vite app', () => {
   let vite: string;
   let browser: Browser | undefined;
   const servers: ChildProcess[] = [];
+  const statics: StaticServer[] = [];
+  let measuring: Promise<AppSizes>;
+  const serveBuild = async (headers: Record<string, string>) => {
+    const server = await serveStatic(join(app, 'dist'), headers);
+    statics.push(server);
+    return server;
+  };
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -220,8 +269,17 @@ describe('the packed SDK in a fresh Vite app', () => {
       join(app, 'package.json'),
       `${JSON.stringify({ name: 'consumer', private: true, type: 'module' })}\n`,
     );
-    cpSync(join(EXAMPLE, 'index.html'), join(app, 'index.html'));
-    cpSync(join(EXAMPLE, 'main.ts'), join(app, 'main.ts'));
+    for (const file of ['index.html', 'style.css', 'favicon.svg'])
+      cpSync(join(EXAMPLE, file), join(app, file));
+    // The example as it is, but `?device=webgpu` forces WebGPU retrieval, the only case in which the engine
+    // also tries ONNX Runtime's WebGPU EP: the strict-CSP run covers both EPs that way.
+    const main = readFileSync(join(EXAMPLE, 'main.ts'), 'utf8');
+    const withDevice = main.replace(
+      "userId: 'reader-1' }",
+      "userId: 'reader-1', device: (new URLSearchParams(location.search).get('device') ?? 'auto') as 'auto' }",
+    );
+    expect(withDevice).not.toBe(main);
+    writeFileSync(join(app, 'main.ts'), withDevice);
     writeFileSync(join(app, 'vite.config.js'), CONSUMER_VITE_CONFIG);
     writeFileSync(join(app, 'tsconfig.json'), `${JSON.stringify(CONSUMER_TSCONFIG, null, 2)}\n`);
 
@@ -253,16 +311,19 @@ describe('the packed SDK in a fresh Vite app', () => {
     vite = join(app, 'node_modules', 'vite', 'bin', 'vite.js');
     const built = await step('vite build (app)', () => sh(process.execPath, [vite, 'build'], app));
     writeFileSync(join(ARTIFACTS, 'app-build.log'), built.stdout + built.stderr);
+    measuring = measureApp(join(app, 'dist'));
+    measuring.catch(() => {}); // awaited by its test
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
       args: [...new Set([...chromiumArgs, '--enable-unsafe-webgpu'])],
     });
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await browser?.close();
     for (const server of servers) server.kill();
+    for (const server of statics) await server.close();
     if (app && !process.env.EDGEREC_KEEP_APP) rmSync(app, { recursive: true, force: true });
   });
 
@@ -290,5 +351,87 @@ describe('the packed SDK in a fresh Vite app', () => {
     const { url, server } = await step('vite dev', () => serve(vite, app, []));
     servers.push(server);
     log(`dev: ${await exercise(browser!, url, 'dev')}`);
+  });
+
+  it('without cross-origin isolation (no COOP/COEP): the same, on one WASM thread', async () => {
+    const { url } = await serveBuild({});
+    log(
+      `not isolated: ${await exercise(browser!, url, 'not-isolated', { isolated: false, threads: /wasm threads: 1$/ })}`,
+    );
+  });
+
+  it('with COEP: credentialless (isolated, so threads): the same', async () => {
+    const { url } = await serveBuild({
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'credentialless',
+    });
+    log(`credentialless: ${await exercise(browser!, url, 'credentialless')}`);
+  });
+
+  it(`under a strict CSP (${STRICT_CSP}): the same, with no violation reported`, async () => {
+    const server = await serveBuild({
+      ...ISOLATION,
+      'Content-Security-Policy': `${STRICT_CSP}; report-uri ${CSP_REPORT_PATH}`,
+    });
+    const auto = await exercise(browser!, server.url, 'strict-csp');
+    log(`strict CSP: ${auto}`);
+    // WebGPU retrieval, so ONNX Runtime's WebGPU EP is tried too (its emscripten glue holds a `new Function`).
+    const gpu = await exercise(browser!, `${server.url}?device=webgpu`, 'strict-csp-webgpu');
+    log(`strict CSP, device webgpu: ${gpu}`);
+    expect(gpu).toMatch(/^retrieval: webgpu/);
+    expect(server.reports).toEqual([]);
+  }, 360_000);
+
+  it("the control: without 'wasm-unsafe-eval' the page's and the workers' listeners hear violations", async () => {
+    const server = await serveBuild({
+      ...ISOLATION,
+      'Content-Security-Policy': `${STRICT_CSP.replace(" 'wasm-unsafe-eval'", '')}; report-uri ${CSP_REPORT_PATH}`,
+    });
+    const context = await browser!.newContext();
+    const logged: string[] = [];
+    context.on('console', (message) => logged.push(message.text()));
+    try {
+      await (await context.newPage()).goto(server.url);
+      // The engine worker compiles WASM (retrieval kernels, ONNX Runtime) while it starts: refused here.
+      for (let i = 0; i < 600 && server.reports.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await context.close();
+    }
+    expect(server.reports.length).toBeGreaterThan(0);
+    expect(JSON.stringify(server.reports)).toMatch(/wasm-eval|wasm-unsafe-eval|script-src/);
+    expect(logged.join('\n')).toMatch(/Content Security Policy/);
+  });
+
+  it(`ships at most the budget in brotli bytes (${Object.entries(BUDGET)
+    .map(([kind, bytes]) => `${kind} ${(bytes / 1024).toFixed(0)} kB`)
+    .join(', ')})`, async () => {
+    const sizes = await measuring;
+    const table = formatSizes(sizes);
+    writeFileSync(join(ARTIFACTS, 'sizes.md'), `${table}\n`);
+    log(`sizes (test-results/package/sizes.md):\n${table}`);
+    for (const [kind, budget] of Object.entries(BUDGET))
+      expect(sizes.totals[kind as keyof typeof BUDGET].brotli, `${kind} brotli bytes`).toBeLessThanOrEqual(
+        budget,
+      );
+    // ONNX Runtime is not in what the page loads first: the engine worker imports it on first use.
+    expect(sizes.page.some((row) => row.ort)).toBe(false);
+  }, 600_000);
+
+  it('importing the SDK on a server (SSR) touches no browser global', async () => {
+    const guard = join(app, 'ssr-guard.mjs');
+    writeFileSync(
+      guard,
+      `const touched = new Set();
+for (const name of ${JSON.stringify(BROWSER_GLOBALS)})
+  Object.defineProperty(globalThis, name, { configurable: true, get: () => (touched.add(name), undefined) });
+const sdk = await import('edgerec');
+process.stdout.write(JSON.stringify({ exports: Object.keys(sdk).sort(), touched: [...touched] }));
+`,
+    );
+    const { stdout } = await sh(process.execPath, [guard], app);
+    const { exports, touched } = JSON.parse(stdout) as { exports: string[]; touched: string[] };
+    expect(exports).toContain('createRecommender');
+    expect(touched).toEqual([]);
   });
 });

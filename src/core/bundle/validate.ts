@@ -1,12 +1,14 @@
 /**
- * Validation of `manifest.json` and `catalog.json`: the schemas of `schema.ts` through ajv, then the
- * cross-field rules a schema cannot say (sizes that must agree, variants that must be unique). Every
+ * Validation of `manifest.json` and `catalog.json`: the schemas of `schema.ts` through ajv's validators,
+ * precompiled into `validators.generated.ts` (no code compiled at run time, so a strict Content Security
+ * Policy holds in the page and the worker), then the cross-field rules a schema cannot say (sizes that must agree, variants that must be unique). Every
  * problem is reported by its JSON path, in words.
  */
-import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { AnySchemaObject, ErrorObject } from 'ajv';
 import { InputError } from '../errors.ts';
 import type { BundleCatalog, BundleManifest, ItemDtype, ModelEntry } from './manifest.ts';
 import { CATALOG_FIELDS, CATALOG_SCHEMA, MANIFEST_SCHEMA } from './schema.ts';
+import * as validators from './validators.generated.ts';
 
 /** A malformed `manifest.json` or `catalog.json`; `problems` holds every problem found, path first. */
 export class ManifestError extends InputError {
@@ -31,7 +33,7 @@ function summarize(problems: string[]): string {
 export const ITEM_DTYPE_BYTES: Readonly<Record<ItemDtype, number>> = { f32: 4, f16: 2, i8: 1 };
 
 export function validateManifest(value: unknown, file = 'manifest.json'): BundleManifest {
-  const validate = validators().manifest;
+  const validate = validators.manifest;
   if (!validate(value)) throw new ManifestError(file, describeErrors(validate.errors ?? [], MANIFEST_SCHEMA));
   const problems = manifestConsistency(value);
   if (problems.length > 0) throw new ManifestError(file, problems);
@@ -45,7 +47,7 @@ export function parseManifest(text: string, file = 'manifest.json'): BundleManif
 
 /** Validates `catalog.json` for a bundle of `count` items. */
 export function validateCatalog(value: unknown, count: number, file = 'catalog.json'): BundleCatalog {
-  const validate = validators().catalog;
+  const validate = validators.catalog;
   if (!validate(value)) throw new ManifestError(file, describeErrors(validate.errors ?? [], CATALOG_SCHEMA));
   const problems = catalogConsistency(value, count);
   if (problems.length > 0) throw new ManifestError(file, problems);
@@ -62,30 +64,6 @@ function parseJson(text: string, file: string): unknown {
   } catch (error) {
     throw new ManifestError(file, [`not valid JSON (${(error as Error).message})`]);
   }
-}
-
-// Compiled on first use: importing the bundle API should not cost a schema compilation.
-let compiled:
-  | { manifest: ValidateFunction<BundleManifest>; catalog: ValidateFunction<BundleCatalog> }
-  | undefined;
-
-function validators() {
-  if (!compiled) {
-    // verbose: errors carry their schema and data, which the messages quote.
-    const ajv = new Ajv({
-      allErrors: true,
-      verbose: true,
-      strict: true,
-      // A `then` may require a field its sibling `properties` define; that is how draft-07 says "iff".
-      strictRequired: false,
-      allowUnionTypes: true,
-    });
-    compiled = {
-      manifest: ajv.compile<BundleManifest>(MANIFEST_SCHEMA),
-      catalog: ajv.compile<BundleCatalog>(CATALOG_SCHEMA),
-    };
-  }
-  return compiled;
 }
 
 function manifestConsistency(manifest: BundleManifest): string[] {
