@@ -11,10 +11,9 @@ import {
 } from '../core/bundle/index.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { CONTEXT_DIM, contextFeatures, mmrSelect, utility } from '../core/ranking/index.ts';
-import { exclusionBitset } from '../core/retrieval/index.ts';
+import { exclusionBitset, itemRows, writeItemRow } from '../core/retrieval/index.ts';
 import { encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
-import { itemRows, writeItemRow } from './item-rows.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
 import { wasmThreads } from './ort.ts';
