@@ -514,6 +514,51 @@ describe('events and user state', () => {
     db.close();
   });
 
+  it('trims the log to the newest events, never one pending upload or set aside', async () => {
+    const storage = await fresh();
+    for (let i = 0; i < 30; i++) await storage.appendEvent(event(i));
+    await storage.appendEvent(event(100, { userId: 'u2' }));
+    // Old events in every state: e0–e4 pending, e5 set aside, e6–e9 local only, e10–e29 synced.
+    await storage.markSetAside(['e5'], 'refused by the server (400)');
+    await storage.markLocalOnly(['e6', 'e7', 'e8', 'e9'], 'recorded in privacy mode');
+    await storage.markSynced(Array.from({ length: 20 }, (_, i) => `e${i + 10}`));
+    expect(await storage.trimEvents('u1', 8)).toBe(30 - 8 - 6);
+    const kept = (await storage.recentEvents('u1', 100)).map((e) => e.id);
+    expect(kept).toEqual([
+      'e0',
+      'e1',
+      'e2',
+      'e3',
+      'e4',
+      'e5',
+      ...Array.from({ length: 8 }, (_, i) => `e${i + 22}`),
+    ]);
+    expect((await storage.unsynced(100, 'u1')).map((e) => e.id)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    expect((await storage.setAsideEvents(10)).map((a) => a.event.id)).toEqual(['e5']);
+    // Other users' logs are theirs to trim.
+    expect(await storage.recentEvents('u2', 10)).toHaveLength(1);
+    expect(await storage.trimEvents('u1', 8)).toBe(0);
+  });
+
+  it('decides privacy in the append: local only while the flag is on, and turning it on empties the outbox', async () => {
+    const storage = await fresh();
+    const empty = (): UserState => ({
+      userId: 'u1',
+      counts: { click: 0, closeup: 0, save: 0, hide: 0 },
+      hidden: [],
+      updatedAt: 0,
+    });
+    await storage.appendEvent(event(1));
+    expect(await storage.setPrivacy('u1', true, empty)).toBe(1);
+    await storage.appendEvent(event(2), (user) => ({ ...(user ?? empty()), updatedAt: 2 }));
+    await storage.setPrivacy('u1', false, empty);
+    await storage.appendEvent(event(3));
+    expect((await storage.unsynced(10)).map((e) => e.id)).toEqual(['e3']);
+    expect(await storage.countLocalOnly()).toBe(2);
+    // The callback's state was stored, and could not turn the flag off on the way.
+    expect(await storage.userState('u1')).toMatchObject({ updatedAt: 2, privacy: false });
+  });
+
   it('updates user state read-modify-write in one transaction, without losing a concurrent update', async () => {
     const storage = await fresh();
     const empty = (): UserState => ({
