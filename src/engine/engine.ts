@@ -7,12 +7,12 @@ import {
   type FileRef,
   type ModelEntry,
   RANKER_HEADS,
-  type RankerHead,
 } from '../core/bundle/index.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
-import { CONTEXT_DIM, contextFeatures, mmrSelect, utility } from '../core/ranking/index.ts';
-import { exclusionBitset, itemRows, writeItemRow } from '../core/retrieval/index.ts';
-import { encoderInput } from '../core/sequence/index.ts';
+import { type FeedRunners, type FeedStage, recommendFeed } from '../core/feed/index.ts';
+import { CONTEXT_DIM } from '../core/ranking/index.ts';
+import { writeItemRow } from '../core/retrieval/index.ts';
+import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
@@ -78,15 +78,8 @@ const DEFAULT_CANDIDATES = 200;
 const RECENT_EVENTS = 500;
 /** The local log is trimmed to this many newest events of the user by default (see `maxLogEvents`). */
 export const DEFAULT_MAX_LOG_EVENTS = 5000;
-const VERBS: Record<string, string> = { click: 'clicked', closeup: 'looked at', save: 'saved' };
-
-const normalise = (v: Float32Array): Float32Array | undefined => {
-  let s = 0;
-  for (const x of v) s += x * x;
-  if (!(s > 0)) return undefined;
-  const n = Math.sqrt(s);
-  return v.map((x) => x / n);
-};
+/** Chosen on the replay's validation window (notes/replay.md): multi-interest retrieval found more. */
+const DEFAULT_INTERESTS = 'multi';
 
 /** What tests may inject into an engine they run in a page; the worker's engine takes none. */
 export interface EngineDeps {
@@ -340,118 +333,60 @@ export class Engine {
     k: number,
   ): Promise<RecommendResult> {
     const t0 = performance.now();
-    const dim = state.table.dim;
     const user = (await storage.userState(options.userId)) ?? emptyUserState(options.userId);
     const { events, actions } = await this.localActions(state, storage, options.userId);
-
-    // 1. The real-time embedding from the newest actions, blended with the server's long-term one —
-    // which lives in the space of one item table, so only one computed for this bundle version counts.
-    const short = await realtimeEmbedding(state, actions);
+    // The server's long-term embedding lives in the space of one item table: only this version's counts.
     const long =
       user.longTerm && user.longTerm.modelVersion === state.manifest.version
         ? Float32Array.from(user.longTerm.vector)
         : undefined;
-    const w = long && short ? options.longTermWeight : long ? 1 : 0;
-    const blended = new Float32Array(dim);
-    for (let d = 0; d < dim; d++) blended[d] = w * (long?.[d] ?? 0) + (1 - w) * (short?.[d] ?? 0);
-    const query = normalise(blended);
-    const t1 = performance.now();
-
-    // 2. Retrieval over everything not filtered out.
-    const hidden = new Set([
-      ...user.hidden,
-      ...events.filter((e) => e.action === 'hide').map((e) => e.itemId),
-    ]);
-    const excluded = new Set<string>([...hidden, ...(request.exclude ?? [])]);
-    if (!request.includeSeen) for (const e of actions) excluded.add(e.itemId);
-    const excludedRows = [...excluded]
-      .map((id) => state.index.get(id))
-      .filter((i): i is number => i !== undefined);
-    const bits = exclusionBitset(state.table.count, excludedRows);
-    const n = Math.min(MAX_K, Math.max(k, options.candidates));
-    let candidates: Int32Array;
-    if (query) candidates = (await state.retriever.topK(query, n, bits)).indices;
-    else {
-      const rows: number[] = [];
-      for (const i of state.popular) {
-        if (rows.length >= n) break;
-        if (!(bits[i >>> 5] & (1 << (i & 31)))) rows.push(i);
-      }
-      candidates = Int32Array.from(rows);
-    }
-    const t2 = performance.now();
-
-    // 3. The ranker on the candidates: one row per candidate.
-    const size = candidates.length;
-    const rows = itemRows(state.table, candidates);
-    const userLong = new Float32Array(size * dim);
-    const userShort = new Float32Array(size * dim);
-    const context = new Float32Array(size * CONTEXT_DIM);
-    const now = Date.now();
-    for (let c = 0; c < size; c++) {
-      if (long) userLong.set(long, c * dim);
-      if (short) userShort.set(short, c * dim);
-      const i = candidates[c];
-      const stats = {
-        positives: state.catalog.positives[i],
-        impressions: state.catalog.impressions[i],
-        firstSeen: state.catalog.firstSeen[i],
-      };
-      contextFeatures(stats, user.counts, now, context, c * CONTEXT_DIM);
-    }
-    const probs =
-      size === 0
-        ? new Float32Array(0)
-        : await state.ranker.run(
-            {
-              user_long: { data: userLong, dims: [size, dim] },
-              user_short: { data: userShort, dims: [size, dim] },
-              item: { data: rows, dims: [size, dim] },
-              context: { data: context, dims: [size, CONTEXT_DIM] },
-            },
-            'probs',
-          );
-    const weights = { ...state.manifest.utility.weights, ...request.weights };
-    const utilities = Float32Array.from({ length: size }, (_, c) =>
-      utility(probs, c * RANKER_HEADS.length, weights),
+    const rowsOf = (ids: Iterable<string>) =>
+      [...ids].map((id) => state.index.get(id)).filter((i): i is number => i !== undefined);
+    const marks: Partial<Record<FeedStage, number>> = {};
+    const feed = await recommendFeed(
+      { table: state.table, catalog: state.catalog, stats: state.catalog, popular: state.popular },
+      feedRunners(state),
+      {
+        k,
+        actions: actions.map((e) => ({
+          item: state.index.get(e.itemId)!,
+          action: ACTION_CODE[e.action],
+          ts: e.ts,
+        })),
+        hidden: rowsOf([...user.hidden, ...events.filter((e) => e.action === 'hide').map((e) => e.itemId)]),
+        exclude: rowsOf(request.exclude ?? []),
+        includeSeen: request.includeSeen,
+        ...(long ? { longTerm: long } : {}),
+        longTermWeight: options.longTermWeight,
+        counts: user.counts,
+        now: Date.now(),
+        weights: { ...state.manifest.utility.weights, ...request.weights },
+        diversity: request.diversity ?? 0.8,
+        candidates: Math.min(MAX_K, Math.max(k, options.candidates)),
+        interests: request.interests ?? DEFAULT_INTERESTS,
+      },
+      (stage) => {
+        marks[stage] = performance.now();
+      },
     );
-    const t3 = performance.now();
-
-    // 4. Diversity, then reasons.
-    const picked = mmrSelect(utilities, rows, dim, k, request.diversity ?? 0.8);
-    const recent = actions.filter((e) => !hidden.has(e.itemId)).slice(-32);
-    const recentRows = itemRows(
-      state.table,
-      recent.map((e) => state.index.get(e.itemId)!),
-    );
-    const recentTopics = new Set(recent.flatMap((e) => state.catalog.topics[state.index.get(e.itemId)!]));
-    const items: Recommendation[] = Array.from(picked, (c) => {
-      const i = candidates[c];
-      const probabilities = Object.fromEntries(
-        RANKER_HEADS.map((head, h) => [head, probs[c * RANKER_HEADS.length + h]]),
-      ) as Record<RankerHead, number>;
-      return {
-        itemId: state.catalog.ids[i],
-        title: state.catalog.titles[i],
-        topics: state.catalog.topics[i],
-        utility: utilities[c],
-        probabilities,
-        reason: this.reason(
-          state,
-          rows.subarray(c * dim, (c + 1) * dim),
-          recent,
-          recentRows,
-          recentTopics,
-          i,
-        ),
-      };
-    });
-    const t4 = performance.now();
+    const items: Recommendation[] = feed.items.map(({ item, utility, probabilities, reason }) => ({
+      itemId: state.catalog.ids[item],
+      title: state.catalog.titles[item],
+      topics: state.catalog.topics[item],
+      utility,
+      probabilities,
+      reason: {
+        kind: reason.kind,
+        text: reason.text,
+        ...(reason.item !== undefined ? { itemId: state.catalog.ids[reason.item] } : {}),
+      },
+    }));
+    const [t1, t2, t3, t4] = (['encode', 'retrieve', 'rank', 'rerank'] as const).map((s) => marks[s]!);
     return {
       items,
       backend: {
         // Without any user vector the feed starts from popularity, a TypeScript scan of the catalog.
-        retrieval: query ? state.retriever.backend : 'js',
+        retrieval: feed.query || feed.interests.length > 0 ? state.retriever.backend : 'js',
         ranker: state.ranker.provider,
         encoder: state.encoder.provider,
       },
@@ -484,52 +419,6 @@ export class Engine {
       const short = await realtimeEmbedding(state, actions);
       return short ? { vector: Array.from(short), modelVersion: state.manifest.version } : undefined;
     });
-  }
-
-  private reason(
-    state: ModelState,
-    row: Float32Array,
-    recent: Event[],
-    recentRows: Float32Array,
-    recentTopics: Set<string>,
-    item: number,
-  ): Recommendation['reason'] {
-    const dim = state.table.dim;
-    let best = -1;
-    let bestSim = 0.5;
-    for (let r = 0; r < recent.length; r++) {
-      let dot = 0;
-      let a = 0;
-      let b = 0;
-      for (let d = 0; d < dim; d++) {
-        dot += row[d] * recentRows[r * dim + d];
-        a += row[d] * row[d];
-        b += recentRows[r * dim + d] ** 2;
-      }
-      const sim = dot / Math.sqrt(a * b || 1);
-      // Item embeddings share a common direction, so closeness alone explains little: a moderately close
-      // recent pin counts only when it shares a topic with this one.
-      const recentItem = state.index.get(recent[r].itemId)!;
-      const sharesTopic = state.catalog.topics[item].some((t) =>
-        state.catalog.topics[recentItem].includes(t),
-      );
-      if (sim > bestSim && (sharesTopic || sim > 0.8)) {
-        bestSim = sim;
-        best = r;
-      }
-    }
-    if (best >= 0) {
-      const e = recent[best];
-      const title = state.catalog.titles[state.index.get(e.itemId)!];
-      return {
-        kind: 'recent',
-        itemId: e.itemId,
-        text: `Because you ${VERBS[e.action] ?? 'viewed'} “${title}”`,
-      };
-    }
-    const topic = state.catalog.topics[item].find((t) => recentTopics.has(t));
-    if (topic) return { kind: 'interest', text: `More ${topic}, which you have been exploring` };
-    return { kind: 'popular', text: 'Popular with people right now' };
   }
 
   async record(input: RecordedEvent): Promise<Event> {
@@ -748,7 +637,9 @@ const trimStep = (maxLogEvents: number) => Math.max(1, Math.min(100, Math.floor(
 export const MAX_K = 256;
 
 function checkRequest(request: RecommendRequest): number {
-  const { k, diversity, weights } = request;
+  const { k, diversity, weights, interests } = request;
+  if (interests !== undefined && interests !== 'single' && interests !== 'multi')
+    throw new RangeError(`recommend: interests must be "single" or "multi", got ${String(interests)}`);
   if (!Number.isInteger(k) || k < 1 || k > MAX_K)
     throw new RangeError(`recommend: k must be an integer from 1 to ${MAX_K}, got ${k}`);
   if (diversity !== undefined && !(diversity >= 0 && diversity <= 1))
@@ -765,12 +656,15 @@ function checkRequest(request: RecommendRequest): number {
 /** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */
 async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<Float32Array | undefined> {
   if (actions.length === 0) return undefined;
-  const dim = state.table.dim;
-  const window = {
+  return encodeWindow(state, {
     items: actions.map((e) => state.index.get(e.itemId)!),
     actions: actions.map((e) => ACTION_CODE[e.action]),
     ts: actions.map((e) => e.ts),
-  };
+  });
+}
+
+async function encodeWindow(state: ModelState, window: ActionWindow): Promise<Float32Array> {
+  const dim = state.table.dim;
   const input = encoderInput([window], state.encoderLength, dim, (item, out, offset) =>
     writeItemRow(state.table, item, out, offset),
   );
@@ -783,4 +677,26 @@ async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<F
     },
     'user',
   );
+}
+
+/** The feed pipeline's runners on this bundle's sessions and retriever (queries of a batch in turn). */
+function feedRunners(state: ModelState): FeedRunners {
+  return {
+    encode: (window) => encodeWindow(state, window),
+    retrieve: async (queries, n, exclude) => {
+      const lists: Int32Array[] = [];
+      for (const q of queries) lists.push((await state.retriever.topK(q, n, exclude)).indices);
+      return lists;
+    },
+    rank: ({ size, dim, userLong, userShort, item, context }) =>
+      state.ranker.run(
+        {
+          user_long: { data: userLong, dims: [size, dim] },
+          user_short: { data: userShort, dims: [size, dim] },
+          item: { data: item, dims: [size, dim] },
+          context: { data: context, dims: [size, CONTEXT_DIM] },
+        },
+        'probs',
+      ),
+  };
 }

@@ -93,6 +93,12 @@ export interface RecommendRequest {
   weights?: Partial<Record<RankerHead, number>>;
   /** MMR λ in [0, 1]: 1 = pure utility (default 0.8). */
   diversity?: number;
+  /**
+   * `multi`: also retrieve for the user's PinnerSage interests (Ward clusters of their engaged pins, by
+   * medoid), merged by importance quotas; those pins' reasons name the interest. Default `multi`, which
+   * the replay evaluation's validation window chose.
+   */
+  interests?: 'single' | 'multi';
 }
 
 export interface Recommendation {
