@@ -12,9 +12,10 @@ import {
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { CONTEXT_DIM, contextFeatures, mmrSelect, utility } from '../core/ranking/index.ts';
 import { exclusionBitset } from '../core/retrieval/index.ts';
-import { encoderInput } from '../core/sequence/index.ts';
+import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { locateBundle } from './bundle-location.ts';
 import { itemRows, writeItemRow } from './item-rows.ts';
+import { sequenceFeeds } from './models/ranker-feeds.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { EngineStorage } from './storage/index.ts';
@@ -206,7 +207,7 @@ export class Engine {
     ) => {
       const candidates: Candidate[] = [];
       for (const entry of entries) {
-        if (entry.role !== role || entry.dtype !== dtype) continue;
+        if (entry.role !== role || entry.dtype !== dtype || !isDefaultFusion(manifest, entry)) continue;
         for (const provider of entry.providers) {
           if (provider === 'webgpu' && !gpu) continue;
           candidates.push({ entry, provider });
@@ -246,7 +247,7 @@ export class Engine {
     }
     const dtype = options.rankerDtype ?? 'int8';
     const models = [...manifest.rankers, ...manifest.encoders].filter(
-      (m) => m.role === 'student' && m.dtype === dtype,
+      (m) => m.role === 'student' && m.dtype === dtype && isDefaultFusion(manifest, m),
     );
     return [manifest.catalog, table, ...(table.scales ? [table.scales] : []), ...models].map(
       ({ file, bytes, sha256 }) => ({
@@ -334,6 +335,9 @@ export class Engine {
               user_short: { data: userShort, dims: [size, dim] },
               item: { data: rows, dims: [size, dim] },
               context: { data: context, dims: [size, CONTEXT_DIM] },
+              ...sequenceFeeds(state.ranker.entry, actionWindow(state, actions), size, dim, (item, out, at) =>
+                writeItemRow(state.table, item, out, at),
+              ),
             },
             'probs',
           );
@@ -592,14 +596,25 @@ async function disposeState(state: ModelState): Promise<void> {
 }
 
 /** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */
-async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<Float32Array | undefined> {
-  if (actions.length === 0) return undefined;
-  const dim = state.table.dim;
-  const window = {
+/** The validation-chosen ranker fusion (manifest.defaultRanker; late for older bundles); encoders pass. */
+function isDefaultFusion(manifest: BundleManifest, entry: ModelEntry): boolean {
+  if (entry.kind !== 'ranker') return true;
+  return (entry.fusion ?? 'late') === (manifest.defaultRanker?.fusion ?? 'late');
+}
+
+/** Local actions (oldest first, on items of this bundle) as the sequence the encoder and ranker read. */
+function actionWindow(state: ModelState, actions: Event[]): ActionWindow {
+  return {
     items: actions.map((e) => state.index.get(e.itemId)!),
     actions: actions.map((e) => ACTION_CODE[e.action]),
     ts: actions.map((e) => e.ts),
   };
+}
+
+async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<Float32Array | undefined> {
+  if (actions.length === 0) return undefined;
+  const dim = state.table.dim;
+  const window = actionWindow(state, actions);
   const input = encoderInput([window], state.encoderLength, dim, (item, out, offset) =>
     writeItemRow(state.table, item, out, offset),
   );

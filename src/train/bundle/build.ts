@@ -6,6 +6,7 @@ import type {
   ItemTableEntry,
   Metrics,
   ModelEntry,
+  RankerFusion,
 } from '../../core/bundle/index.ts';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
@@ -41,6 +42,7 @@ export interface BuildBundleOptions {
 export interface BundleReportVariant {
   kind: 'items' | 'ranker' | 'encoder';
   role: 'teacher' | 'student' | '-';
+  fusion?: RankerFusion;
   dtype: string;
   form?: string;
   file: string;
@@ -128,11 +130,15 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   const rankers: ModelEntry[] = [];
   const encoders: ModelEntry[] = [];
   for (const [k, v] of variants.entries()) {
-    const label = `${v.kind}-${v.role}-${v.dtype}${v.form ? `-${v.form}` : ''}`;
+    const fusion = v.fusion === 'early' ? '-early' : '';
+    const label = `${v.kind}${fusion}-${v.role}-${v.dtype}${v.form ? `-${v.form}` : ''}`;
     progress({ stage: 'metrics', done: k, total: variants.length, note: label });
     const metrics = round(
       v.kind === 'ranker'
-        ? rankerMetrics(await rankerProbabilities(v.bytes, edge.data.test), edge.data.test)
+        ? rankerMetrics(
+            await rankerProbabilities(v.bytes, edge.data.test, v.fusion === 'early'),
+            edge.data.test,
+          )
         : retrievalMetrics(
             split,
             await encoderUsers(
@@ -158,6 +164,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
       inputs: v.inputs,
       outputs: v.outputs,
       ...(v.heads ? { heads: v.heads } : {}),
+      ...(v.fusion ? { fusion: v.fusion } : {}),
       providers: v.providers,
       metrics,
     };
@@ -165,6 +172,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     report.push({
       kind: v.kind,
       role: v.role,
+      ...(v.fusion ? { fusion: v.fusion } : {}),
       dtype: v.dtype,
       ...(v.form ? { form: v.form } : {}),
       ...ref,
@@ -205,6 +213,13 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     encoders,
     utility: { weights: { ...DEFAULT_UTILITY_WEIGHTS } },
     context: [...CONTEXT_FEATURES] as string[],
+    defaultRanker: {
+      fusion: edge.fusion,
+      validation: {
+        late: roundScore(edge.rankers.late.student.validation),
+        early: roundScore(edge.rankers.early.student.validation),
+      },
+    },
   };
   progress({ stage: 'publish', done: 0, total: 1 });
   const dir = publishBundle(options.outDir, manifest, files);
@@ -230,16 +245,22 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
         validationCosine: edge.encoder.validationCosine,
         seconds: edge.encoder.seconds,
       },
-      teacher: {
-        bestEpoch: edge.teacher.bestEpoch,
-        validationAuc: edge.teacher.validation,
-        seconds: edge.teacher.seconds,
-      },
-      student: {
-        bestEpoch: edge.student.bestEpoch,
-        validationAuc: edge.student.validation,
-        seconds: edge.student.seconds,
-      },
+      rankers: Object.fromEntries(
+        Object.entries(edge.rankers).map(([fusion, pair]) => [
+          fusion,
+          Object.fromEntries(
+            (['teacher', 'student'] as const).map((role) => [
+              role,
+              {
+                bestEpoch: pair[role].bestEpoch,
+                validationAuc: pair[role].validation,
+                seconds: pair[role].seconds,
+              },
+            ]),
+          ),
+        ]),
+      ),
+      defaultRanker: manifest.defaultRanker,
       retrievalScoreBaseline: round(headAucs(dot, test.examples.labels)),
       examples: {
         train: edge.data.train.examples.size,
@@ -249,6 +270,8 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     },
   };
 }
+
+const roundScore = (x: number) => Math.round(x * 1e6) / 1e6;
 
 function bytesOf(a: Float32Array | Uint16Array | Int8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

@@ -1,6 +1,7 @@
 import { headAucs } from '../../core/eval/ranking-metrics.ts';
 import { Random } from '../../core/random.ts';
 import { CONTEXT_DIM } from '../../core/ranking/index.ts';
+import type { EncoderInput } from '../../core/sequence/index.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
 import { epochBatches } from '../tf/epoch-batches.ts';
@@ -17,6 +18,8 @@ export interface RankerData {
   /** The item table, [items × dim]. */
   items: Float32Array;
   dim: number;
+  /** Each session's newest actions before its start (encoderInput), what early-fusion rankers attend over. */
+  sequences?: EncoderInput;
 }
 
 export interface RankerTrainOptions {
@@ -24,6 +27,7 @@ export interface RankerTrainOptions {
   batchSize: number;
   maxEpochs: number;
   patience: number;
+  /** A wall-clock cap, off by default: training length comes from epochs and early stopping. */
   timeBudgetSeconds: number;
   seed: number;
   /** Distillation: the teacher's probabilities on the training examples, and the weight of soft labels. */
@@ -35,7 +39,7 @@ export const DEFAULT_RANKER_TRAINING: RankerTrainOptions = {
   batchSize: 1024,
   maxEpochs: 40,
   patience: 3,
-  timeBudgetSeconds: 30,
+  timeBudgetSeconds: Number.POSITIVE_INFINITY,
   seed: 1,
 };
 
@@ -49,7 +53,8 @@ export interface RankerTrainResult {
   headWeights: number[];
 }
 
-export function batchOf(data: RankerData, indices: ArrayLike<number>): RankerBatch {
+/** The rows `indices` of a window; `withSequence` adds each row's session sequence (early fusion). */
+export function batchOf(data: RankerData, indices: ArrayLike<number>, withSequence = false): RankerBatch {
   const { dim, examples } = data;
   const size = indices.length;
   const batch: RankerBatch = {
@@ -59,6 +64,7 @@ export function batchOf(data: RankerData, indices: ArrayLike<number>): RankerBat
     item: new Float32Array(size * dim),
     context: new Float32Array(size * CONTEXT_DIM),
   };
+  if (withSequence) batch.sequence = sequenceRows(data, indices);
   const copy = (from: Float32Array, row: number, to: Float32Array, k: number) =>
     to.set(from.subarray(row * dim, (row + 1) * dim), k * dim);
   for (let k = 0; k < size; k++) {
@@ -71,6 +77,24 @@ export function batchOf(data: RankerData, indices: ArrayLike<number>): RankerBat
   return batch;
 }
 
+function sequenceRows(data: RankerData, indices: ArrayLike<number>): NonNullable<RankerBatch['sequence']> {
+  const source = data.sequences;
+  if (!source)
+    throw new Error('this window has no sequences (RankerData.sequences): early fusion needs them');
+  const { length } = source;
+  const fields = ['items', 'actions', 'time', 'mask'] as const;
+  const widths = fields.map((f) => source[f].length / (source.size * length));
+  const out = fields.map((_, k) => new Float32Array(indices.length * length * widths[k]));
+  for (let r = 0; r < indices.length; r++) {
+    const session = data.examples.session[indices[r]];
+    fields.forEach((f, k) => {
+      const n = length * widths[k];
+      out[k].set(source[f].subarray(session * n, (session + 1) * n), r * n);
+    });
+  }
+  return { items: out[0], actions: out[1], time: out[2], mask: out[3] };
+}
+
 /** Probabilities of every example, [size × 4]. */
 export function predictAll(model: RankerModel, data: RankerData, chunk = 4096): Float32Array {
   const out = new Float32Array(data.examples.size * HEADS);
@@ -79,7 +103,7 @@ export function predictAll(model: RankerModel, data: RankerData, chunk = 4096): 
       { length: Math.min(chunk, data.examples.size - start) },
       (_, i) => start + i,
     );
-    out.set(model.predict(batchOf(data, indices)), start * HEADS);
+    out.set(model.predict(batchOf(data, indices, model.shape.sequence !== undefined)), start * HEADS);
   }
   return out;
 }
@@ -141,7 +165,7 @@ export function trainRanker(
     let lossSum = 0;
     for (let step = 0; step < steps; step++) {
       const picked = batches[step];
-      const batch = batchOf(train, picked);
+      const batch = batchOf(train, picked, shape.sequence !== undefined);
       const target = new Float32Array(picked.length * HEADS);
       for (let k = 0; k < picked.length; k++) {
         for (let h = 0; h < HEADS; h++) {
