@@ -35,8 +35,12 @@ export function registerBundleCommand(program: Command): void {
     )
     .option(
       '--max-epochs <n>',
-      'cap on epochs of the encoder and of each ranker (for quick, reproducible builds)',
+      'cap on epochs of the encoder, of each ranker and of the ranker snapshot’s global models (for quick, reproducible builds)',
       positiveInteger,
+    )
+    .option(
+      '--no-ranker-snapshot',
+      'train the rankers on the served global models’ features (in-sample on their training window) instead of a snapshot trained before it',
     )
     .option('--if-missing', 'do nothing when <dir>/latest.json already names a bundle')
     .option('--json', 'print one JSON object describing the bundle on stdout')
@@ -82,6 +86,16 @@ export function registerBundleCommand(program: Command): void {
         checkpointDir: checkpoint,
         outDir: options.out,
         dataset,
+        snapshot: options.rankerSnapshot
+          ? {
+              timeBudgetSeconds: options.timeBudget,
+              gnn: {
+                ...(options.checkpoint ? {} : DEFAULT_GNN),
+                ...(options.maxEpochs ? { epochs: options.maxEpochs } : {}),
+              },
+              ...(options.maxEpochs ? { pinnerformer: { maxEpochs: options.maxEpochs } } : {}),
+            }
+          : false,
         edge: {
           ...(options.seed !== undefined ? { seed: options.seed } : {}),
           ...(options.maxEpochs

@@ -19,13 +19,14 @@ import { readRunManifest, readTable } from '../pipeline.ts';
 import { itemStatsBefore } from '../ranker/examples.ts';
 import { HEADS } from '../ranker/model.ts';
 import { headAucs } from '../ranker/train.ts';
-import { type EdgeOptions, type EdgeStageProgress, trainEdgeModels } from './edge-models.ts';
+import { type EdgeOptions, type EdgeStageProgress, edgeWindows, trainEdgeModels } from './edge-models.ts';
+import { type SnapshotTraining, trainFeatureSnapshot } from './feature-snapshot.ts';
 import { encoderUsers, rankerMetrics, rankerProbabilities, retrievalMetrics } from './metrics.ts';
 import { BundleFiles, publishBundle } from './publish.ts';
 import { modelVariants } from './variants.ts';
 
 export interface BundleProgress {
-  stage: EdgeStageProgress['stage'] | 'export' | 'metrics' | 'publish';
+  stage: EdgeStageProgress['stage'] | 'snapshot' | 'export' | 'metrics' | 'publish';
   done: number;
   total: number;
   note?: string;
@@ -36,6 +37,11 @@ export interface BuildBundleOptions {
   outDir: string;
   dataset: Dataset;
   edge?: Partial<EdgeOptions>;
+  /**
+   * How to train the ranker's feature snapshot (global models before its training window); `false`:
+   * none, the ranker trains on the served models' (in-sample) features, as bundles before it did.
+   */
+  snapshot?: SnapshotTraining | false;
   onProgress?: (p: BundleProgress) => void;
 }
 
@@ -86,12 +92,25 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
   const items = readTable(join(options.checkpointDir, 'pinnerformer', 'items.f32'));
   const dim = model.options.dim;
+  const snapshot =
+    options.snapshot === false
+      ? undefined
+      : await trainFeatureSnapshot(
+          dataset,
+          run,
+          options.checkpointDir,
+          edgeWindows(dataset).trainStart,
+          options.snapshot ?? {},
+          ({ stage, done, total, note }) =>
+            progress({ stage: 'snapshot', done, total, note: `${stage}${note ? ` ${note}` : ''}` }),
+        );
   const edge = trainEdgeModels(
     dataset,
     teacher,
     items,
     { seed, distillAlpha: 0.5, ...options.edge },
     progress,
+    snapshot,
   );
   const split = buildSplit(dataset, { protocol: 'temporal', positives: run.positives });
   const files = new BundleFiles();
@@ -261,6 +280,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
         ]),
       ),
       defaultRanker: manifest.defaultRanker,
+      rankerTrainFeatures: edge.trainFeatures,
       retrievalScoreBaseline: round(headAucs(dot, test.examples.labels)),
       examples: {
         train: edge.data.train.examples.size,

@@ -58,8 +58,19 @@ export interface RankerPair {
   student: RankerTrainResult;
 }
 
+/**
+ * Global models trained before the ranker's training window (its teacher and item table), whose features
+ * the ranker trains on: out of sample there as the served models' are on validation and test.
+ */
+export interface FeatureSnapshot {
+  teacher: PinnerFormerRecommender;
+  items: Float32Array;
+}
+
 export interface EdgeModels {
   windows: EdgeWindows;
+  /** Where the training window's user and item features came from. */
+  trainFeatures: 'snapshot' | 'served';
   sequences: ActionSequence[];
   encoder: DistillResult;
   rankers: Record<RankerFusion, RankerPair>;
@@ -104,7 +115,9 @@ function windowData(
 
 /**
  * Distils the compact encoder, then trains a teacher ranker and distils a student from it, once late-fused
- * and once early-fused; validation picks the default fusion.
+ * and once early-fused; validation picks the default fusion. With `snapshot`, the training window's
+ * features come from it (and an encoder distilled from it), not from the served models, which trained on
+ * that window.
  */
 export function trainEdgeModels(
   dataset: Dataset,
@@ -112,23 +125,34 @@ export function trainEdgeModels(
   items: Float32Array,
   options: EdgeOptions,
   onProgress: (p: EdgeStageProgress) => void = () => {},
+  snapshot?: FeatureSnapshot,
 ): EdgeModels {
   const windows = edgeWindows(dataset);
   const sequences = actionSequences(dataset.log, dataset.users.size, dataset.hasTimestamps);
   const itemDim = items.length / dataset.items.size;
-  const encoder = distillEncoder(
-    teacher,
-    sequencesBefore(sequences, windows.validStart),
-    items,
-    { seed: options.seed, itemDim, ...options.encoder },
-    (p) =>
-      onProgress({
-        stage: 'encoder',
-        done: p.step,
-        total: p.steps,
-        note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(4)}`,
-      }),
-  );
+  const distill = (from: PinnerFormerRecommender, table: Float32Array, before: number, label: string) =>
+    distillEncoder(
+      from,
+      sequencesBefore(sequences, before),
+      table,
+      { seed: options.seed, itemDim, ...options.encoder },
+      (p) =>
+        onProgress({
+          stage: 'encoder',
+          done: p.step,
+          total: p.steps,
+          note: `${label}epoch ${p.epoch + 1} loss ${p.loss.toFixed(4)}`,
+        }),
+    );
+  const encoder = distill(teacher, items, windows.validStart, '');
+  // The training window's features: the snapshot's teacher, item table and an encoder distilled from it.
+  const trainSide = snapshot
+    ? {
+        teacher: snapshot.teacher,
+        items: snapshot.items,
+        encoder: distill(snapshot.teacher, snapshot.items, windows.trainStart, 'snapshot ').encoder,
+      }
+    : { teacher, items, encoder: encoder.encoder };
   const random = new Random(options.seed);
   const bounds: [number, number][] = [
     [windows.trainStart, windows.validStart],
@@ -137,7 +161,8 @@ export function trainEdgeModels(
   ];
   const [train, valid, test] = bounds.map(([from, to], k) => {
     onProgress({ stage: 'examples', done: k, total: 3 });
-    return windowData(dataset, teacher, encoder.encoder, sequences, items, from, to, random);
+    const side = k === 0 ? trainSide : { teacher, items, encoder: encoder.encoder };
+    return windowData(dataset, side.teacher, side.encoder, sequences, side.items, from, to, random);
   });
   onProgress({ stage: 'examples', done: 3, total: 3 });
   const rankers = {} as Record<RankerFusion, RankerPair>;
@@ -183,6 +208,7 @@ export function trainEdgeModels(
   const fusion = rankers.early.student.validation > rankers.late.student.validation ? 'early' : 'late';
   return {
     windows,
+    trainFeatures: snapshot ? 'snapshot' : 'served',
     sequences,
     encoder,
     rankers,
