@@ -86,11 +86,11 @@ export function registerBundleCommand(program: Command): void {
         checkpointDir: checkpoint,
         outDir: options.out,
         dataset,
+        // The snapshot trains as many epochs as the served run did (or --max-epochs), never by the clock.
         snapshot: options.rankerSnapshot
           ? {
-              timeBudgetSeconds: options.timeBudget,
               gnn: {
-                ...(options.checkpoint ? {} : DEFAULT_GNN),
+                ...(checkpoint === DEFAULT_RUN_DIR ? DEFAULT_GNN : {}),
                 ...(options.maxEpochs ? { epochs: options.maxEpochs } : {}),
               },
               ...(options.maxEpochs ? { pinnerformer: { maxEpochs: options.maxEpochs } } : {}),

@@ -20,7 +20,8 @@ export const SNAPSHOT_DIR = 'ranker-snapshot';
  * The global models (graph, GNN, PinnerFormer) trained, as the served run was, on the events before
  * `before` only — the ranker's training window start — in `<checkpointDir>/ranker-snapshot/` (resumable
  * like any run). Their features are out of sample on the ranker's training window, as the served models'
- * are on validation and test.
+ * are on validation and test. Unless told otherwise, each model trains for as many epochs as the served
+ * run's did (run.json), with no clock.
  */
 export async function trainFeatureSnapshot(
   dataset: Dataset,
@@ -43,8 +44,8 @@ export async function trainFeatureSnapshot(
       seed: run.seed,
       gnnFeatures: run.gnnFeatures,
       timeBudgetSeconds: options.timeBudgetSeconds ?? Number.POSITIVE_INFINITY,
-      ...(options.gnn ? { gnn: options.gnn } : {}),
-      ...(options.pinnerformer ? { pinnerformer: options.pinnerformer } : {}),
+      gnn: { ...epochsOf(run, 'gnn', 'epochs'), ...options.gnn },
+      pinnerformer: { ...epochsOf(run, 'pinnerformer', 'maxEpochs'), ...options.pinnerformer },
     },
     onProgress,
   );
@@ -53,4 +54,14 @@ export async function trainFeatureSnapshot(
     teacher: PinnerFormerRecommender.fromModel(model, hasTimestamps),
     items: readTable(join(dir, 'pinnerformer', 'items.f32')),
   };
+}
+
+/** `{ [key]: epochs the served run's stage trained }`, or nothing when run.json does not say. */
+function epochsOf<K extends string>(
+  run: RunManifest,
+  stage: 'gnn' | 'pinnerformer',
+  key: K,
+): Partial<Record<K, number>> {
+  const epochs = run.stages[stage]?.epochs?.length;
+  return epochs ? ({ [key]: epochs } as Partial<Record<K, number>>) : {};
 }
