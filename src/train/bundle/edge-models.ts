@@ -18,10 +18,11 @@ import {
 import { longTermSnapshot, sequencesBefore, sessionEmbeddings, sessionSequences } from './snapshots.ts';
 
 /**
- * Time windows of the edge models, on the temporal protocol's cut-offs: the global models trained
+ * Time windows of the edge models, on the temporal protocol's cut-offs: the served global models trained
  * before `validStart`; the ranker trains on the impressions of [trainStart, validStart), stops early on
  * [validStart, testStart) and is scored once on [testStart, end]. Every feature of a window is taken as
- * of the window's start — the snapshot a server refreshing embeddings would have served.
+ * of the window's start — the snapshot a server refreshing embeddings would have served — and, with a
+ * FeatureSnapshot, the training window's from global models that never saw it.
  */
 export interface EdgeWindows {
   trainStart: number;

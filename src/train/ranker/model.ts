@@ -64,7 +64,10 @@ export const HEADS = RANKER_HEADS.length;
 /**
  * The multi-head ranker: [u_long, u_short, item, u_long⊙item, u_short⊙item, standardised context] → a
  * shared ReLU tower → one logit per head (click, closeup, save, hide). Teacher and student differ only
- * in shape. The products hand the MLP the dot-product structure retrieval already learnt.
+ * in shape. The products hand the MLP the dot-product structure retrieval already learnt. With
+ * `shape.sequence` (early fusion) the tower also reads target attention from the candidate's item row
+ * over the user's newest actions (item row, action, time features), so it sees which recent actions
+ * resemble this candidate rather than one summary of them all.
  */
 export class RankerModel {
   readonly shape: RankerShape;
