@@ -595,7 +595,6 @@ async function disposeState(state: ModelState): Promise<void> {
   await state.encoder.dispose();
 }
 
-/** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */
 /** The validation-chosen ranker fusion (manifest.defaultRanker; late for older bundles); encoders pass. */
 function isDefaultFusion(manifest: BundleManifest, entry: ModelEntry): boolean {
   if (entry.kind !== 'ranker') return true;
@@ -611,6 +610,7 @@ function actionWindow(state: ModelState, actions: Event[]): ActionWindow {
   };
 }
 
+/** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */
 async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<Float32Array | undefined> {
   if (actions.length === 0) return undefined;
   const dim = state.table.dim;
