@@ -9,7 +9,7 @@ import {
   RANKER_HEADS,
 } from '../core/bundle/index.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
-import { type FeedRunners, type FeedStage, recommendFeed } from '../core/feed/index.ts';
+import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
@@ -224,7 +224,7 @@ export class Engine {
     ) => {
       const candidates: Candidate[] = [];
       for (const entry of entries) {
-        if (entry.role !== role || entry.dtype !== dtype) continue;
+        if (entry.role !== role || entry.dtype !== dtype || !isDefaultFusion(manifest, entry)) continue;
         for (const provider of entry.providers) {
           if (provider === 'webgpu' && !gpu) continue;
           candidates.push({ entry, provider });
@@ -299,7 +299,7 @@ export class Engine {
     }
     const dtype = options.rankerDtype ?? 'int8';
     const models = [...manifest.rankers, ...manifest.encoders].filter(
-      (m) => m.role === 'student' && m.dtype === dtype,
+      (m) => m.role === 'student' && m.dtype === dtype && isDefaultFusion(manifest, m),
     );
     return [manifest.catalog, table, ...(table.scales ? [table.scales] : []), ...models].map(
       ({ file, bytes, sha256 }) => ({
@@ -653,6 +653,12 @@ function checkRequest(request: RecommendRequest): number {
   return k;
 }
 
+/** The validation-chosen ranker fusion (manifest.defaultRanker; late for older bundles); encoders pass. */
+function isDefaultFusion(manifest: BundleManifest, entry: ModelEntry): boolean {
+  if (entry.kind !== 'ranker') return true;
+  return (entry.fusion ?? 'late') === (manifest.defaultRanker?.fusion ?? 'late');
+}
+
 /** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */
 async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<Float32Array | undefined> {
   if (actions.length === 0) return undefined;
@@ -688,13 +694,16 @@ function feedRunners(state: ModelState): FeedRunners {
       for (const q of queries) lists.push((await state.retriever.topK(q, n, exclude)).indices);
       return lists;
     },
-    rank: ({ size, dim, userLong, userShort, item, context }) =>
+    rank: ({ size, dim, userLong, userShort, item, context, window }) =>
       state.ranker.run(
         {
           user_long: { data: userLong, dims: [size, dim] },
           user_short: { data: userShort, dims: [size, dim] },
           item: { data: item, dims: [size, dim] },
           context: { data: context, dims: [size, CONTEXT_DIM] },
+          ...sequenceFeeds(state.ranker.entry, window, size, dim, (row, out, at) =>
+            writeItemRow(state.table, row, out, at),
+          ),
         },
         'probs',
       ),

@@ -27,7 +27,7 @@
 import type * as OrtWeb from 'onnxruntime-web';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bundle, httpBundleSource, type ModelEntry } from '../../src/core/bundle/index.ts';
-import { type ExpectedFile, type StoredFeeds, variantLabel } from '../shared/ort-parity-inputs.ts';
+import { type ExpectedFile, inputKind, type StoredFeeds, variantLabel } from '../shared/ort-parity-inputs.ts';
 
 // ORT's wasm glue binds console.log/console.error when its module is evaluated, so the tee that collects
 // its logs goes in first and the runtimes are imported dynamically after it.
@@ -192,7 +192,7 @@ async function runVariant(entry: ModelEntry, model: Uint8Array, run: Run): Promi
     let maxDiff = 0;
     let vsDefault = 0;
     const offRows: number[] = [];
-    for (const [k, set] of expected.inputs[entry.kind].entries()) {
+    for (const [k, set] of expected.inputs[inputKind(entry)].entries()) {
       capturing = true;
       let results: OrtWeb.InferenceSession.ReturnType;
       try {
@@ -243,7 +243,9 @@ describe('onnxruntime-web matches onnxruntime-node on every variant of a real bu
     const adapter = await navigator.gpu?.requestAdapter();
     expect(adapter, 'navigator.gpu.requestAdapter()').toBeTruthy();
     expect(expected.version).toBe(bundle.manifest.version);
-    expect(bundle.manifest.rankers).toHaveLength(8);
+    // Teacher and student, late and early fusion, each fp32 / fp16 / int8-dq / int8-qdq.
+    expect(bundle.manifest.rankers).toHaveLength(16);
+    expect(bundle.manifest.rankers.filter((e) => e.fusion === 'early')).toHaveLength(8);
     expect(bundle.manifest.encoders).toHaveLength(4);
   });
 

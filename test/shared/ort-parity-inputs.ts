@@ -5,6 +5,13 @@
  */
 import type { ModelEntry, ModelKind } from '../../src/core/bundle/manifest.ts';
 
+/** Models that take the same inputs: the encoders, the late-fused rankers, the early-fusion rankers. */
+export type InputKind = 'encoder' | 'ranker' | 'ranker-early';
+
+export function inputKind(entry: Pick<ModelEntry, 'kind' | 'fusion'>): InputKind {
+  return entry.kind === 'ranker' && entry.fusion === 'early' ? 'ranker-early' : entry.kind;
+}
+
 /** Rows of every input set. */
 export const BATCH = 5;
 
@@ -45,11 +52,15 @@ export interface ExpectedModel {
 export interface ExpectedFile {
   version: string;
   batch: number;
-  inputs: Record<ModelKind, InputSet[]>;
+  inputs: Record<InputKind, InputSet[]>;
   models: ExpectedModel[];
 }
 
-/** `ranker-teacher-int8-qdq`, `encoder-student-fp16`: the names `edgerec bundle` gives the files. */
-export function variantLabel(entry: Pick<ModelEntry, 'kind' | 'role' | 'dtype' | 'form'>): string {
-  return `${entry.kind}-${entry.role}-${entry.dtype}${entry.form ? `-${entry.form}` : ''}`;
+/**
+ * `ranker-teacher-int8-qdq`, `ranker-early-student-fp32`, `encoder-student-fp16`: the names `edgerec
+ * bundle` gives the files.
+ */
+export function variantLabel(entry: Pick<ModelEntry, 'kind' | 'role' | 'dtype' | 'form' | 'fusion'>): string {
+  const fusion = entry.fusion === 'early' ? '-early' : '';
+  return `${entry.kind}${fusion}-${entry.role}-${entry.dtype}${entry.form ? `-${entry.form}` : ''}`;
 }

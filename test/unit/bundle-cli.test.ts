@@ -24,6 +24,7 @@ let report: {
     file: string;
     bytes: number;
     sha256: string;
+    fusion?: string;
     metrics: Record<string, number>;
   }[];
 };
@@ -79,7 +80,9 @@ describe('edgerec bundle --json', () => {
   it('reports every variant with its file, size, hash and test metrics', () => {
     const kinds = report.variants.map((v) => `${v.kind}:${v.role}:${v.dtype}${v.form ? `-${v.form}` : ''}`);
     expect(kinds.filter((k) => k.startsWith('items:'))).toEqual(['items:-:f32', 'items:-:f16', 'items:-:i8']);
-    expect(kinds.filter((k) => k.startsWith('ranker:'))).toHaveLength(8);
+    // Teacher and student, late and early fusion, four dtypes/forms each.
+    expect(kinds.filter((k) => k.startsWith('ranker:'))).toHaveLength(16);
+    expect(report.variants.filter((v) => v.fusion === 'early')).toHaveLength(8);
     expect(kinds.filter((k) => k.startsWith('encoder:'))).toHaveLength(4);
     for (const v of report.variants) {
       expect(v.sha256).toMatch(/^[0-9a-f]{64}$/);

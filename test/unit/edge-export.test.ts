@@ -10,7 +10,13 @@ import { runModel } from '../../src/train/onnx/index.ts';
 import { actionSequences } from '../../src/train/pinnerformer/index.ts';
 import { buildExamples } from '../../src/train/ranker/examples.ts';
 import { exportRanker } from '../../src/train/ranker/export.ts';
-import { type RankerBatch, RankerModel, STUDENT_SHAPE, TEACHER_SHAPE } from '../../src/train/ranker/model.ts';
+import {
+  type RankerBatch,
+  RankerModel,
+  type RankerSequence,
+  STUDENT_SHAPE,
+  TEACHER_SHAPE,
+} from '../../src/train/ranker/model.ts';
 import { initTraining, tf } from '../../src/train/tf/backend.ts';
 
 beforeAll(async () => {
@@ -37,10 +43,33 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const data = generateSynthetic({ users: 60, items: 200, events: 6000, seed: 3 });
 const items = Float32Array.from(normals(new Random(5), 200 * DIM, 0.2));
 
+const SEQUENCE = { length: 6, width: 8 };
+
+/** Random sequences left-padded as encoderInput pads: row b has b % (length + 1) real tokens (0 … length). */
+function randomSequence(random: Random, size: number): RankerSequence {
+  const { length } = SEQUENCE;
+  const items = new Float32Array(size * length * DIM);
+  const actions = new Float32Array(size * length * ACTION_TYPES);
+  const time = new Float32Array(size * length * TIME_FEATURES);
+  const mask = new Float32Array(size * length);
+  for (let b = 0; b < size; b++) {
+    for (let t = length - (b % (length + 1)); t < length; t++) {
+      const cell = b * length + t;
+      mask[cell] = 1;
+      actions[cell * ACTION_TYPES + random.int(ACTION_TYPES)] = 1;
+      items.set(normals(random, DIM), cell * DIM);
+      time.set(normals(random, TIME_FEATURES), cell * TIME_FEATURES);
+    }
+  }
+  return { items, actions, time, mask };
+}
+
 describe('ONNX export of the multi-head ranker', () => {
   for (const [role, shape] of [
     ['teacher', TEACHER_SHAPE],
     ['student', STUDENT_SHAPE],
+    ['early-fusion teacher', { ...TEACHER_SHAPE, sequence: SEQUENCE }],
+    ['early-fusion student', { ...STUDENT_SHAPE, sequence: SEQUENCE }],
   ] as const) {
     it(`${role}: onnxruntime-node equals tfjs within 1e-4 on random and real inputs`, async () => {
       const random = new Random(11);
@@ -54,6 +83,7 @@ describe('ONNX export of the multi-head ranker', () => {
         userShort: normals(random, 7 * DIM),
         item: normals(random, 7 * DIM),
         context: normals(random, 7 * CONTEXT_DIM),
+        ...('sequence' in shape ? { sequence: randomSequence(random, 7) } : {}),
       };
       // Real inputs: impressions of the synthetic log, with their context features and item rows.
       const span = [data.log.ts[0], data.log.ts[data.log.length - 1]];
@@ -76,6 +106,20 @@ describe('ONNX export of the multi-head ranker', () => {
         ),
         context: examples.context.slice(0, n * CONTEXT_DIM),
       };
+      if ('sequence' in shape) {
+        // Real sequences: each example's user's actions before the window, over the same item table.
+        const sequences = actionSequences(data.log, data.users.size, true);
+        const windows = Array.from({ length: n }, (_, k) => {
+          const s = sequences[examples.user[k]];
+          let end = 0;
+          while (end < s.ts.length && s.ts[end] < examples.sessions[examples.session[k]].start) end++;
+          return { items: s.items, actions: s.actions, ts: s.ts, end };
+        });
+        const input = encoderInput(windows, SEQUENCE.length, DIM, tableRows(items, DIM));
+        expect(input.mask.some((m) => m === 0)).toBe(true);
+        expect(input.mask.some((m) => m === 1)).toBe(true);
+        realBatch.sequence = input;
+      }
       const onnx = exportRanker(model, `ranker-${role}`);
       const [a, b] = await runModel(onnx, [rankerFeeds(randomBatch, DIM), rankerFeeds(realBatch, DIM)]);
       expect(maxDiff(a.probs as Float32Array, model.predict(randomBatch))).toBeLessThan(1e-4);

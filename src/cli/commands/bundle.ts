@@ -35,8 +35,12 @@ export function registerBundleCommand(program: Command): void {
     )
     .option(
       '--max-epochs <n>',
-      'cap on epochs of the encoder and of each ranker (default: 40 with early stopping; 8 on the default data)',
+      'cap on epochs of the encoder, of each ranker and of the ranker snapshot’s global models (default: 40 with early stopping; 8 on the default data)',
       positiveInteger,
+    )
+    .option(
+      '--no-ranker-snapshot',
+      'train the rankers on the served global models’ features (in-sample on their training window) instead of a snapshot trained before it',
     )
     .option('--if-missing', 'do nothing when <dir>/latest.json already names a bundle')
     .option('--json', 'print one JSON object describing the bundle on stdout')
@@ -83,6 +87,16 @@ export function registerBundleCommand(program: Command): void {
         checkpointDir: checkpoint,
         outDir: options.out,
         dataset,
+        // The snapshot trains as many epochs as the served run did (or --max-epochs), never by the clock.
+        snapshot: options.rankerSnapshot
+          ? {
+              gnn: {
+                ...(checkpoint === DEFAULT_RUN_DIR ? DEFAULT_GNN : {}),
+                ...(options.maxEpochs ? { epochs: options.maxEpochs } : {}),
+              },
+              ...(options.maxEpochs ? { pinnerformer: { maxEpochs: options.maxEpochs } } : {}),
+            }
+          : false,
         edge: {
           ...(options.seed !== undefined ? { seed: options.seed } : {}),
           ...(options.checkpoint ? {} : DEFAULT_EDGE_EPOCHS),

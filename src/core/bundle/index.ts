@@ -32,7 +32,9 @@ export {
   type ModelEntry,
   type ModelKind,
   type ModelRole,
+  RANKER_FUSIONS,
   RANKER_HEADS,
+  type RankerFusion,
   type RankerHead,
   type TensorSpec,
 } from './manifest.ts';

@@ -16,6 +16,7 @@ import type {
   ModelEntry,
   ModelKind,
   ModelRole,
+  RankerFusion,
 } from './manifest.ts';
 import { describeVariant, ITEM_DTYPE_BYTES, parseCatalog, parseManifest } from './validate.ts';
 
@@ -211,14 +212,27 @@ export class Bundle {
     return decodeItemTableBytes(table, bytes, scales);
   }
 
-  /** The one model of that kind, role, dtype (and int8 form); form may be left out when only one exists. */
-  model(kind: ModelKind, role: ModelRole, dtype: ModelDtype, form?: Int8Form): ModelEntry {
+  /**
+   * The one model of that kind, role, dtype (and int8 form); form may be left out when only one exists.
+   * Rankers: of that fusion (late unless asked).
+   */
+  model(
+    kind: ModelKind,
+    role: ModelRole,
+    dtype: ModelDtype,
+    form?: Int8Form,
+    fusion: RankerFusion = 'late',
+  ): ModelEntry {
     const entries = kind === 'ranker' ? this.manifest.rankers : this.manifest.encoders;
     const matches = entries.filter(
-      (e) => e.role === role && e.dtype === dtype && (form === undefined || e.form === form),
+      (e) =>
+        e.role === role &&
+        e.dtype === dtype &&
+        (form === undefined || e.form === form) &&
+        (kind !== 'ranker' || (e.fusion ?? 'late') === fusion),
     );
     if (matches.length === 1) return matches[0];
-    const wanted = describeVariant({ kind, role, dtype, form });
+    const wanted = describeVariant({ kind, role, dtype, form, ...(kind === 'ranker' ? { fusion } : {}) });
     const bundle = `bundle ${this.manifest.version}`;
     if (matches.length === 0) {
       const present = entries.map(describeVariant).join(', ') || 'none';

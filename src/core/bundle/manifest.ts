@@ -34,6 +34,13 @@ export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 export const RANKER_HEADS = ['click', 'closeup', 'save', 'hide'] as const;
 export type RankerHead = (typeof RANKER_HEADS)[number];
 
+/**
+ * How a ranker sees the real-time sequence. `late`: only as the compact encoder's `user_short`. `early`:
+ * also through target attention from the candidate over the newest actions (inputs `seq_*`).
+ */
+export const RANKER_FUSIONS = ['late', 'early'] as const;
+export type RankerFusion = (typeof RANKER_FUSIONS)[number];
+
 /** A file of the bundle, relative to the manifest's folder. Content-addressed: its name carries its hash. */
 export interface FileRef {
   file: string;
@@ -81,6 +88,8 @@ export interface ModelEntry extends FileRef {
   outputs: TensorSpec[];
   /** Rankers only: the columns of the `probs` output. */
   heads?: RankerHead[];
+  /** Rankers only; absent = `late` (bundles from before early fusion). */
+  fusion?: RankerFusion;
   /** Execution providers this variant is meant for, best first. */
   providers: ExecutionProvider[];
   metrics: Metrics;
@@ -114,6 +123,11 @@ export interface BundleManifest {
   utility: { weights: Record<RankerHead, number> };
   /** Names of the ranker's context features, in the order of its `context` input. */
   context: string[];
+  /**
+   * The student the engine runs, chosen on the validation window by mean head AUC (each fusion's number
+   * recorded). Absent = `late` (bundles from before early fusion).
+   */
+  defaultRanker?: { fusion: RankerFusion; validation: Partial<Record<RankerFusion, number>> };
 }
 
 /** What `catalog.json` holds, every array aligned with the item index. */

@@ -12,6 +12,7 @@ import {
   MODEL_DTYPES,
   MODEL_ROLES,
   type ModelKind,
+  RANKER_FUSIONS,
   RANKER_HEADS,
 } from './manifest.ts';
 
@@ -127,6 +128,7 @@ function modelEntry(kind: ModelKind) {
           properties: {
             ...common,
             heads: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: RANKER_HEADS } },
+            fusion: { enum: RANKER_FUSIONS },
           },
         }
       : { required, properties: common };
@@ -215,6 +217,19 @@ export const MANIFEST_SCHEMA = {
     encoders: { type: 'array', items: modelEntry('encoder') },
     utility: UTILITY,
     context: { type: 'array', uniqueItems: true, items: NAME },
+    defaultRanker: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['fusion', 'validation'],
+      properties: {
+        fusion: { enum: RANKER_FUSIONS },
+        validation: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(RANKER_FUSIONS.map((f) => [f, { type: 'number' }])),
+        },
+      },
+    },
   },
 } as const;
 

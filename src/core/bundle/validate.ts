@@ -101,11 +101,14 @@ function manifestConsistency(manifest: BundleManifest): string[] {
 }
 
 /** The words that name a model variant, as lookups and their errors spell it. */
-export function describeVariant(entry: Pick<ModelEntry, 'kind' | 'role' | 'dtype' | 'form'>): string {
-  return `${entry.kind} ${entry.role} ${entry.dtype}${entry.form ? ` (${entry.form})` : ''}`;
+export function describeVariant(
+  entry: Pick<ModelEntry, 'kind' | 'role' | 'dtype' | 'form' | 'fusion'>,
+): string {
+  const fusion = entry.fusion === 'early' ? ' early-fusion' : '';
+  return `${entry.kind}${fusion} ${entry.role} ${entry.dtype}${entry.form ? ` (${entry.form})` : ''}`;
 }
 
-// Lookups pick a model by (role, dtype, form); two entries with the same key would make that ambiguous.
+// Lookups pick a model by (fusion, role, dtype, form); two entries with the same key would make that ambiguous.
 function uniqueVariants(field: string, entries: ModelEntry[]): string[] {
   const seen = new Map<string, number>();
   const problems: string[] = [];

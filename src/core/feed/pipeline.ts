@@ -9,6 +9,7 @@ import {
 } from '../interests/index.ts';
 import { CONTEXT_DIM, contextFeatures, mmrSelect, utility } from '../ranking/index.ts';
 import { exclusionBitset, isExcluded, itemRows } from '../retrieval/index.ts';
+import type { ActionWindow } from '../sequence/index.ts';
 import { interestReason, reasonFor } from './reasons.ts';
 import type {
   FeedAction,
@@ -44,14 +45,12 @@ export async function recommendFeed(
   const { actions, k } = request;
 
   // 1. The real-time embedding, blended with the long-term one.
-  const short =
-    request.realtime === false || actions.length === 0
-      ? undefined
-      : await runners.encode({
-          items: actions.map((a) => a.item),
-          actions: actions.map((a) => a.action),
-          ts: actions.map((a) => a.ts),
-        });
+  const window: ActionWindow = {
+    items: actions.map((a) => a.item),
+    actions: actions.map((a) => a.action),
+    ts: actions.map((a) => a.ts),
+  };
+  const short = request.realtime === false || actions.length === 0 ? undefined : await runners.encode(window);
   const long = request.longTerm;
   const query = blend(long, short, request.longTermWeight, dim);
   onStage('encode');
@@ -111,6 +110,7 @@ export async function recommendFeed(
     userShort: new Float32Array(size * dim),
     item: rows,
     context: new Float32Array(size * CONTEXT_DIM),
+    window,
   };
   for (let c = 0; c < size; c++) {
     if (long) inputs.userLong.set(long, c * dim);

@@ -20,6 +20,8 @@ export interface RankerInputs {
   userShort: Float32Array;
   item: Float32Array;
   context: Float32Array;
+  /** The user's actions, oldest first, as the encoder read them: an early-fusion ranker attends over them. */
+  window: ActionWindow;
 }
 
 /**

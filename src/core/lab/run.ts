@@ -223,14 +223,16 @@ export async function runLab(
     | { kind: 'items'; device: string; dtype: ItemDtype }
     | { kind: 'ranker'; device: string; entry: ModelEntry; bytes?: Uint8Array };
   const plan: Planned[] = [];
-  const files = rankerFiles(options.rankerFiles ?? [], manifest.rankers, role, manifest.version);
+  // The eval pack holds no action sequences, so the lab scores the late-fused rankers only.
+  const lateRankers = manifest.rankers.filter((e) => (e.fusion ?? 'late') === 'late');
+  const files = rankerFiles(options.rankerFiles ?? [], lateRankers, role, manifest.version);
   for (const device of options.devices) {
     for (const dtype of options.items) {
       if (manifest.items.some((t) => t.dtype === dtype)) plan.push({ kind: 'items', device, dtype });
       else failures.push(`items ${dtype}: not in bundle ${manifest.version}`);
     }
     for (const dtype of options.rankers) {
-      const entries = manifest.rankers
+      const entries = lateRankers
         .filter((e) => e.role === role && e.dtype === dtype)
         .sort((a, b) => (a.form ?? '').localeCompare(b.form ?? ''));
       const usable = entries.filter((e) => runtime.supports(e, device));

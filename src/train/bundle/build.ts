@@ -6,6 +6,7 @@ import type {
   ItemTableEntry,
   Metrics,
   ModelEntry,
+  RankerFusion,
 } from '../../core/bundle/index.ts';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
@@ -18,13 +19,14 @@ import { readRunManifest, readTable } from '../pipeline.ts';
 import { itemStatsBefore } from '../ranker/examples.ts';
 import { HEADS } from '../ranker/model.ts';
 import { headAucs } from '../ranker/train.ts';
-import { type EdgeOptions, type EdgeStageProgress, trainEdgeModels } from './edge-models.ts';
+import { type EdgeOptions, type EdgeStageProgress, edgeWindows, trainEdgeModels } from './edge-models.ts';
+import { type SnapshotTraining, trainFeatureSnapshot } from './feature-snapshot.ts';
 import { encoderUsers, rankerMetrics, rankerProbabilities, retrievalMetrics } from './metrics.ts';
 import { BundleFiles, publishBundle } from './publish.ts';
 import { modelVariants } from './variants.ts';
 
 export interface BundleProgress {
-  stage: EdgeStageProgress['stage'] | 'export' | 'metrics' | 'publish';
+  stage: EdgeStageProgress['stage'] | 'snapshot' | 'export' | 'metrics' | 'publish';
   done: number;
   total: number;
   note?: string;
@@ -35,12 +37,18 @@ export interface BuildBundleOptions {
   outDir: string;
   dataset: Dataset;
   edge?: Partial<EdgeOptions>;
+  /**
+   * How to train the ranker's feature snapshot (global models before its training window); `false`:
+   * none, the ranker trains on the served models' (in-sample) features, as bundles before it did.
+   */
+  snapshot?: SnapshotTraining | false;
   onProgress?: (p: BundleProgress) => void;
 }
 
 export interface BundleReportVariant {
   kind: 'items' | 'ranker' | 'encoder';
   role: 'teacher' | 'student' | '-';
+  fusion?: RankerFusion;
   dtype: string;
   form?: string;
   file: string;
@@ -90,12 +98,25 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
   const items = readTable(join(options.checkpointDir, 'pinnerformer', 'items.f32'));
   const dim = model.options.dim;
+  const snapshot =
+    options.snapshot === false
+      ? undefined
+      : await trainFeatureSnapshot(
+          dataset,
+          run,
+          options.checkpointDir,
+          edgeWindows(dataset).trainStart,
+          options.snapshot ?? {},
+          ({ stage, done, total, note }) =>
+            progress({ stage: 'snapshot', done, total, note: `${stage}${note ? ` ${note}` : ''}` }),
+        );
   const edge = trainEdgeModels(
     dataset,
     teacher,
     items,
     { seed, distillAlpha: 0.5, ...options.edge },
     progress,
+    snapshot,
   );
   const split = buildSplit(dataset, { protocol: 'temporal', positives: run.positives });
   const files = new BundleFiles();
@@ -134,11 +155,15 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   const rankers: ModelEntry[] = [];
   const encoders: ModelEntry[] = [];
   for (const [k, v] of variants.entries()) {
-    const label = `${v.kind}-${v.role}-${v.dtype}${v.form ? `-${v.form}` : ''}`;
+    const fusion = v.fusion === 'early' ? '-early' : '';
+    const label = `${v.kind}${fusion}-${v.role}-${v.dtype}${v.form ? `-${v.form}` : ''}`;
     progress({ stage: 'metrics', done: k, total: variants.length, note: label });
     const metrics = round(
       v.kind === 'ranker'
-        ? rankerMetrics(await rankerProbabilities(v.bytes, edge.data.test), edge.data.test)
+        ? rankerMetrics(
+            await rankerProbabilities(v.bytes, edge.data.test, v.fusion === 'early'),
+            edge.data.test,
+          )
         : retrievalMetrics(
             split,
             await encoderUsers(
@@ -164,6 +189,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
       inputs: v.inputs,
       outputs: v.outputs,
       ...(v.heads ? { heads: v.heads } : {}),
+      ...(v.fusion ? { fusion: v.fusion } : {}),
       providers: v.providers,
       metrics,
     };
@@ -171,6 +197,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     report.push({
       kind: v.kind,
       role: v.role,
+      ...(v.fusion ? { fusion: v.fusion } : {}),
       dtype: v.dtype,
       ...(v.form ? { form: v.form } : {}),
       ...ref,
@@ -211,6 +238,13 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     encoders,
     utility: { weights: { ...DEFAULT_UTILITY_WEIGHTS } },
     context: [...CONTEXT_FEATURES] as string[],
+    defaultRanker: {
+      fusion: edge.fusion,
+      validation: {
+        late: roundScore(edge.rankers.late.student.validation),
+        early: roundScore(edge.rankers.early.student.validation),
+      },
+    },
   };
   progress({ stage: 'publish', done: 0, total: 1 });
   const dir = publishBundle(options.outDir, manifest, files);
@@ -239,20 +273,25 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
         seconds: edge.encoder.seconds,
         ...(edge.encoder.timeCut ? { timeCut: edge.encoder.timeCut } : {}),
       },
-      teacher: {
-        bestEpoch: edge.teacher.bestEpoch,
-        validationAuc: edge.teacher.validation,
-        epochs: edge.teacher.history.length,
-        seconds: edge.teacher.seconds,
-        ...(edge.teacher.timeCut ? { timeCut: edge.teacher.timeCut } : {}),
-      },
-      student: {
-        bestEpoch: edge.student.bestEpoch,
-        validationAuc: edge.student.validation,
-        epochs: edge.student.history.length,
-        seconds: edge.student.seconds,
-        ...(edge.student.timeCut ? { timeCut: edge.student.timeCut } : {}),
-      },
+      rankers: Object.fromEntries(
+        Object.entries(edge.rankers).map(([fusion, pair]) => [
+          fusion,
+          Object.fromEntries(
+            (['teacher', 'student'] as const).map((role) => [
+              role,
+              {
+                bestEpoch: pair[role].bestEpoch,
+                validationAuc: pair[role].validation,
+                epochs: pair[role].history.length,
+                seconds: pair[role].seconds,
+                ...(pair[role].timeCut ? { timeCut: pair[role].timeCut } : {}),
+              },
+            ]),
+          ),
+        ]),
+      ),
+      defaultRanker: manifest.defaultRanker,
+      rankerTrainFeatures: edge.trainFeatures,
       retrievalScoreBaseline: round(headAucs(dot, test.examples.labels)),
       examples: {
         train: edge.data.train.examples.size,
@@ -262,6 +301,8 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     },
   };
 }
+
+const roundScore = (x: number) => Math.round(x * 1e6) / 1e6;
 
 function bytesOf(a: Float32Array | Uint16Array | Int8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

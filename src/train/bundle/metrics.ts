@@ -50,10 +50,14 @@ export function retrievalMetrics(
   return Object.fromEntries(keep.filter((k) => k in metrics).map((k) => [k, metrics[k]]));
 }
 
-/** Runs a ranker variant over a window's examples with onnxruntime-node; probabilities [size × 4]. */
+/**
+ * Runs a ranker variant over a window's examples with onnxruntime-node; probabilities [size × 4].
+ * `withSequence`: an early-fusion variant, fed each example's session sequence too.
+ */
 export async function rankerProbabilities(
   model: Uint8Array,
   data: RankerData,
+  withSequence = false,
   chunk = 4096,
 ): Promise<Float32Array> {
   const session = await createSession(model);
@@ -64,7 +68,8 @@ export async function rankerProbabilities(
         { length: Math.min(chunk, data.examples.size - start) },
         (_, i) => start + i,
       );
-      const result = await runOnce(session, rankerFeeds(batchOf(data, indices), data.dim), ['probs']);
+      const feeds = rankerFeeds(batchOf(data, indices, withSequence), data.dim);
+      const result = await runOnce(session, feeds, ['probs']);
       out.set(result.probs as Float32Array, start * HEADS);
     }
     return out;

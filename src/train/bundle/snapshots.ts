@@ -1,4 +1,4 @@
-import type { ActionWindow } from '../../core/sequence/index.ts';
+import type { ActionWindow, EncoderInput } from '../../core/sequence/index.ts';
 import { encoderInput, tableRows } from '../../core/sequence/index.ts';
 import type { CompactEncoder } from '../encoder/model.ts';
 import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
@@ -66,14 +66,9 @@ export function encodeWindows(
   return out;
 }
 
-/** Short-term embeddings at the start of each session, from the user's actions before it. */
-export function sessionEmbeddings(
-  encoder: CompactEncoder,
-  sequences: ActionSequence[],
-  sessions: Session[],
-  itemTable: Float32Array,
-): Float32Array {
-  const windows = sessions.map((s) => {
+/** Each session's window: the user's actions before its start (what the device holds then). */
+export function sessionWindows(sequences: ActionSequence[], sessions: Session[]): ActionWindow[] {
+  return sessions.map((s) => {
     const sequence = sequences[s.user];
     return {
       items: sequence.items,
@@ -82,5 +77,25 @@ export function sessionEmbeddings(
       end: countBefore(sequence.ts, s.start),
     };
   });
-  return encodeWindows(encoder, windows, itemTable);
+}
+
+/** Short-term embeddings at the start of each session, from the user's actions before it. */
+export function sessionEmbeddings(
+  encoder: CompactEncoder,
+  sequences: ActionSequence[],
+  sessions: Session[],
+  itemTable: Float32Array,
+): Float32Array {
+  return encodeWindows(encoder, sessionWindows(sequences, sessions), itemTable);
+}
+
+/** The newest `length` actions before each session, laid out as the engine feeds an early-fusion ranker. */
+export function sessionSequences(
+  sequences: ActionSequence[],
+  sessions: Session[],
+  itemTable: Float32Array,
+  dim: number,
+  length: number,
+): EncoderInput {
+  return encoderInput(sessionWindows(sequences, sessions), length, dim, tableRows(itemTable, dim));
 }

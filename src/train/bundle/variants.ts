@@ -4,10 +4,11 @@ import type {
   ModelDtype,
   ModelKind,
   ModelRole,
+  RankerFusion,
   RankerHead,
   TensorSpec,
 } from '../../core/bundle/manifest.ts';
-import { RANKER_HEADS } from '../../core/bundle/manifest.ts';
+import { RANKER_FUSIONS, RANKER_HEADS } from '../../core/bundle/manifest.ts';
 import type { Random } from '../../core/random.ts';
 import { encoderIo, exportEncoder } from '../encoder/export.ts';
 import { type Feeds, quantizeOnnx } from '../onnx/index.ts';
@@ -27,6 +28,8 @@ export interface ModelVariant {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   heads?: RankerHead[];
+  /** Rankers only. */
+  fusion?: RankerFusion;
   providers: ExecutionProvider[];
 }
 
@@ -62,7 +65,7 @@ async function variantsOf(base: Base, fp32: Uint8Array, calibration: Feeds[]): P
   ];
 }
 
-/** Exports the teacher and student rankers and the compact encoder, each in every dtype. */
+/** Exports the teacher and student rankers of each fusion and the compact encoder, each in every dtype. */
 export async function modelVariants(
   edge: EdgeModels,
   items: Float32Array,
@@ -73,7 +76,9 @@ export async function modelVariants(
   const rows = Int32Array.from({ length: Math.min(CALIBRATION_ROWS, train.examples.size) }, () =>
     random.int(train.examples.size),
   );
-  const rankerCalibration = [rankerFeeds(batchOf(train, rows), dim)];
+  const rankerCalibration = (fusion: RankerFusion) => [
+    rankerFeeds(batchOf(train, rows, fusion === 'early'), dim),
+  ];
   const encoderShape = edge.encoder.encoder.shape;
   const windows = Array.from({ length: CALIBRATION_ROWS }, () => {
     const s = edge.sequences[random.int(edge.sequences.length)];
@@ -81,16 +86,20 @@ export async function modelVariants(
   });
   const encoderCalibration = [encoderFeeds(windows, encoderShape, items)];
   const out: ModelVariant[] = [];
-  for (const role of ['teacher', 'student'] as const) {
-    const model = edge[role].model;
-    const base: Base = {
-      kind: 'ranker',
-      role,
-      params: model.parameterCount(),
-      ...rankerIo(dim),
-      heads: [...RANKER_HEADS],
-    };
-    out.push(...(await variantsOf(base, exportRanker(model, `ranker-${role}`), rankerCalibration)));
+  for (const fusion of RANKER_FUSIONS) {
+    for (const role of ['teacher', 'student'] as const) {
+      const model = edge.rankers[fusion][role].model;
+      const base: Base = {
+        kind: 'ranker',
+        role,
+        params: model.parameterCount(),
+        ...rankerIo(dim, model.shape.sequence),
+        heads: [...RANKER_HEADS],
+        fusion,
+      };
+      const name = `ranker-${fusion}-${role}`;
+      out.push(...(await variantsOf(base, exportRanker(model, name), rankerCalibration(fusion))));
+    }
   }
   const encoder = edge.encoder.encoder;
   out.push(

@@ -1,6 +1,7 @@
 import { headAucs } from '../../core/eval/ranking-metrics.ts';
 import { Random } from '../../core/random.ts';
 import { CONTEXT_DIM } from '../../core/ranking/index.ts';
+import type { EncoderInput } from '../../core/sequence/index.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
 import { epochBatches } from '../tf/epoch-batches.ts';
@@ -17,6 +18,8 @@ export interface RankerData {
   /** The item table, [items × dim]. */
   items: Float32Array;
   dim: number;
+  /** Each session's newest actions before its start (encoderInput), what early-fusion rankers attend over. */
+  sequences?: EncoderInput;
 }
 
 export interface RankerTrainOptions {
@@ -51,7 +54,8 @@ export interface RankerTrainResult {
   headWeights: number[];
 }
 
-export function batchOf(data: RankerData, indices: ArrayLike<number>): RankerBatch {
+/** The rows `indices` of a window; `withSequence` adds each row's session sequence (early fusion). */
+export function batchOf(data: RankerData, indices: ArrayLike<number>, withSequence = false): RankerBatch {
   const { dim, examples } = data;
   const size = indices.length;
   const batch: RankerBatch = {
@@ -61,6 +65,7 @@ export function batchOf(data: RankerData, indices: ArrayLike<number>): RankerBat
     item: new Float32Array(size * dim),
     context: new Float32Array(size * CONTEXT_DIM),
   };
+  if (withSequence) batch.sequence = sequenceRows(data, indices);
   const copy = (from: Float32Array, row: number, to: Float32Array, k: number) =>
     to.set(from.subarray(row * dim, (row + 1) * dim), k * dim);
   for (let k = 0; k < size; k++) {
@@ -73,6 +78,24 @@ export function batchOf(data: RankerData, indices: ArrayLike<number>): RankerBat
   return batch;
 }
 
+function sequenceRows(data: RankerData, indices: ArrayLike<number>): NonNullable<RankerBatch['sequence']> {
+  const source = data.sequences;
+  if (!source)
+    throw new Error('this window has no sequences (RankerData.sequences): early fusion needs them');
+  const { length } = source;
+  const fields = ['items', 'actions', 'time', 'mask'] as const;
+  const widths = fields.map((f) => source[f].length / (source.size * length));
+  const out = fields.map((_, k) => new Float32Array(indices.length * length * widths[k]));
+  for (let r = 0; r < indices.length; r++) {
+    const session = data.examples.session[indices[r]];
+    fields.forEach((f, k) => {
+      const n = length * widths[k];
+      out[k].set(source[f].subarray(session * n, (session + 1) * n), r * n);
+    });
+  }
+  return { items: out[0], actions: out[1], time: out[2], mask: out[3] };
+}
+
 /** Probabilities of every example, [size × 4]. */
 export function predictAll(model: RankerModel, data: RankerData, chunk = 4096): Float32Array {
   const out = new Float32Array(data.examples.size * HEADS);
@@ -81,7 +104,7 @@ export function predictAll(model: RankerModel, data: RankerData, chunk = 4096): 
       { length: Math.min(chunk, data.examples.size - start) },
       (_, i) => start + i,
     );
-    out.set(model.predict(batchOf(data, indices)), start * HEADS);
+    out.set(model.predict(batchOf(data, indices, model.shape.sequence !== undefined)), start * HEADS);
   }
   return out;
 }
@@ -144,7 +167,7 @@ export function trainRanker(
     let lossSum = 0;
     for (let step = 0; step < steps; step++) {
       const picked = batches[step];
-      const batch = batchOf(train, picked);
+      const batch = batchOf(train, picked, shape.sequence !== undefined);
       const target = new Float32Array(picked.length * HEADS);
       for (let k = 0; k < picked.length; k++) {
         for (let h = 0; h < HEADS; h++) {

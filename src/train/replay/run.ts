@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Bundle, type DecodedItemTable, type ModelEntry } from '../../core/bundle/index.ts';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
-import type { FeedModel, FeedRunners } from '../../core/feed/index.ts';
+import { type FeedModel, type FeedRunners, sequenceFeeds } from '../../core/feed/index.ts';
 import { type ReplayReport, type ReplayVariant, runReplay } from '../../core/replay/index.ts';
 import { referenceTopK, writeItemRow } from '../../core/retrieval/index.ts';
 import { encoderInput } from '../../core/sequence/index.ts';
@@ -98,7 +98,13 @@ export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRu
     popular: Int32Array.from(positives.keys()).sort((a, b) => positives[b] - positives[a] || a - b),
   };
   const encoderEntry = bundle.model('encoder', 'student', MODEL_DTYPE, MODEL_FORM);
-  const rankerEntry = bundle.model('ranker', 'student', MODEL_DTYPE, MODEL_FORM);
+  const rankerEntry = bundle.model(
+    'ranker',
+    'student',
+    MODEL_DTYPE,
+    MODEL_FORM,
+    bundle.manifest.defaultRanker?.fusion ?? 'late',
+  );
   const runners = await nodeRunners(table, encoderEntry, rankerEntry, (ref) => bundle.file(ref));
   try {
     stage(`replay ${options.split}`);
@@ -161,6 +167,9 @@ async function nodeRunners(
           user_short: { data: inputs.userShort, dims: [size, d] },
           item: { data: inputs.item, dims: [size, d] },
           context: { data: inputs.context, dims: [size, inputs.context.length / size] },
+          ...sequenceFeeds(rankerEntry, inputs.window, size, d, (item, out, offset) =>
+            writeItemRow(table, item, out, offset),
+          ),
         },
         ['probs'],
       );

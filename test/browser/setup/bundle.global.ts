@@ -41,6 +41,8 @@ import {
   BATCH,
   type ExpectedFile,
   type ExpectedModel,
+  type InputKind,
+  inputKind,
   REFERENCE_NAMES,
   type ReferenceName,
   type StoredFeeds,
@@ -103,6 +105,11 @@ async function buildTinyBundle(): Promise<void> {
     outDir: BUNDLE_DIR,
     dataset,
     edge: { encoder: { maxEpochs: 2 }, teacher: { maxEpochs: 2 }, student: { maxEpochs: 2 } },
+    snapshot: {
+      timeBudgetSeconds: 20,
+      gnn: { epochs: 1, stepsPerEpoch: 20 },
+      pinnerformer: { maxEpochs: 2 },
+    },
   });
   const t3 = performance.now();
   const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
@@ -134,12 +141,24 @@ async function writeExpected(bundle: Bundle): Promise<void> {
   const { version } = manifest;
   const real = await realInputs(bundle);
   const random = new Random(20_240_601);
-  const rankerSpecs = manifest.rankers[0].inputs;
-  const encoderSpecs = manifest.encoders[0].inputs;
+  const specsOf = (kind: InputKind) => {
+    const entry = [...manifest.rankers, ...manifest.encoders].find((e) => inputKind(e) === kind);
+    if (!entry) throw new Error(`the bundle has no ${kind} model`);
+    return entry.inputs;
+  };
+  const rankerSpecs = specsOf('ranker');
+  const earlySpecs = specsOf('ranker-early');
+  const encoderSpecs = specsOf('encoder');
+  const randomRanker = randomFeeds(rankerSpecs, random);
   const inputs: ExpectedFile['inputs'] = {
     ranker: [
-      { name: 'random', feeds: randomFeeds(rankerSpecs, random) },
+      { name: 'random', feeds: randomRanker },
       { name: 'real', feeds: real.ranker },
+    ],
+    // The same rows plus their sequences: random ones shaped as real ones, and each real user's actions.
+    'ranker-early': [
+      { name: 'random', feeds: { ...randomRanker, ...randomSequenceFeeds(earlySpecs, random) } },
+      { name: 'real', feeds: { ...real.ranker, ...real.rankerSequence } },
     ],
     encoder: [
       { name: 'random', feeds: randomEncoderFeeds(encoderSpecs, random) },
@@ -148,10 +167,10 @@ async function writeExpected(bundle: Bundle): Promise<void> {
   };
   const models: ExpectedFile['models'] = [];
   for (const entry of [...manifest.rankers, ...manifest.encoders]) {
-    const sets = inputs[entry.kind];
-    const sameSpecs = entry.kind === 'ranker' ? rankerSpecs : encoderSpecs;
-    if (JSON.stringify(entry.inputs) !== JSON.stringify(sameSpecs))
-      throw new Error(`${variantLabel(entry)}: inputs differ from the other ${entry.kind}s'`);
+    const kind = inputKind(entry);
+    const sets = inputs[kind];
+    if (JSON.stringify(entry.inputs) !== JSON.stringify(specsOf(kind)))
+      throw new Error(`${variantLabel(entry)}: inputs differ from the other ${kind} models'`);
     const model = await bundle.file(entry);
     const outputs = {} as ExpectedModel['outputs'];
     for (const reference of REFERENCE_NAMES) {
@@ -251,13 +270,27 @@ function randomEncoderFeeds(specs: TensorSpec[], random: Random): StoredFeeds {
   };
 }
 
+/** Random `seq_*` inputs of an early-fusion ranker, structured as the encoder's (see randomEncoderFeeds). */
+function randomSequenceFeeds(specs: TensorSpec[], random: Random): StoredFeeds {
+  const prefix = 'seq_';
+  const sequenceSpecs = specs
+    .filter((s) => s.name.startsWith(prefix))
+    .map((s) => ({ ...s, name: s.name.slice(prefix.length) }));
+  if (sequenceSpecs.length !== 4) throw new Error('an early-fusion ranker has four seq_ inputs');
+  return Object.fromEntries(
+    Object.entries(randomEncoderFeeds(sequenceSpecs, random)).map(([name, feed]) => [prefix + name, feed]),
+  );
+}
+
 /**
  * Inputs from the data: BATCH real users (the ones with the most actions, spread over the ranking), their
  * newest actions over the bundle's f32 item table for the encoder; for the ranker, the PinnerFormer
  * long-term embedding of each user, the fp32 encoder's real-time embedding of the same window, the item
  * row of their newest action as the candidate, and its real context features.
  */
-async function realInputs(bundle: Bundle): Promise<{ ranker: StoredFeeds; encoder: StoredFeeds }> {
+async function realInputs(
+  bundle: Bundle,
+): Promise<{ ranker: StoredFeeds; rankerSequence: StoredFeeds; encoder: StoredFeeds }> {
   const table = await bundle.itemTable('f32');
   const items = table.values as Float32Array;
   const dim = table.dim;
@@ -323,8 +356,25 @@ async function realInputs(bundle: Bundle): Promise<{ ranker: StoredFeeds; encode
     Object.fromEntries(
       Object.entries(f).map(([name, { dims, data }]) => [name, stored(dims, data as Float32Array)]),
     );
+  // The early-fusion ranker's sequence: each user's actions before the candidate (their newest action).
+  const early = bundle.model('ranker', 'student', 'fp32', undefined, 'early');
+  const seqSpec = early.inputs.find((spec) => spec.name === 'seq_items');
+  if (!seqSpec) throw new Error('the early-fusion ranker has no seq_items input');
+  const seqLength = Number(seqSpec.shape[1]);
+  const before = encoderInput(
+    chosen.map((s) => ({ ...s, end: s.items.length - 1 })),
+    seqLength,
+    dim,
+    tableRows(items, dim),
+  );
   return {
     encoder: feedsOf(encoder),
+    rankerSequence: {
+      seq_items: stored([BATCH, seqLength, dim], before.items),
+      seq_actions: stored([BATCH, seqLength, ACTION_TYPES], before.actions),
+      seq_time: stored([BATCH, seqLength, TIME_FEATURES], before.time),
+      seq_mask: stored([BATCH, seqLength], before.mask),
+    },
     ranker: {
       user_long: stored([BATCH, dim], userLong),
       user_short: stored([BATCH, dim], userShort),
