@@ -52,7 +52,7 @@ beforeAll(async () => {
     '5',
     '--quiet',
   );
-});
+}, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('edgerec train', () => {
