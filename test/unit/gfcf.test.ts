@@ -195,3 +195,12 @@ describe('GF-CF', () => {
     expect(await scores()).toBe(await scores());
   });
 });
+
+describe('model registry', () => {
+  it('creates both graph models by the names edgerec eval --model accepts', async () => {
+    const { BASELINES, createBaseline } = await import('../../src/train/baselines/index.ts');
+    expect(BASELINES).toEqual(expect.arrayContaining(['lightgcn', 'gfcf']));
+    expect(createBaseline('gfcf', 4).describe?.()).toMatchObject({ seed: 4, rank: 0 });
+    expect(createBaseline('lightgcn', 4).describe?.()).toMatchObject({ seed: 4, layers: 3, dim: 64 });
+  });
+});

@@ -42,6 +42,7 @@ export class GfcfRecommender implements Recommender {
   private userScratch = new Float64Array(0);
   private itemScratch = new Float64Array(0);
   private projection = new Float64Array(0);
+  private candidateScratch = new Float32Array(0);
 
   constructor(options: Partial<GfcfOptions> = {}) {
     this.options = { ...DEFAULTS, ...options };
@@ -74,6 +75,7 @@ export class GfcfRecommender implements Recommender {
     this.userScratch = new Float64Array(data.numUsers);
     this.itemScratch = new Float64Array(data.numItems);
     this.projection = new Float64Array(this.rank);
+    this.candidateScratch = new Float32Array(data.numItems);
     this.buildSeconds = (performance.now() - started) / 1000;
     hooks.onProgress?.(1, 2, 'svd');
 
@@ -140,12 +142,14 @@ export class GfcfRecommender implements Recommender {
   }
 
   score(_user: number, history: Int32Array, candidates: Int32Array, out: Float32Array): void {
-    const all =
-      candidates.length === this.itemScratch.length ? out : new Float32Array(this.itemScratch.length);
+    // Full ranking passes every item in order: score straight into `out`.
+    if (candidates.length === this.itemScratch.length && isIdentity(candidates)) {
+      this.scoreItems(history, out);
+      return;
+    }
+    const all = this.candidateScratch;
     this.scoreItems(history, all);
-    if (all === out && isIdentity(candidates)) return;
-    const scores = all === out ? out.slice() : all;
-    for (let c = 0; c < candidates.length; c++) out[c] = scores[candidates[c]];
+    for (let c = 0; c < candidates.length; c++) out[c] = all[candidates[c]];
   }
 
   describe(): Record<string, unknown> {
