@@ -46,9 +46,7 @@ describe('version names', () => {
     const out = tempDir('edgerec-registry-bundle-');
     try {
       for (const version of ['latest.json', '.upload-x', 'a..b'])
-        expect(() => publishBundle(out, { ...manifest, version }, new BundleFiles())).toThrow(
-          /version/,
-        );
+        expect(() => publishBundle(out, { ...manifest, version }, new BundleFiles())).toThrow(/version/);
       expect(readdirSync(out)).toEqual([]);
     } finally {
       rmSync(out, { recursive: true, force: true });
