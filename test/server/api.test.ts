@@ -37,7 +37,9 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
 
   it('opens anonymous sessions whose tokens reach only their own user', async () => {
     const a = (await server.app.inject({ method: 'POST', url: '/v1/session', payload: {} })).json();
-    const b = (await server.app.inject({ method: 'POST', url: '/v1/session' })).json();
+    const opened = await server.app.inject({ method: 'POST', url: '/v1/session', payload: {} });
+    expect(opened.statusCode).toBe(201);
+    const b = opened.json();
     expect(a.userId).toMatch(/^u-/);
     expect(a.userId).not.toBe(b.userId);
     expect(a.expiresAt).toBeGreaterThan(Date.now() + 3500_000);

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BundleManifest, checkVersionName, versionNameProblem } from '../../src/core/bundle/index.ts';
 import { startServer } from '../../src/server/serve.ts';
+import { BundleFiles, publishBundle } from '../../src/train/bundle/publish.ts';
 import { ensureTinyBundle } from './support/bundle.ts';
 import { type TestServer, testServer } from './support/context.ts';
 import { HOSTILE_VERSIONS } from './support/hostile.ts';
@@ -39,6 +40,17 @@ describe('version names', () => {
     for (const bad of HOSTILE_VERSIONS) expect(versionNameProblem(bad), JSON.stringify(bad)).toBeDefined();
     expect(() => checkVersionName('latest.json')).toThrow(/"latest.json" is reserved/);
     expect(() => checkVersionName('a..b')).toThrow(/must not contain "\.\."/);
+  });
+
+  it('edgerec bundle writes no folder under a hostile version (publishBundle shares the rule)', () => {
+    const out = tempDir('edgerec-registry-bundle-');
+    try {
+      for (const version of ['latest.json', '.upload-x', 'a..b'])
+        expect(() => publishBundle(out, { ...manifest, version }, new BundleFiles())).toThrow(/version/);
+      expect(readdirSync(out)).toEqual([]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   describe('on the publish routes', () => {

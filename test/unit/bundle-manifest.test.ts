@@ -148,7 +148,7 @@ describe('validateManifest', () => {
       ],
       [
         (m) => (m.version = 'v 1'),
-        'version: must be a folder name: letters, digits, ".", "_" or "-", starting with a letter or a digit (got "v 1")',
+        'version: must be a folder name: 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or a digit (got "v 1")',
       ],
       [
         (m) => (at(m, 'rankers.0.inputs.0').shape = ['batch', 0]),

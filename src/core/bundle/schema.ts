@@ -15,6 +15,7 @@ import {
   RANKER_FUSIONS,
   RANKER_HEADS,
 } from './manifest.ts';
+import { VERSION_NAME } from './version-name.ts';
 
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';
 
@@ -193,11 +194,13 @@ export const MANIFEST_SCHEMA = {
   ],
   properties: {
     format: { const: MANIFEST_FORMAT },
-    // The version names the bundle's folder and a URL path segment.
+    // The version names the bundle's folder and a URL path segment (reserved names and ".." are refused
+    // by checkVersionName, where a pattern would be unreadable).
     version: {
       type: 'string',
-      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
-      description: 'a folder name: letters, digits, ".", "_" or "-", starting with a letter or a digit',
+      pattern: VERSION_NAME.source,
+      description:
+        'a folder name: 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or a digit',
     },
     created: {
       type: 'string',
