@@ -229,6 +229,16 @@ describe('validateManifest', () => {
     expect(problemsOf(edited((m) => (at(m, 'rankers.2').form = 'dq')))).toEqual([
       'rankers[2]: a second ranker student int8 (dq) (also rankers[1])',
     ]);
+    // The same variant of the other fusion is another model; of the same fusion, a duplicate.
+    const twin = (fusion: string) =>
+      edited((m) => {
+        at(m, 'rankers.1').fusion = 'late';
+        (m.rankers as Json[]).push({ ...at(m, 'rankers.1'), fusion, file: 'ranker-early.0123456789ab.onnx' });
+      });
+    expect(problemsOf(twin('early'))).toEqual([]);
+    expect(problemsOf(twin('late'))).toEqual([
+      'rankers[3]: a second ranker student int8 (dq) (also rankers[1])',
+    ]);
   });
 
   it('lists the first five problems in its message and keeps them all', () => {
