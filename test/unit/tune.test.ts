@@ -202,6 +202,12 @@ describe('tune', () => {
     expect(result.rows[0].validation.MRR).toBeGreaterThan(0);
   });
 
+  it('refuses item-to-item for a model without item similarities, before fitting', async () => {
+    await expect(
+      tune(ringSplit(), { model: 'bpr', grid: { maxEpochs: [1000] }, protocol: 'item2item', seed: 0 }),
+    ).rejects.toThrow(/item2item needs a model with item similarities .*not bpr/);
+  });
+
   it('refuses a metric the protocol does not report', async () => {
     await expect(
       tune(ringSplit(), { model: 'pop', grid: {}, protocol: 'sasrec', metric: 'Recall@10', seed: 0 }),

@@ -96,6 +96,11 @@ export async function tune(split: EvalSplit, options: TuneOptions): Promise<Tune
   const metric = options.metric ?? defaultMetric(protocol);
   const clock = options.clock ?? now;
   const configurations = expandGrid(options.grid);
+  // Refuse a model without item similarities before fitting anything (models are cheap to construct).
+  if (protocol === 'item2item' && !isItemSimilarity(spec.create(configurations[0], seed + 1)))
+    throw new InputError(
+      `--protocol item2item needs a model with item similarities (itemknn, gnn, pinnerformer), not ${name}`,
+    );
   const rows: TuneRow[] = [];
   for (const [index, configuration] of configurations.entries()) {
     const report = (event: Omit<TuneProgress, 'index' | 'total' | 'options'>) =>
