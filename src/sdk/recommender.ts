@@ -1,7 +1,6 @@
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import type { Event } from '../core/events.ts';
-import type { EngineApi } from '../engine/api.ts';
 import type {
+  EngineApi,
   EngineOptions,
   EngineStatus,
   ProgressEvent,
@@ -9,7 +8,8 @@ import type {
   RecommendResult,
   RecordedEvent,
   SyncResult,
-} from '../engine/types.ts';
+} from '../core/contract/index.ts';
+import type { Event } from '../core/events.ts';
 
 export interface RecommenderOptions extends EngineOptions {
   /** Download, verify, compile and warm-up progress, per file where there is one. */
