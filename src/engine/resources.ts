@@ -1,20 +1,6 @@
-/**
- * Live counts of what the engine holds that a leak would keep alive — model states, GPU retrievers and
- * their buffers, CPU retrievers and their helper workers, ORT sessions — for this realm (the engine's
- * worker). Each is counted up where it is created and down where it is freed, so a bundle swap that
- * frees everything of the old version shows here as counts back where they were; `status().resources`
- * reports them.
- */
-export interface LiveResources {
-  /** Loaded bundle versions (one, or two while a swap waits for the old one's last request). */
-  modelStates: number;
-  gpuRetrievers: number;
-  gpuBuffers: number;
-  cpuRetrievers: number;
-  /** Helper workers of the multi-threaded CPU retrieval kernel. */
-  retrievalWorkers: number;
-  ortSessions: number;
-}
+import type { LiveResources } from '../core/contract/types.ts';
+
+export type { LiveResources } from '../core/contract/types.ts';
 
 const live: LiveResources = {
   modelStates: 0,

@@ -1,4 +1,3 @@
-export type { Event } from '../core/events.ts';
 export type {
   Backend,
   ClearedBundles,
@@ -18,6 +17,7 @@ export type {
   SyncResult,
   SyncState,
   SyncStatus,
-} from '../engine/types.ts';
+} from '../core/contract/index.ts';
+export type { Event } from '../core/events.ts';
 export { createRecommender, type Recommender, type RecommenderOptions } from './recommender.ts';
 export { createSession, refreshSession, type Session } from './session.ts';

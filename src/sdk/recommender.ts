@@ -1,9 +1,8 @@
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import type { Event } from '../core/events.ts';
-import type { EngineApi } from '../engine/api.ts';
 import type {
   ClearedBundles,
   DeletedLocalData,
+  EngineApi,
   EngineOptions,
   EngineStatus,
   ProgressEvent,
@@ -12,7 +11,8 @@ import type {
   RecordedEvent,
   SetAsideEvent,
   SyncResult,
-} from '../engine/types.ts';
+} from '../core/contract/index.ts';
+import type { Event } from '../core/events.ts';
 
 export interface RecommenderOptions extends EngineOptions {
   /** Download, verify, compile and warm-up progress, per file where there is one. */

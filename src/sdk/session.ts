@@ -2,7 +2,7 @@ import {
   createSession as openSession,
   refreshSession as renewSession,
   type Session,
-} from '../engine/sync/session.ts';
+} from '../core/contract/index.ts';
 
 export type { Session };
 

@@ -224,8 +224,11 @@ async function exercise(
     });
     await page.screenshot({ path: join(ARTIFACTS, `${label}-after-save.png`), fullPage: true });
     expect(errors).toEqual([]);
-    // After the save there is a history, so retrieval runs on its device rather than the popularity scan.
-    return (await page.locator('output').textContent()) ?? '';
+    // After the save there is a history, so retrieval runs on its device (WebGPU or the WASM kernel, never
+    // the TypeScript fallback) rather than the popularity scan.
+    const after = (await page.locator('output').textContent()) ?? '';
+    expect(after).toMatch(/^retrieval: (webgpu|wasm), /);
+    return after;
   } catch (error) {
     await page.screenshot({ path: join(ARTIFACTS, `${label}-failure.png`), fullPage: true }).catch(() => {});
     throw new Error(`${(error as Error).message}\nerrors seen:\n${errors.join('\n')}`);

@@ -8,6 +8,7 @@
  * transaction that runs after all its files were stored and verified, so a half-downloaded update never
  * replaces a working one. Quota refusals surface as QuotaExceededStorageError from every write.
  */
+
 import { type IDBPTransaction, openDB } from 'idb';
 import {
   type BundleManifest,
@@ -20,6 +21,7 @@ import {
   validateManifest,
   verifyFile,
 } from '../../core/bundle/index.ts';
+import type { ClearedBundles, DeletedUserData, SetAsideEvent } from '../../core/contract/types.ts';
 import { InputError } from '../../core/errors.ts';
 import { type Event, validateEvent } from '../../core/events.ts';
 import {
@@ -103,38 +105,6 @@ export interface PrefetchProgress {
 export interface PruneResult {
   removedVersions: string[];
   removedFiles: number;
-}
-
-/** What `clearBundles` removed. */
-export interface ClearedBundles {
-  versions: string[];
-  files: number;
-}
-
-/** What `deleteUserData` removed: the user's local data, counted. */
-export interface DeletedUserData {
-  userId: string;
-  /** Events removed from the local log, all states together. */
-  events: number;
-  /** Of those, events still waiting in the outbox: they never reached the server and never will. */
-  unsynced: number;
-  /** Of those, events set aside after the server refused them. */
-  setAside: number;
-  /** Hidden items forgotten (they may be recommended again). */
-  hiddenItems: number;
-  /** Whether counts, hidden items and the long-term embedding were stored (and are now deleted). */
-  userState: boolean;
-  /** `meta` keys deleted (the sync client's record of this user). */
-  meta: string[];
-  /** Privacy mode is a setting, not data: it is kept, so recording after the deletion stays private. */
-  privacyKept: boolean;
-}
-
-/** An event the server refused, or holds another event under its id: kept on the device, never sent again. */
-export interface SetAsideEvent {
-  event: Event;
-  /** Why, in words: the server's status and message, or the conflict. */
-  reason: string;
 }
 
 /**
@@ -968,3 +938,5 @@ export class EngineStorage {
     this.db.close();
   }
 }
+
+export type { ClearedBundles, DeletedUserData, SetAsideEvent } from '../../core/contract/types.ts';

@@ -32,9 +32,21 @@ async function fetchBytes(url: URL): Promise<Uint8Array<ArrayBuffer>> {
     const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs/promises');
     return new Uint8Array(await readFile(url));
   }
+  // A consumer's bundler may inline the small kernels as data: URLs (Vite does below 4 kB), and a fetch()
+  // of one is a connect-src request that a strict Content-Security-Policy refuses: decode it here.
+  if (url.protocol === 'data:') return decodeDataUrl(url.href);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`edgerec: cannot load ${url.href}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The bytes of a `data:` URL, base64 or percent-encoded (RFC 2397). */
+export function decodeDataUrl(href: string): Uint8Array<ArrayBuffer> {
+  const comma = href.indexOf(',');
+  if (!href.startsWith('data:') || comma < 0) throw new TypeError(`not a data: URL: ${href.slice(0, 40)}`);
+  const payload = href.slice(comma + 1);
+  if (href.slice(0, comma).endsWith(';base64')) return Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+  return new TextEncoder().encode(decodeURIComponent(payload)) as Uint8Array<ArrayBuffer>;
 }
 
 /**

@@ -287,7 +287,9 @@ type AtomicsWaitAsync = (
 
 /** How the caller waits for its helpers: Atomics.wait is allowed in workers, not on a window's main thread. */
 function waitMode(memory: WebAssembly.Memory): 'block' | 'async' | 'spin' {
-  if (!(memory.buffer instanceof SharedArrayBuffer)) return 'spin';
+  // Without cross-origin isolation there is no SharedArrayBuffer global at all (one thread: no waiting).
+  if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer))
+    return 'spin';
   try {
     Atomics.wait(new Int32Array(memory.buffer, 0, 1), 0, 1, 0); // "not-equal" at once where blocking is allowed
     return 'block';

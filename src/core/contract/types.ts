@@ -1,0 +1,310 @@
+/**
+ * The SDK–worker contract's types: what crosses the comlink boundary. Below both sides, so the SDK reaches
+ * the engine only through the worker.
+ */
+import type { ItemDtype, ModelDtype, RankerHead } from '../bundle/index.ts';
+import type { Action, Event } from '../events.ts';
+
+/** What `deleteLocalData()` deleted on this device (see EngineStorage.deleteUserData). */
+export type DeletedLocalData = DeletedUserData;
+
+/** Where a stage ran: a GPU kernel, a WASM kernel (or ORT's wasm EP), or plain TypeScript. */
+export type Backend = 'webgpu' | 'wasm' | 'js';
+export type DeviceChoice = 'auto' | Backend;
+
+export interface EngineOptions {
+  /**
+   * Folder holding `latest.json` and the bundles (e.g. `/models/`), or one bundle's folder. With
+   * `serverUrl` too, bundles come from here rather than from the server's registry.
+   */
+  bundleUrl?: string;
+  /**
+   * The sync server (`edgerec serve`, e.g. `https://api.example.com`): bundles from its registry
+   * (`/v1/bundles/`) unless `bundleUrl` is given, the local event log uploaded (batched, retried, exactly
+   * once), the server's long-term embedding pulled and the device-learned one written. Only the origin
+   * counts: the API lives at `/v1/` of it.
+   */
+  serverUrl?: string;
+  userId: string;
+  /**
+   * Bearer token of `userId` on `serverUrl` (your auth, or `createSession(serverUrl)`). Not stored by the
+   * engine; a new one can be given later with `setToken` (after a 401, or a renewal).
+   */
+  token?: string;
+  /**
+   * `true` turns privacy mode on for this user: raw events never leave the device. The setting is stored
+   * in IndexedDB and shared by every tab and later start of this user; each event is stored local only
+   * when it is recorded under it, so no tab ever uploads it — not after privacy is turned off either. The
+   * server is told at the next sync (which deletes the raw events it holds), and only the device-learned
+   * embedding is written. Leaving it out (or `false`) keeps the stored setting, so a tab started without
+   * the flag never turns privacy off behind the user's back; `setPrivacy(false)` turns it off.
+   */
+  privacy?: boolean;
+  /** Retrieval device; `auto` = WebGPU when the adapter has what the kernels need, else WASM. */
+  device?: DeviceChoice;
+  /** Item table to retrieve over (default i8: a quarter of f32's bytes, HR@10 within 0.5%). */
+  dtype?: ItemDtype;
+  /** Ranker variant (default: the student in int8, the dq form on webgpu and the qdq form on wasm). */
+  rankerDtype?: ModelDtype;
+  /** Candidates retrieval hands the ranker (default 200). */
+  candidates?: number;
+  /** Weight of the long-term (server) embedding against the real-time one in the retrieval query. */
+  longTermWeight?: number;
+  /** IndexedDB database name (tests use their own). */
+  databaseName?: string;
+  /**
+   * The local event log keeps this user's newest `maxLogEvents` events (default 5,000; the encoder reads
+   * the newest 500). Older ones are deleted as new ones come — never one still waiting for upload or set
+   * aside after a refusal.
+   */
+  maxLogEvents?: number;
+  /** Threads of the CPU retrieval kernel, the calling one included (default: one per 32k items, up to 8). */
+  retrievalThreads?: number;
+}
+
+export type ProgressPhase = 'manifest' | 'download' | 'verify' | 'compile' | 'warmup' | 'ready';
+
+export interface ProgressEvent {
+  phase: ProgressPhase;
+  /** The file being loaded, for download and verify. */
+  file?: string;
+  loaded?: number;
+  total?: number;
+  /** True when the file came from IndexedDB rather than the network. */
+  cached?: boolean;
+  message?: string;
+}
+
+export interface RecommendRequest {
+  k: number;
+  /** Item ids never to return (on top of hidden ones, and of seen ones unless `includeSeen`). */
+  exclude?: string[];
+  includeSeen?: boolean;
+  /** Overrides of the bundle's utility weights. */
+  weights?: Partial<Record<RankerHead, number>>;
+  /** MMR λ in [0, 1]: 1 = pure utility (default 0.8). */
+  diversity?: number;
+  /**
+   * `multi`: also retrieve for the user's PinnerSage interests (Ward clusters of their engaged pins, by
+   * medoid), merged by importance quotas; those pins' reasons name the interest. Default `multi`, which
+   * the replay evaluation's validation window chose.
+   */
+  interests?: 'single' | 'multi';
+}
+
+export interface Recommendation {
+  itemId: string;
+  title: string;
+  topics: string[];
+  utility: number;
+  probabilities: Record<RankerHead, number>;
+  /** Why it is here, in words, and what it came from. */
+  reason: { text: string; kind: 'recent' | 'interest' | 'popular'; itemId?: string };
+}
+
+export interface StageTimings {
+  encode: number;
+  retrieve: number;
+  rank: number;
+  rerank: number;
+  total: number;
+}
+
+export interface RecommendResult {
+  items: Recommendation[];
+  backend: { retrieval: Backend; ranker: 'webgpu' | 'wasm'; encoder: 'webgpu' | 'wasm' };
+  timings: StageTimings;
+  modelVersion: string;
+}
+
+export interface RecordedEvent {
+  itemId: string;
+  action: Action;
+  ts?: number;
+  id?: string;
+  surface?: string;
+  dwellMs?: number;
+}
+
+/** What `sync()` did: the bundle check, then (with a server) the outbox and the embeddings. */
+export interface SyncResult {
+  /**
+   * `offline`: the bundle URL gave no answer for now (network, 5xx); `error`: it answered but not with a
+   * bundle (404, malformed), or the new version failed to load — see `bundleError`; the running version
+   * stays in both.
+   */
+  bundle: 'current' | 'updated' | 'offline' | 'error';
+  /** The version running after the check. */
+  version?: string;
+  /** What went wrong, with the URL, when `bundle` is `error`. */
+  bundleError?: string;
+  /** Without a server: nothing uploaded, `pending` the events waiting. */
+  events: SyncPassResult['events'];
+  /** `disabled` without a server. */
+  embedding: EmbeddingOutcome;
+  embeddingDetail?: EmbeddingDetail;
+  /** The sync client's state after the pass (`disabled` without a server). */
+  state: SyncState;
+}
+
+export interface EngineStatus {
+  ready: boolean;
+  modelVersion?: string;
+  backend?: RecommendResult['backend'];
+  dtype?: ItemDtype;
+  rankerVariant?: string;
+  items?: number;
+  /** Local events waiting in the outbox (all users of the database); events kept local only are not counted. */
+  pendingEvents: number;
+  /**
+   * Events set aside (all users of the database): the server refused them alone (a 4xx), or holds another
+   * event under their id. Kept on the device, never sent again; `setAsideEvents()` lists them.
+   */
+  setAsideEvents: number;
+  /** Whether the bundle source, and the sync server when there is one, answered last time. */
+  online: boolean;
+  /** The sync client: `disabled` without `serverUrl`. */
+  sync: SyncStatus;
+  /** The last fallback or error the engine recovered from, in words. */
+  lastFallback?: string;
+  /** Live model states, GPU buffers, retrieval workers and ORT sessions of the engine's worker (leak checks). */
+  resources: LiveResources;
+  /** Whether the engine's worker is cross-origin isolated (COOP + COEP): WASM threads need it. */
+  crossOriginIsolated: boolean;
+  /** Threads ONNX Runtime's wasm EP runs with: 1 without cross-origin isolation (retrieval's kernel likewise). */
+  wasmThreads: number;
+}
+
+/**
+ * Where the sync client stands:
+ * - `idle`: the last pass went through; `privacy` is the same in privacy mode (events stay on the device).
+ * - `uploading`: a pass (events and/or embeddings) is in flight.
+ * - `backoff`: the server answered 5xx, 408 or 429; a retry is scheduled at `nextRetryAt`.
+ * - `offline`: the server could not be reached; a retry is scheduled, and the `online` event retries at once.
+ * - `unauthorized`: 401 (or 403: the token is another user's); nothing is sent until `setToken`.
+ * - `error`: the server refused events (set aside: see the engine status' `setAsideEvents`), or a contract
+ *   mismatch or an unexpected failure stopped the pass. See `lastError`.
+ * - `disabled`: no `serverUrl`: the engine runs on its own.
+ */
+export type SyncState =
+  | 'idle'
+  | 'uploading'
+  | 'backoff'
+  | 'offline'
+  | 'unauthorized'
+  | 'error'
+  | 'disabled'
+  | 'privacy';
+
+export interface SyncStatus {
+  state: SyncState;
+  /**
+   * Whether privacy mode is on for this user (the stored, shared flag): events recorded meanwhile never
+   * leave the device, only the embedding is synced.
+   */
+  privacy: boolean;
+  /** When the last pass that reached the server without error ended (ms since the epoch). */
+  lastSyncAt?: number;
+  /** The last error, in words (kept after recovery, until a later error replaces it). */
+  lastError?: string;
+  /** When the scheduled retry will run (ms since the epoch), in `backoff` and `offline`. */
+  nextRetryAt?: number;
+  /** Events set aside this session (refused by the server, or in conflict): kept on the device, never sent again. */
+  refusedEvents?: number;
+}
+
+/** What happened to the embeddings in one pass, in one word. */
+export type EmbeddingOutcome =
+  | 'pulled'
+  | 'pushed'
+  | 'pulled+pushed'
+  | 'unchanged'
+  | 'conflict'
+  | 'offline'
+  | 'unauthorized'
+  | 'error'
+  | 'disabled';
+
+export interface EmbeddingDetail {
+  /**
+   * The server's long-term embedding: `adopted` (stored as the user's longTerm), `unchanged` (already
+   * held), `other-version` (computed for another bundle version than the one running: not used), `none`
+   * (the server has none yet), `skipped` (not asked this pass).
+   */
+  server: 'adopted' | 'unchanged' | 'other-version' | 'none' | 'skipped';
+  /**
+   * The device-learned embedding: `pushed`, `pushed-after-conflict` (a 409 named a newer version; this
+   * device adopted it as its base and wrote again), `unchanged` (same as last written), `conflict` (a
+   * second 409 in a row: left for the next pass), `none` (no local action to embed yet), `skipped`.
+   */
+  device: 'pushed' | 'pushed-after-conflict' | 'unchanged' | 'conflict' | 'none' | 'skipped';
+  /** The device embedding version on the server after this pass, when known. */
+  deviceVersion?: number;
+}
+
+/** What one pass did; `sync()` returns it (with the bundle's part added by the engine). */
+export interface SyncPassResult {
+  events: {
+    /** Events the server newly stored during this pass. */
+    uploaded: number;
+    /** Events this pass sent that the server already had (they count as synced). */
+    duplicates: number;
+    /** Events set aside during this pass: refused by the server alone, or in conflict with a stored one. */
+    refused: number;
+    /** Events still waiting in the outbox after this pass. */
+    pending: number;
+  };
+  embedding: EmbeddingOutcome;
+  embeddingDetail?: EmbeddingDetail;
+  state: SyncState;
+}
+
+/** What `clearBundles` removed. */
+export interface ClearedBundles {
+  versions: string[];
+  files: number;
+}
+
+/** What `deleteUserData` removed: the user's local data, counted. */
+export interface DeletedUserData {
+  userId: string;
+  /** Events removed from the local log, all states together. */
+  events: number;
+  /** Of those, events still waiting in the outbox: they never reached the server and never will. */
+  unsynced: number;
+  /** Of those, events set aside after the server refused them. */
+  setAside: number;
+  /** Hidden items forgotten (they may be recommended again). */
+  hiddenItems: number;
+  /** Whether counts, hidden items and the long-term embedding were stored (and are now deleted). */
+  userState: boolean;
+  /** `meta` keys deleted (the sync client's record of this user). */
+  meta: string[];
+  /** Privacy mode is a setting, not data: it is kept, so recording after the deletion stays private. */
+  privacyKept: boolean;
+}
+
+/** An event the server refused, or holds another event under its id: kept on the device, never sent again. */
+export interface SetAsideEvent {
+  event: Event;
+  /** Why, in words: the server's status and message, or the conflict. */
+  reason: string;
+}
+
+/**
+ * Live counts of what the engine holds that a leak would keep alive — model states, GPU retrievers and
+ * their buffers, CPU retrievers and their helper workers, ORT sessions — for this realm (the engine's
+ * worker). Each is counted up where it is created and down where it is freed, so a bundle swap that
+ * frees everything of the old version shows here as counts back where they were; `status().resources`
+ * reports them.
+ */
+export interface LiveResources {
+  /** Loaded bundle versions (one, or two while a swap waits for the old one's last request). */
+  modelStates: number;
+  gpuRetrievers: number;
+  gpuBuffers: number;
+  cpuRetrievers: number;
+  /** Helper workers of the multi-threaded CPU retrieval kernel. */
+  retrievalWorkers: number;
+  ortSessions: number;
+}
