@@ -43,8 +43,11 @@ export function retrievalMetrics(
   dim: number,
   name: ItemDtype | string,
 ): Metrics {
+  // History stays among the candidates here, unlike the temporal protocol's default: `edgerec lab`
+  // replays these metrics from eval packs that carry no user history yet, and both must measure the same.
   const { metrics } = evaluate(new EmbeddingRecommender(name, users, items, dim), split, 'test', {
     ks: [10, 20],
+    excludeHistory: false,
   });
   const keep = ['HR@10', 'NDCG@10', 'Recall@10', 'Recall@20', 'NDCG@20'];
   return Object.fromEntries(keep.filter((k) => k in metrics).map((k) => [k, metrics[k]]));
