@@ -396,8 +396,10 @@ describe('the packed SDK in a fresh Vite app', () => {
     try {
       await (await context.newPage()).goto(server.url);
       // The engine worker compiles WASM (retrieval kernels, ONNX Runtime) while it starts: refused here.
-      for (let i = 0; i < 600 && server.reports.length === 0; i++)
-        await new Promise((r) => setTimeout(r, 100));
+      // Both listeners: the reports (page and workers) and the console (whose worker messages come later).
+      const heard = () =>
+        server.reports.length > 0 && logged.some((text) => /Content Security Policy/.test(text));
+      for (let i = 0; i < 600 && !heard(); i++) await new Promise((r) => setTimeout(r, 100));
     } finally {
       await context.close();
     }
