@@ -117,7 +117,10 @@ describe('refresh job on the tiny run (real SQLite store)', () => {
       worst = Math.max(worst, maxAbsDiff(stored!.vector, expected.subarray(u * dim, (u + 1) * dim)));
       if (stored!.vector.some((x) => x !== 0)) nonZero++;
     }
-    expect(worst).toBeLessThan(1e-6);
+    // Training embeds users in other batches than the job's batches of 64, so sequences are padded to other
+    // lengths: the masked padding changes float32 rounding only (5.5e-6 measured since positions count from
+    // the window's start); a feature or a position off by one moves these unit vectors by far more.
+    expect(worst).toBeLessThan(1e-5);
     expect(nonZero).toBe(300);
     // eventSeq is the newest seq the job read.
     expect((await store.serverEmbedding('u33'))!.eventSeq).toBe(newestOfU33.seq);
