@@ -321,6 +321,7 @@ describe('sync client against the real server', () => {
     expect((await api('POST', '/v1/events', token, { events: [before] })).body).toEqual({
       accepted: 1,
       duplicates: 0,
+      conflicts: [],
     });
     const name = databaseName();
     const rec = await recommender({ serverUrl: SERVER, userId, token, privacy: true, databaseName: name });
