@@ -232,7 +232,10 @@ describe('integrity', () => {
       const { version } = await (await fetch(`${BUNDLES}latest.json`)).json();
       const manifest: BundleManifest = await (await fetch(`${BUNDLES}${version}/manifest.json`)).json();
       const table = manifest.items.find((t) => t.dtype === 'i8')!;
-      const models = [...manifest.rankers, ...manifest.encoders].filter(
+      // The engine loads the students of the fusion validation chose (manifest.defaultRanker) only.
+      const fusion = manifest.defaultRanker?.fusion ?? 'late';
+      const rankers = manifest.rankers.filter((m) => (m.fusion ?? 'late') === fusion);
+      const models = [...rankers, ...manifest.encoders].filter(
         (m) => m.role === 'student' && m.dtype === 'int8',
       );
       const needed = new Set([manifest.catalog, table, table.scales!, ...models].map((r) => r.sha256)).size;
