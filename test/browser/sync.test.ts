@@ -16,6 +16,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { EngineStorage } from '../../src/engine/storage/index.ts';
 import type { SyncClock, SyncMeta } from '../../src/engine/sync/index.ts';
 import { createRecommender, createSession, type Recommender } from '../../src/sdk/index.ts';
+import { api as serverApi, serverEvents as storedOnServer } from './server-api.ts';
 
 const { url: SERVER, adminToken, closedUrl } = inject('syncServer');
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
@@ -36,47 +37,11 @@ async function catalogIds(): Promise<string[]> {
 const ids = await catalogIds();
 
 /** One call of the server's API, as another client (or an admin) would make it. */
-async function api<T = Record<string, unknown>>(
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const response = await fetch(new URL(path, SERVER), {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
-
-interface StoredEvent {
-  id: string;
-  userId: string;
-  itemId: string;
-  action: string;
-  ts: number;
-  seq: number;
-}
+const api = <T = Record<string, unknown>>(method: string, path: string, token: string, body?: unknown) =>
+  serverApi<T>(SERVER, method, path, token, body);
 
 /** Every event the server stored for the user, oldest first. */
-async function serverEvents(userId: string, token: string): Promise<StoredEvent[]> {
-  const all: StoredEvent[] = [];
-  for (let after = 0; ; ) {
-    const page = await api<{ events: StoredEvent[]; next: number }>(
-      'GET',
-      `/v1/users/${userId}/events?after=${after}&limit=1000`,
-      token,
-    );
-    expect(page.status).toBe(200);
-    all.push(...page.body.events);
-    if (page.body.events.length < 1000) return all;
-    after = page.body.next;
-  }
-}
+const serverEvents = (userId: string, token: string) => storedOnServer(SERVER, userId, token);
 
 interface Embeddings {
   server: { vector: number[]; modelVersion: string; eventSeq: number; updatedAt: number } | null;

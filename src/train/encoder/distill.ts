@@ -5,6 +5,7 @@ import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
 import { epochBatches } from '../tf/epoch-batches.ts';
+import { type TimeCut, timeCutAfter } from '../tf/time-cut.ts';
 import { CompactEncoder, type CompactEncoderShape } from './model.ts';
 
 export interface DistillOptions extends CompactEncoderShape {
@@ -50,7 +51,7 @@ export interface DistillResult {
   history: { epoch: number; loss: number; validation: number }[];
   seconds: number;
   /** Set when the optional time budget ended training: its last epoch (0-based). */
-  timeCut?: { afterEpoch: number; seconds: number };
+  timeCut?: TimeCut;
 }
 
 interface Targets {
@@ -166,15 +167,8 @@ export function distillEncoder(
     const score = meanCosine(encoder, validation, rows);
     history.push({ epoch, loss: lossSum / steps, validation: score });
     if (best.update(epoch, score)) break;
-    const seconds = (performance.now() - started) / 1000;
-    if (
-      options.timeBudgetSeconds !== undefined &&
-      seconds > options.timeBudgetSeconds &&
-      epoch + 1 < options.maxEpochs
-    ) {
-      timeCut = { afterEpoch: epoch, seconds };
-      break;
-    }
+    timeCut = timeCutAfter(epoch, options.maxEpochs, started, options.timeBudgetSeconds);
+    if (timeCut) break;
   }
   best.restore();
   return {

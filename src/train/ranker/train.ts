@@ -5,6 +5,7 @@ import type { EncoderInput } from '../../core/sequence/index.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
 import { epochBatches } from '../tf/epoch-batches.ts';
+import { type TimeCut, timeCutAfter } from '../tf/time-cut.ts';
 import { headRates, type RankerExamples } from './examples.ts';
 import { HEADS, type RankerBatch, RankerModel, type RankerShape } from './model.ts';
 
@@ -50,7 +51,7 @@ export interface RankerTrainResult {
   history: { epoch: number; loss: number; validation: number }[];
   seconds: number;
   /** Set when the optional time budget ended training: its last epoch (0-based). */
-  timeCut?: { afterEpoch: number; seconds: number };
+  timeCut?: TimeCut;
   headWeights: number[];
 }
 
@@ -198,15 +199,8 @@ export function trainRanker(
     const score = meanAuc(headAucs(predictAll(model, valid), valid.examples.labels));
     history.push({ epoch, loss: lossSum / steps, validation: score });
     if (best.update(epoch, score)) break;
-    const seconds = (performance.now() - started) / 1000;
-    if (
-      options.timeBudgetSeconds !== undefined &&
-      seconds > options.timeBudgetSeconds &&
-      epoch + 1 < options.maxEpochs
-    ) {
-      timeCut = { afterEpoch: epoch, seconds };
-      break;
-    }
+    timeCut = timeCutAfter(epoch, options.maxEpochs, started, options.timeBudgetSeconds);
+    if (timeCut) break;
   }
   best.restore();
   weights.dispose();
