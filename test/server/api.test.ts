@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../../src/core/bundle/index.ts';
 import type { Event } from '../../src/core/events.ts';
-import { ensureTinyBundle } from './support/bundle.ts';
+import { ensureTinyBundle, latestManifest } from './support/bundle.ts';
 import { DB_KINDS, type TestServer, testServer } from './support/context.ts';
 
 let bundleDir: string;
@@ -13,8 +13,7 @@ let manifest: BundleManifest;
 
 beforeAll(async () => {
   bundleDir = await ensureTinyBundle();
-  const { version } = JSON.parse(readFileSync(join(bundleDir, 'latest.json'), 'utf8'));
-  manifest = JSON.parse(readFileSync(join(bundleDir, version, 'manifest.json'), 'utf8'));
+  manifest = latestManifest(bundleDir);
 }, 300_000);
 
 const event = (userId: string, n: number, extra: Partial<Event> = {}): Event => ({

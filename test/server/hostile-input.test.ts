@@ -4,12 +4,10 @@
  * astral characters) round-trip exactly. Framework errors (414, bad URLs, 415, bad JSON) and 404s answer
  * in the API's one error shape.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../../src/core/bundle/index.ts';
-import { ensureTinyBundle } from './support/bundle.ts';
+import { ensureTinyBundle, latestManifest } from './support/bundle.ts';
 import { DB_KINDS, type TestServer, testServer } from './support/context.ts';
 
 let bundleDir: string;
@@ -17,8 +15,7 @@ let manifest: BundleManifest;
 
 beforeAll(async () => {
   bundleDir = await ensureTinyBundle();
-  const { version } = JSON.parse(readFileSync(join(bundleDir, 'latest.json'), 'utf8'));
-  manifest = JSON.parse(readFileSync(join(bundleDir, version, 'manifest.json'), 'utf8'));
+  manifest = latestManifest(bundleDir);
 }, 300_000);
 
 /** The API's one error shape, with the HTTP status repeated in the body. */

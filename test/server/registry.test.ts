@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BundleManifest, checkVersionName, versionNameProblem } from '../../src/core/bundle/index.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { BundleFiles, publishBundle } from '../../src/train/bundle/publish.ts';
-import { ensureTinyBundle } from './support/bundle.ts';
+import { ensureTinyBundle, latestManifest } from './support/bundle.ts';
 import { type TestServer, testServer } from './support/context.ts';
 import { HOSTILE_VERSIONS } from './support/hostile.ts';
 import { tempDir } from './support/process.ts';
@@ -29,8 +29,7 @@ let manifest: BundleManifest;
 
 beforeAll(async () => {
   bundleDir = await ensureTinyBundle();
-  const { version } = JSON.parse(readFileSync(join(bundleDir, 'latest.json'), 'utf8'));
-  manifest = JSON.parse(readFileSync(join(bundleDir, version, 'manifest.json'), 'utf8'));
+  manifest = latestManifest(bundleDir);
 }, 300_000);
 
 describe('version names', () => {

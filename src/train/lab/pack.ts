@@ -27,6 +27,7 @@ import {
 import { Random } from '../../core/random.ts';
 import { CONTEXT_DIM } from '../../core/ranking/index.ts';
 import { encoderInput, tableRows } from '../../core/sequence/index.ts';
+import { assertBundleData } from '../bundle/data-check.ts';
 import { edgeWindows } from '../bundle/edge-models.ts';
 import { countBefore, longTermSnapshot } from '../bundle/snapshots.ts';
 import { loadDataset } from '../data/load.ts';
@@ -84,13 +85,7 @@ export async function buildEvalPack(options: EvalPackOptions): Promise<EvalPackR
     );
   progress('data');
   const dataset = options.dataset ?? (await loadDataset(run.data, run.dataFormat as never));
-  const d = manifest.dataset;
-  if (d.users !== dataset.users.size || d.items !== dataset.items.size || d.events !== dataset.log.length)
-    throw new InputError(
-      `bundle ${manifest.version} was built from ${d.users} users / ${d.items} items / ${d.events} events, ` +
-        `but ${run.data} has ${dataset.users.size} / ${dataset.items.size} / ${dataset.log.length}: ` +
-        'give the --checkpoint the bundle was built from',
-    );
+  assertBundleData(manifest, dataset, run.data);
   const dim = manifest.dim;
   const encoderEntry = bundle.model('encoder', 'student', 'fp32');
   const encoderLength = Number(encoderEntry.inputs.find((i) => i.name === 'items')?.shape[1]);

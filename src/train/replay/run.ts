@@ -12,6 +12,7 @@ import { type FeedModel, type FeedRunners, sequenceFeeds } from '../../core/feed
 import { type ReplayReport, type ReplayVariant, runReplay } from '../../core/replay/index.ts';
 import { referenceTopK, writeItemRow } from '../../core/retrieval/index.ts';
 import { encoderInput } from '../../core/sequence/index.ts';
+import { assertBundleData } from '../bundle/data-check.ts';
 import { directorySource } from '../bundle/directory-source.ts';
 import { edgeWindows } from '../bundle/edge-models.ts';
 import { longTermSnapshot } from '../bundle/snapshots.ts';
@@ -63,13 +64,7 @@ export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRu
     );
   stage('data');
   const dataset = options.dataset ?? (await loadDataset(run.data, run.dataFormat as never));
-  const d = manifest.dataset;
-  if (d.users !== dataset.users.size || d.items !== dataset.items.size || d.events !== dataset.log.length)
-    throw new InputError(
-      `bundle ${manifest.version} was built from ${d.users} users / ${d.items} items / ${d.events} events, ` +
-        `but ${run.data} has ${dataset.users.size} / ${dataset.items.size} / ${dataset.log.length}: ` +
-        'give the --checkpoint the bundle was built from',
-    );
+  assertBundleData(manifest, dataset, run.data);
   const windows = edgeWindows(dataset);
   const window =
     options.split === 'valid'
