@@ -81,7 +81,11 @@ export default defineConfig({
           include: ['test/browser/**/*.test.ts'],
           // Builds a small real bundle into test/generated/bundle/ and records onnxruntime-node's outputs;
           // then starts the real sync server over it (its URL reaches tests through inject('syncServer')).
-          globalSetup: ['test/browser/setup/bundle.global.ts', 'test/browser/setup/server.global.ts'],
+          globalSetup: [
+            'test/browser/setup/bundle.global.ts',
+            'test/browser/setup/lightgcn-bundle.global.ts',
+            'test/browser/setup/server.global.ts',
+          ],
           testTimeout: 120_000,
           browser: {
             enabled: true,

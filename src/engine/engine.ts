@@ -577,6 +577,7 @@ export class Engine {
       },
       dtype: state.table.dtype,
       rankerVariant: `${ranker.role} ${ranker.dtype}${ranker.form ? `-${ranker.form}` : ''}`,
+      retrievalSpace: state.manifest.retrieval?.model ?? 'pinnerformer',
       items: state.table.count,
       pendingEvents: pending,
       setAsideEvents: setAside,

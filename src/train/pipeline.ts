@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../core/dataset.ts';
+import { InputError } from '../core/errors.ts';
 import { EventHistory, fitOnSplit, trainingData } from '../core/eval/harness.ts';
 import { evaluateItemToItem } from '../core/eval/item-to-item.ts';
 import { buildSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
@@ -12,6 +13,7 @@ import {
   sampleNeighbors,
   saveNeighborTable,
 } from './graph/index.ts';
+import type { LightGcnOptions } from './lightgcn/index.ts';
 import {
   loadPinnerFormer,
   type PinnerFormerOptions,
@@ -19,6 +21,13 @@ import {
   savePinnerFormer,
   sequenceFromEvents,
 } from './pinnerformer/index.ts';
+import type { RetrievalChoice, RetrievalModel } from './space/retrieval-space.ts';
+import { chooseRetrievalSpace, trainLightGcnStage } from './space/stages.ts';
+
+/** The models `edgerec train --models` can train (the PinSage graph comes with `gnn`). */
+export const TRAIN_MODELS = ['gnn', 'pinnerformer', 'lightgcn'] as const;
+export type TrainModel = (typeof TRAIN_MODELS)[number];
+export const DEFAULT_TRAIN_MODELS: readonly TrainModel[] = ['gnn', 'pinnerformer', 'lightgcn'];
 
 /**
  * The output folder of `edgerec train`:
@@ -49,10 +58,15 @@ export interface TrainRunOptions {
   timeBudgetSeconds?: number;
   gnn?: Partial<GnnOptions>;
   pinnerformer?: Partial<PinnerFormerOptions>;
+  lightgcn?: Partial<LightGcnOptions>;
+  /** Which models to train (default DEFAULT_TRAIN_MODELS). */
+  models?: readonly TrainModel[];
+  /** The bundle's retrieval space: the validation winner among the trained candidates (`auto`), or this one. */
+  retrieval?: RetrievalModel | 'auto';
 }
 
 export interface StageProgress {
-  stage: 'graph' | 'gnn' | 'pinnerformer';
+  stage: 'graph' | 'gnn' | 'pinnerformer' | 'lightgcn';
   done: number;
   total: number;
   note?: string;
@@ -90,9 +104,13 @@ export interface RunManifest {
   tables: Record<string, [number, number]>;
   /** Set when --time-budget cut the run short: which stage, after which epoch (1-based). */
   timeCut?: { stage: StageProgress['stage']; epoch: number; budgetSeconds: number };
+  /** The models this run trained. Absent in runs from before `--models`: graph, GNN and PinnerFormer. */
+  models?: TrainModel[];
+  /** The retrieval space a bundle built from this run serves, and the validation scores that chose it. */
+  retrieval?: RetrievalChoice;
 }
 
-const VALIDATION_USERS = 3000;
+export const VALIDATION_USERS = 3000;
 
 const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
@@ -111,7 +129,10 @@ export function readRunManifest(dir: string): RunManifest {
   return JSON.parse(readFileSync(file, 'utf8')) as RunManifest;
 }
 
-/** Trains the global models on a protocol's training split: graph sampling, then the GNN, then PinnerFormer. */
+/**
+ * Trains the global models on a protocol's training split: graph sampling and the GNN, PinnerFormer,
+ * LightGCN (those `options.models` names), then chooses the retrieval space on validation.
+ */
 export async function trainGlobalModels(
   dataset: Dataset,
   dataPath: string,
@@ -123,6 +144,14 @@ export async function trainGlobalModels(
   const elapsed = () => (performance.now() - started) / 1000;
   const split = buildSplit(dataset, { protocol: options.protocol, positives: options.positives });
   const data = trainingData(split);
+  const models = [...(options.models ?? DEFAULT_TRAIN_MODELS)];
+  if (models.length === 0) throw new InputError('--models must name at least one model');
+  if (models.includes('pinnerformer') && options.gnnFeatures && !models.includes('gnn'))
+    throw new InputError(
+      'PinnerFormer reads the GNN table (--gnn-features): add gnn to --models, or pass --no-gnn-features',
+    );
+  if (options.retrieval && options.retrieval !== 'auto' && !models.includes(options.retrieval))
+    throw new InputError(`--retrieval ${options.retrieval} names a model --models does not train`);
   for (const sub of ['graph', 'gnn', 'pinnerformer']) mkdirSync(join(outDir, sub), { recursive: true });
   const manifestFile = join(outDir, 'run.json');
   let manifest: RunManifest = {
@@ -136,6 +165,7 @@ export async function trainGlobalModels(
     numUsers: data.numUsers,
     numItems: data.numItems,
     gnnFeatures: options.gnnFeatures,
+    models,
     stages: {},
     tables: {},
   };
@@ -146,7 +176,7 @@ export async function trainGlobalModels(
     ).every((key) => previous[key] === manifest[key]);
     if (!same)
       throw new Error(`${outDir} holds a run of other data or options; choose another --out or delete it`);
-    manifest = previous;
+    manifest = { ...previous, models };
   }
   const save = () => writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(
@@ -155,130 +185,150 @@ export async function trainGlobalModels(
   );
   save();
 
-  // 1. PinSage graph: boards (given or derived) → random walks with restart → top-T neighbours.
-  const neighborFile = join(outDir, 'graph', 'neighbors.bin');
-  let neighbors = existsSync(neighborFile) ? loadNeighborTable(neighborFile).table : undefined;
-  if (!neighbors) {
-    const t = performance.now();
-    const graph = PinBoardGraph.fromBoards(data.numItems, boardsFor(data));
-    neighbors = await sampleNeighbors(graph, {
-      seed: options.seed,
-      onProgress: (done, total) => onProgress({ stage: 'graph', done, total }),
-    });
-    saveNeighborTable(neighborFile, neighbors, { seed: options.seed });
-    const seconds = (performance.now() - t) / 1000;
-    manifest.stages.graph = { seconds, examplesPerSecond: data.numItems / seconds, peakRssMiB: peakRssMiB() };
-    save();
-  }
-
-  // 2. GNN item embeddings, model choice by item-to-item hit rate on validation co-engagements.
-  const gnnTableFile = join(outDir, 'gnn', 'items.f32');
-  let gnnTable: Float32Array | undefined = existsSync(gnnTableFile) ? readTable(gnnTableFile) : undefined;
+  let gnnTable: Float32Array | undefined;
   const gnnDim = options.gnn?.dim ?? 64;
-  if (!gnnTable) {
-    const t = performance.now();
-    let gnnRate = 0;
-    const result = await trainGnn(
-      data,
-      neighbors,
-      { seed: options.seed, ...options.gnn },
-      {
-        checkpointDir: join(outDir, 'gnn', 'checkpoint'),
-        onProgress: (info) => {
-          gnnRate = info.examplesPerSecond;
-          onProgress({
-            stage: 'gnn',
-            done: info.epoch * info.stepsPerEpoch + info.step,
-            total: info.epochs * info.stepsPerEpoch,
-            note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
-          });
+  if (models.includes('gnn')) {
+    // 1. PinSage graph: boards (given or derived) → random walks with restart → top-T neighbours.
+    const neighborFile = join(outDir, 'graph', 'neighbors.bin');
+    let neighbors = existsSync(neighborFile) ? loadNeighborTable(neighborFile).table : undefined;
+    if (!neighbors) {
+      const t = performance.now();
+      const graph = PinBoardGraph.fromBoards(data.numItems, boardsFor(data));
+      neighbors = await sampleNeighbors(graph, {
+        seed: options.seed,
+        onProgress: (done, total) => onProgress({ stage: 'graph', done, total }),
+      });
+      saveNeighborTable(neighborFile, neighbors, { seed: options.seed });
+      const seconds = (performance.now() - t) / 1000;
+      manifest.stages.graph = {
+        seconds,
+        examplesPerSecond: data.numItems / seconds,
+        peakRssMiB: peakRssMiB(),
+      };
+      save();
+    }
+
+    // 2. GNN item embeddings, model choice by item-to-item hit rate on validation co-engagements.
+    const gnnTableFile = join(outDir, 'gnn', 'items.f32');
+    gnnTable = existsSync(gnnTableFile) ? readTable(gnnTableFile) : undefined;
+    if (!gnnTable) {
+      const t = performance.now();
+      let gnnRate = 0;
+      const result = await trainGnn(
+        data,
+        neighbors,
+        { seed: options.seed, ...options.gnn },
+        {
+          checkpointDir: join(outDir, 'gnn', 'checkpoint'),
+          onProgress: (info) => {
+            gnnRate = info.examplesPerSecond;
+            onProgress({
+              stage: 'gnn',
+              done: info.epoch * info.stepsPerEpoch + info.step,
+              total: info.epochs * info.stepsPerEpoch,
+              note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
+            });
+          },
+          // Both metrics the item-to-item task is judged by, on validation co-engagements.
+          validate: (table) => {
+            const { metrics } = evaluateItemToItem(GnnRecommender.fromTable(table, gnnDim), split, 'valid', {
+              sampleUsers: VALIDATION_USERS,
+              seed: options.seed,
+            });
+            return metrics['HR@10'] + metrics.MRR;
+          },
         },
-        // Both metrics the item-to-item task is judged by, on validation co-engagements.
-        validate: (table) => {
-          const { metrics } = evaluateItemToItem(GnnRecommender.fromTable(table, gnnDim), split, 'valid', {
-            sampleUsers: VALIDATION_USERS,
-            seed: options.seed,
-          });
-          return metrics['HR@10'] + metrics.MRR;
-        },
-      },
-    );
-    gnnTable = result.table;
-    writeTable(gnnTableFile, gnnTable);
-    manifest.stages.gnn = {
-      seconds: (performance.now() - t) / 1000,
-      examplesPerSecond: gnnRate,
-      peakRssMiB: peakRssMiB(),
-      bestEpoch: result.bestEpoch,
-      validation: result.bestScore,
-      epochs: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.score })),
-      resumed: result.resumedAt !== undefined,
-    };
-    manifest.tables['gnn/items.f32'] = [data.numItems, gnnDim];
-    save();
+      );
+      gnnTable = result.table;
+      writeTable(gnnTableFile, gnnTable);
+      manifest.stages.gnn = {
+        seconds: (performance.now() - t) / 1000,
+        examplesPerSecond: gnnRate,
+        peakRssMiB: peakRssMiB(),
+        bestEpoch: result.bestEpoch,
+        validation: result.bestScore,
+        epochs: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.score })),
+        resumed: result.resumedAt !== undefined,
+      };
+      manifest.tables['gnn/items.f32'] = [data.numItems, gnnDim];
+      save();
+    }
   }
 
-  // 3. PinnerFormer user embeddings, early stopping on validation NDCG@10 of the protocol.
-  const modelDir = join(outDir, 'pinnerformer', 'model');
-  if (!existsSync(join(modelDir, 'state.json'))) {
-    const t = performance.now();
-    const budget =
-      options.timeBudgetSeconds === undefined
-        ? undefined
-        : Math.max(0, options.timeBudgetSeconds - elapsed());
-    const features = options.gnnFeatures ? { table: gnnTable, dim: gnnDim } : undefined;
-    let sequences = 0;
-    const recommender = new PinnerFormerRecommender(
-      { seed: options.seed, ...options.pinnerformer, timeBudgetSeconds: budget },
-      features,
-      {
-        checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
-        onProgress: (p) => {
-          sequences += p.batchSize;
-          onProgress({
-            stage: 'pinnerformer',
-            done: p.step,
-            total: p.stepsPerEpoch,
-            note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.examplesPerSecond)} seq/s`,
-          });
+  // 3. LightGCN, early stopping on the validation score of its fold-in users (how a bundle serves them).
+  const lightgcn = models.includes('lightgcn')
+    ? await trainLightGcnStage(split, outDir, options, manifest, save, onProgress)
+    : undefined;
+
+  // 4. PinnerFormer user embeddings (last, so that an explicit --time-budget can bound the run), early stopping on validation NDCG@10 of the protocol.
+  let pinnerformer: PinnerFormerRecommender | undefined;
+  if (models.includes('pinnerformer')) {
+    const modelDir = join(outDir, 'pinnerformer', 'model');
+    if (!existsSync(join(modelDir, 'state.json'))) {
+      const t = performance.now();
+      const budget =
+        options.timeBudgetSeconds === undefined
+          ? undefined
+          : Math.max(0, options.timeBudgetSeconds - elapsed());
+      const features = options.gnnFeatures && gnnTable ? { table: gnnTable, dim: gnnDim } : undefined;
+      let sequences = 0;
+      const recommender = new PinnerFormerRecommender(
+        { seed: options.seed, ...options.pinnerformer, timeBudgetSeconds: budget },
+        features,
+        {
+          checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
+          onProgress: (p) => {
+            sequences += p.batchSize;
+            onProgress({
+              stage: 'pinnerformer',
+              done: p.step,
+              total: p.stepsPerEpoch,
+              note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.examplesPerSecond)} seq/s`,
+            });
+          },
         },
-      },
-    );
-    await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
-    savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
-    const { bestEpoch, epochs, trainSeconds: _, timeCut, ...trainedWith } = recommender.describe();
-    const seconds = (performance.now() - t) / 1000;
-    manifest.stages.pinnerformer = {
-      seconds,
-      examplesPerSecond: sequences / seconds,
-      peakRssMiB: peakRssMiB(),
-      bestEpoch: bestEpoch as number,
-      epochs: epochs as StageRecord['epochs'],
-      options: trainedWith,
-    };
-    if (timeCut) {
-      const cut = timeCut as NonNullable<StageRecord['timeCut']>;
-      manifest.stages.pinnerformer.timeCut = cut;
-      manifest.timeCut = {
-        stage: 'pinnerformer',
-        epoch: cut.afterEpoch + 1,
-        budgetSeconds: options.timeBudgetSeconds as number,
+      );
+      await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
+      savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
+      const { bestEpoch, epochs, trainSeconds: _, timeCut, ...trainedWith } = recommender.describe();
+      const seconds = (performance.now() - t) / 1000;
+      manifest.stages.pinnerformer = {
+        seconds,
+        examplesPerSecond: sequences / seconds,
+        peakRssMiB: peakRssMiB(),
+        bestEpoch: bestEpoch as number,
+        epochs: epochs as StageRecord['epochs'],
+        options: trainedWith,
       };
+      if (timeCut) {
+        const cut = timeCut as NonNullable<StageRecord['timeCut']>;
+        manifest.stages.pinnerformer.timeCut = cut;
+        manifest.timeCut = {
+          stage: 'pinnerformer',
+          epoch: cut.afterEpoch + 1,
+          budgetSeconds: options.timeBudgetSeconds as number,
+        };
+      }
+      save();
     }
+    const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
+    const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+    const dim = model.options.dim;
+    writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
+    // Each user's long-term embedding from everything before the test period.
+    const history = new EventHistory(split, 'test');
+    const users = recommender.embedSequences(
+      Array.from({ length: split.numUsers }, (_, u) => sequenceFromEvents(history.of(u), hasTimestamps)),
+    );
+    writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
+    manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];
+    manifest.tables['pinnerformer/users.f32'] = [data.numUsers, dim];
     save();
+    pinnerformer = recommender;
   }
-  const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
-  const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
-  const dim = model.options.dim;
-  writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
-  // Each user's long-term embedding from everything before the test period.
-  const history = new EventHistory(split, 'test');
-  const users = recommender.embedSequences(
-    Array.from({ length: split.numUsers }, (_, u) => sequenceFromEvents(history.of(u), hasTimestamps)),
-  );
-  writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
-  manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];
-  manifest.tables['pinnerformer/users.f32'] = [data.numUsers, dim];
+
+  // 5. The retrieval space: the validation winner among the trained candidates, unless --retrieval names one.
+  manifest.retrieval = chooseRetrievalSpace(split, options, { pinnerformer, lightgcn }, manifest.retrieval);
   save();
   return manifest;
 }

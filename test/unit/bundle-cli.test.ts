@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,17 @@ describe('edgerec bundle --json', () => {
     const bytes = (dtype: string) =>
       report.variants.find((v) => v.kind === 'items' && v.dtype === dtype)!.bytes;
     expect(bytes('f32') / bytes('i8')).toBe(4);
+  });
+
+  it("serves the run's chosen retrieval space: the manifest records the choice, the f32 table is its table", async () => {
+    const bundle = await Bundle.open(nodeDirectorySource(report.dir));
+    const trained = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+    expect(bundle.manifest.retrieval).toEqual(trained.retrieval);
+    const { model, validation } = trained.retrieval;
+    expect(Object.keys(validation).sort()).toEqual(['lightgcn', 'pinnerformer']);
+    const table = readFileSync(join(runDir, model, 'items.f32'));
+    const f32 = bundle.manifest.items.find((t) => t.dtype === 'f32')!;
+    expect(f32.sha256).toBe(createHash('sha256').update(table).digest('hex'));
   });
 
   it('writes a manifest the loader opens, and every file verifies', async () => {

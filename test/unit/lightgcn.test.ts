@@ -10,6 +10,8 @@ import {
   normalizedAdjacency,
   Propagation,
 } from '../../src/train/lightgcn/index.ts';
+import { foldInUser } from '../../src/train/lightgcn/propagation.ts';
+import { chooseRetrievalModel, LightGcnSpace } from '../../src/train/space/index.ts';
 
 // Three users, four items: u0 = {i0, i1}, u1 = {i1, i2, i3}, u2 = {i3}.
 // Degrees: users 2, 3, 1; items 1, 2, 1, 2. Node order: u0 u1 u2 i0 i1 i2 i3.
@@ -93,6 +95,51 @@ describe('LightGCN propagation', () => {
       expect(outBoth[2 * n]).toBe(outA[n]);
       expect(outBoth[2 * n + 1]).toBe(outB[n]);
     }
+  });
+});
+
+describe('LightGCN fold-in (a user outside the graph)', () => {
+  it('equals K propagations for a user whose layer-0 row is zero: u1 = {i1, i2, i3}, K = 2 and 3', () => {
+    const adjacency = normalizedAdjacency(userItemsFromLists(TRAIN), 4);
+    const random = new Random(5);
+    for (const layers of [2, 3]) {
+      const dim = 3;
+      const e0 = Float32Array.from({ length: 7 * dim }, () => random.normal());
+      e0.fill(0, 1 * dim, 2 * dim); // u1's own row
+      const propagation = new Propagation(adjacency, dim, layers);
+      const final = new Float32Array(7 * dim);
+      propagation.run(e0, final);
+      const table = new Float32Array(4 * dim);
+      propagation.foldIn(e0, 3, table);
+      const folded = new Float32Array(dim);
+      foldInUser(table, dim, [1, 2, 3, 3], folded); // a repeat counts once, as the graph's binary edge does
+      for (let d = 0; d < dim; d++) expect(folded[d]).toBeCloseTo(final[1 * dim + d], 5);
+    }
+  });
+
+  it('chooses the retrieval model with the higher validation score, PinnerFormer on a tie', () => {
+    expect(chooseRetrievalModel({ pinnerformer: 0.2, lightgcn: 0.25 })).toBe('lightgcn');
+    expect(chooseRetrievalModel({ pinnerformer: 0.3, lightgcn: 0.25 })).toBe('pinnerformer');
+    expect(chooseRetrievalModel({ pinnerformer: 0.25, lightgcn: 0.25 })).toBe('pinnerformer');
+    expect(chooseRetrievalModel({ lightgcn: 0.1 })).toBe('lightgcn');
+    expect(() => chooseRetrievalModel({})).toThrow(/no retrieval model/);
+  });
+
+  it('LightGcnSpace embeds the positive items of a sequence, ignoring hides and order', () => {
+    const dim = 2;
+    const foldIn = Float32Array.from([1, 0, 0, 1, 2, 2, -1, 3]);
+    const space = new LightGcnSpace(new Float32Array(8), foldIn, dim);
+    const seq = (items: number[], positive: number[]) => ({
+      items: Int32Array.from(items),
+      actions: new Uint8Array(items.length),
+      ts: new Float64Array(items.length).fill(Number.NaN),
+      positive: Uint8Array.from(positive),
+    });
+    const out = space.embedSequences([seq([0, 2, 3], [1, 1, 0]), seq([2, 0], [1, 1]), seq([3], [0])]);
+    const r2 = Math.SQRT1_2;
+    expect(Array.from(out.subarray(0, 2))).toEqual([3 * r2, 2 * r2].map(Math.fround));
+    expect(Array.from(out.subarray(2, 4))).toEqual(Array.from(out.subarray(0, 2)));
+    expect(Array.from(out.subarray(4, 6))).toEqual([0, 0]);
   });
 });
 

@@ -64,6 +64,14 @@ describe('edgerec train', () => {
     expect(manifest.tables['pinnerformer/items.f32']).toEqual([400, 64]);
     expect(manifest.tables['pinnerformer/users.f32']).toEqual([150, 64]);
     expect(readFileSync(join(straight, 'pinnerformer', 'users.f32')).byteLength).toBe(150 * 64 * 4);
+    // LightGCN trains by default too; the retrieval space is the validation winner, both scores recorded.
+    expect(manifest.models).toEqual(['gnn', 'pinnerformer', 'lightgcn']);
+    expect(manifest.tables['lightgcn/items.f32']).toEqual([400, 64]);
+    expect(manifest.tables['lightgcn/fold-in.f32']).toEqual([400, 64]);
+    const { validation, model, chosenBy, metric } = manifest.retrieval;
+    expect(chosenBy).toBe('validation');
+    expect(metric).toBe('NDCG@10');
+    expect(model).toBe(validation.lightgcn > validation.pinnerformer ? 'lightgcn' : 'pinnerformer');
 
     const killed = join(work, 'killed');
     const child = spawn(process.execPath, [BIN, ...trainArgs(killed)], { stdio: 'ignore' });
@@ -74,11 +82,47 @@ describe('edgerec train', () => {
     expect(existsSync(join(killed, 'pinnerformer', 'model', 'state.json'))).toBe(false);
     await edgerec(...trainArgs(killed));
 
-    for (const table of ['gnn/items.f32', 'pinnerformer/items.f32', 'pinnerformer/users.f32']) {
+    for (const table of [
+      'gnn/items.f32',
+      'lightgcn/items.f32',
+      'lightgcn/fold-in.f32',
+      'pinnerformer/items.f32',
+      'pinnerformer/users.f32',
+    ]) {
       expect(readFileSync(join(killed, table)).equals(readFileSync(join(straight, table)))).toBe(true);
     }
     const resumed = JSON.parse(readFileSync(join(killed, 'run.json'), 'utf8'));
     expect(resumed.stages.pinnerformer.bestEpoch).toBe(manifest.stages.pinnerformer.bestEpoch);
+    expect(resumed.retrieval).toEqual(manifest.retrieval);
+  }, 300_000);
+
+  it('--models trains a subset, --retrieval forces the space, and bad lists are refused with exit code 2', async () => {
+    const only = join(work, 'lightgcn-only');
+    const { stdout } = await edgerec(...trainArgs(only), '--models', 'lightgcn', '--json');
+    const manifest = JSON.parse(stdout);
+    expect(Object.keys(manifest.stages)).toEqual(['lightgcn']);
+    expect(existsSync(join(only, 'pinnerformer', 'model'))).toBe(false);
+    expect(manifest.retrieval).toMatchObject({ model: 'lightgcn', chosenBy: 'only-candidate' });
+    // Same run (resumed: nothing retrains), the space forced: the choice says so, the scores stay.
+    const forced = JSON.parse(
+      (await edgerec(...trainArgs(join(work, 'straight')), '--retrieval', 'lightgcn', '--json')).stdout,
+    );
+    expect(forced.retrieval.model).toBe('lightgcn');
+    expect(forced.retrieval.chosenBy).toBe('forced');
+    for (const [args, message] of [
+      [['--models', 'gnn,bert'], /--models takes a comma-separated subset of gnn,pinnerformer,lightgcn/],
+      [['--models', 'pinnerformer'], /add gnn to --models, or pass --no-gnn-features/],
+      [
+        ['--models', 'gnn', '--retrieval', 'lightgcn'],
+        /--retrieval lightgcn names a model --models does not train/,
+      ],
+    ] as const) {
+      const failure = await edgerec(...trainArgs(join(work, 'refused')), ...args).catch(
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect((failure as { code: number }).code).toBe(2);
+      expect((failure as { stderr: string }).stderr).toMatch(message);
+    }
   }, 300_000);
 
   it('evaluates the trained models with eval --checkpoint and refuses a mismatched split', async () => {

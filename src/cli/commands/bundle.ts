@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { buildBundle } from '../../train/bundle/build.ts';
 import {
+  DEFAULT_BUNDLE_MODELS,
   DEFAULT_DATA_DIR,
   DEFAULT_EDGE_EPOCHS,
   DEFAULT_GNN,
+  DEFAULT_LIGHTGCN,
   DEFAULT_PINNERFORMER,
   DEFAULT_RUN_DIR,
   ensureDefaultData,
@@ -75,6 +77,8 @@ export function registerBundleCommand(program: Command): void {
             timeBudgetSeconds: options.timeBudget,
             gnn: DEFAULT_GNN,
             pinnerformer: DEFAULT_PINNERFORMER,
+            lightgcn: DEFAULT_LIGHTGCN,
+            models: DEFAULT_BUNDLE_MODELS,
           },
           ({ stage, done, total, note }) => stages.update(stage, done, total, note),
         );

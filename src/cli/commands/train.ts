@@ -1,6 +1,12 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { type PinnerFormerOptions, TRAINING_OBJECTIVES } from '../../train/pinnerformer/index.ts';
-import { trainGlobalModels } from '../../train/pipeline.ts';
+import {
+  DEFAULT_TRAIN_MODELS,
+  TRAIN_MODELS,
+  type TrainModel,
+  trainGlobalModels,
+} from '../../train/pipeline.ts';
+import { RETRIEVAL_MODELS } from '../../train/space/index.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   nonNegativeInteger,
@@ -28,7 +34,7 @@ export function registerTrainCommand(program: Command): void {
   program
     .command('train')
     .description(
-      'train the global models (PinSage-style GNN, then PinnerFormer) on the training split of a protocol',
+      'train the global models (PinSage-style GNN, LightGCN, PinnerFormer) on the training split of a protocol, then choose the retrieval space on validation',
     )
     .requiredOption('--data <path>', 'file or folder to read')
     .requiredOption('--format <format>', 'movielens | sequences | lightgcn | ncf | events', parseFormat)
@@ -46,7 +52,11 @@ export function registerTrainCommand(program: Command): void {
       'optional wall-clock cap of the whole run (off by default; a cut run is no longer reproducible, and run.json says so)',
       positiveInteger,
     )
-    .option('--max-epochs <n>', 'cap on epochs of each model (GNN and PinnerFormer)', positiveInteger)
+    .option(
+      '--max-epochs <n>',
+      'cap on epochs of each model (GNN, LightGCN and PinnerFormer)',
+      positiveInteger,
+    )
     .option(
       '--objective <name>',
       `PinnerFormer's training objective: ${TRAINING_OBJECTIVES.join(' | ')}`,
@@ -59,6 +69,18 @@ export function registerTrainCommand(program: Command): void {
       positiveInteger,
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
+    .option(
+      '--models <list>',
+      `comma-separated subset of ${TRAIN_MODELS.join(',')} (gnn brings the PinSage graph)`,
+      parseModels,
+      [...DEFAULT_TRAIN_MODELS],
+    )
+    .option(
+      '--retrieval <model>',
+      `the bundle's retrieval space: auto (the validation winner) | ${RETRIEVAL_MODELS.join(' | ')}`,
+      oneOf(['auto', ...RETRIEVAL_MODELS], 'retrieval'),
+      'auto',
+    )
     .option('--json', 'print one JSON object (run.json) on stdout')
     .option('--quiet', 'no progress bars')
     .action(async (options) => {
@@ -78,6 +100,9 @@ export function registerTrainCommand(program: Command): void {
           timeBudgetSeconds: options.timeBudget,
           gnn: options.maxEpochs ? { epochs: options.maxEpochs } : undefined,
           pinnerformer: pinnerformerOptions(options),
+          lightgcn: options.maxEpochs ? { maxEpochs: options.maxEpochs } : undefined,
+          models: options.models,
+          retrieval: options.retrieval,
         },
         ({ stage, done, total, note }) => stages.update(stage, done, total, note),
       );
@@ -91,9 +116,28 @@ export function registerTrainCommand(program: Command): void {
         ([stage, record]) =>
           `  ${stage.padEnd(13)} ${record.seconds.toFixed(1).padStart(7)} s${record.bestEpoch !== undefined ? `, best epoch ${record.bestEpoch + 1}` : ''}`,
       );
+      const choice = manifest.retrieval;
+      if (choice)
+        lines.push(
+          `  retrieval space: ${choice.model} (${choice.chosenBy}; validation ${choice.metric} ${Object.entries(
+            choice.validation,
+          )
+            .map(([m, v]) => `${m} ${v}`)
+            .join(', ')})`,
+        );
       process.stdout.write(
         `trained ${dataset.name} (${manifest.numUsers} users, ${manifest.numItems} items) under the ${manifest.protocol} protocol, seed ${manifest.seed}\n` +
           `${lines.join('\n')}\nwrote ${options.out}/ in ${seconds} s (this run)\n`,
       );
     });
+}
+
+function parseModels(value: string): TrainModel[] {
+  const models = value.split(',').map((m) => m.trim());
+  const unknown = models.filter((m) => !(TRAIN_MODELS as readonly string[]).includes(m));
+  if (unknown.length > 0 || models.length === 0)
+    throw new InvalidArgumentError(
+      `--models takes a comma-separated subset of ${TRAIN_MODELS.join(',')}, got ${value}`,
+    );
+  return [...new Set(models)] as TrainModel[];
 }

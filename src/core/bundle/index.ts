@@ -36,6 +36,8 @@ export {
   RANKER_HEADS,
   type RankerFusion,
   type RankerHead,
+  RETRIEVAL_MODEL_NAMES,
+  type RetrievalModelName,
   type TensorSpec,
 } from './manifest.ts';
 export { CATALOG_FIELDS, CATALOG_SCHEMA, MANIFEST_SCHEMA } from './schema.ts';

@@ -128,7 +128,22 @@ export interface BundleManifest {
    * recorded). Absent = `late` (bundles from before early fusion).
    */
   defaultRanker?: { fusion: RankerFusion; validation: Partial<Record<RankerFusion, number>> };
+  /**
+   * The global model whose space the item tables (and the encoder's distillation target, and the server's
+   * user embeddings) are in, and why: each candidate's validation score, or `forced` by `--retrieval`.
+   * Absent = PinnerFormer (bundles from before the choice).
+   */
+  retrieval?: {
+    model: RetrievalModelName;
+    chosenBy: 'validation' | 'forced' | 'only-candidate';
+    metric: string;
+    validation: Partial<Record<RetrievalModelName, number>>;
+  };
 }
+
+/** Global models a bundle's retrieval space can come from. */
+export const RETRIEVAL_MODEL_NAMES = ['pinnerformer', 'lightgcn'] as const;
+export type RetrievalModelName = (typeof RETRIEVAL_MODEL_NAMES)[number];
 
 /** What `catalog.json` holds, every array aligned with the item index. */
 export interface BundleCatalog {

@@ -14,6 +14,7 @@ import {
   type ModelKind,
   RANKER_FUSIONS,
   RANKER_HEADS,
+  RETRIEVAL_MODEL_NAMES,
 } from './manifest.ts';
 import { VERSION_NAME } from './version-name.ts';
 
@@ -230,6 +231,21 @@ export const MANIFEST_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           properties: Object.fromEntries(RANKER_FUSIONS.map((f) => [f, { type: 'number' }])),
+        },
+      },
+    },
+    retrieval: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['model', 'chosenBy', 'metric', 'validation'],
+      properties: {
+        model: { enum: RETRIEVAL_MODEL_NAMES },
+        chosenBy: { enum: ['validation', 'forced', 'only-candidate'] },
+        metric: NAME,
+        validation: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(RETRIEVAL_MODEL_NAMES.map((m) => [m, { type: 'number' }])),
         },
       },
     },

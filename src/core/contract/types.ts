@@ -2,7 +2,7 @@
  * The SDK–worker contract's types: what crosses the comlink boundary. Below both sides, so the SDK reaches
  * the engine only through the worker.
  */
-import type { ItemDtype, ModelDtype, RankerHead } from '../bundle/index.ts';
+import type { ItemDtype, ModelDtype, RankerHead, RetrievalModelName } from '../bundle/index.ts';
 import type { Action, Event } from '../events.ts';
 
 /** What `deleteLocalData()` deleted on this device (see EngineStorage.deleteUserData). */
@@ -153,6 +153,8 @@ export interface EngineStatus {
   backend?: RecommendResult['backend'];
   dtype?: ItemDtype;
   rankerVariant?: string;
+  /** The global model whose space the item table and user embeddings are in (the bundle's validation choice). */
+  retrievalSpace?: RetrievalModelName;
   items?: number;
   /** Local events waiting in the outbox (all users of the database); events kept local only are not counted. */
   pendingEvents: number;

@@ -3,17 +3,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../core/errors.ts';
 import { ACTION_CODE, type Event } from '../../core/events.ts';
-import {
-  type ActionSequence,
-  loadPinnerFormer,
-  PinnerFormerRecommender,
-  sequenceFromEvents,
-} from '../../train/pinnerformer/index.ts';
+import { type ActionSequence, sequenceFromEvents } from '../../train/pinnerformer/index.ts';
+import { readRunManifest } from '../../train/pipeline.ts';
+import { loadUserSpace, RUN_SPACE_FILES, type UserSpace } from '../../train/space/index.ts';
 import type { StoredEvent } from '../store/types.ts';
 
-/** The trained PinnerFormer and its item-tower table inside a run folder (`edgerec train` output). */
-export const RUN_MODEL_DIR = join('pinnerformer', 'model');
-export const RUN_ITEMS_FILE = join('pinnerformer', 'items.f32');
+/**
+ * The item table of the retrieval space a run chose (run.json `retrieval`; PinnerFormer's in runs from
+ * before the choice): the bytes a bundle built from the run ships as its f32 table.
+ */
+export function runItemsFile(runDir: string): string {
+  const model = existsSync(join(runDir, 'run.json')) ? readRunManifest(runDir).retrieval?.model : undefined;
+  return join(runDir, RUN_SPACE_FILES[model ?? 'pinnerformer'].items);
+}
 const RUN_IDS_FILE = 'ids.json';
 
 /** A user's stored events turned into what the encoder reads. */
@@ -30,20 +32,20 @@ export function sha256OfFile(file: string): string {
 }
 
 /**
- * The global PinnerFormer as the server runs it: store events in, long-term user embeddings out. It goes
- * through the very functions training uses (`sequenceFromEvents`, then `embedSequences`, zeros for an
- * empty sequence as `longTermSnapshot` writes them), so the server's embedding of a history equals the one
- * training computes for the same events.
+ * The run's retrieval space (PinnerFormer, or LightGCN's fold-in) as the server runs it: store events in,
+ * long-term user embeddings out. It goes through the very functions training uses (`sequenceFromEvents`,
+ * then `embedSequences`, zeros for an empty sequence as `longTermSnapshot` writes them), so the server's
+ * embedding of a history equals the one training computes for the same events.
  */
 export class UserEncoder {
   /** Row of each item id in the model's item table. */
   private readonly rows: Map<string, number>;
 
   private constructor(
-    private readonly recommender: PinnerFormerRecommender,
+    private readonly space: UserSpace,
     /** Item ids in the order of the item table's rows (the bundle catalog's `ids`). */
     readonly itemIds: readonly string[],
-    /** SHA-256 of `pinnerformer/items.f32`: the bytes a bundle built from this run ships as its f32 table. */
+    /** SHA-256 of the space's item table: the bytes a bundle built from this run ships as its f32 table. */
     readonly itemsSha256: string,
     readonly runDir: string,
   ) {
@@ -51,18 +53,15 @@ export class UserEncoder {
   }
 
   /**
-   * Loads the run's PinnerFormer. Item ids come from `itemIds` (a matching bundle's catalog) or the run's
+   * Loads the run's retrieval space. Item ids come from `itemIds` (a matching bundle's catalog) or the run's
    * own `ids.json`; when both exist they must agree, as must their count with the model's table.
    */
   static async load(runDir: string, options: { itemIds?: readonly string[] } = {}): Promise<UserEncoder> {
-    const modelDir = join(runDir, RUN_MODEL_DIR);
-    const itemsFile = join(runDir, RUN_ITEMS_FILE);
-    for (const path of [modelDir, itemsFile]) {
-      if (!existsSync(path)) {
-        throw new InputError(
-          `${runDir} is not a trained run: ${path} is missing (train one with \`edgerec train --protocol temporal\`)`,
-        );
-      }
+    const itemsFile = runItemsFile(runDir);
+    if (!existsSync(itemsFile)) {
+      throw new InputError(
+        `${runDir} is not a trained run: ${itemsFile} is missing (train one with \`edgerec train --protocol temporal\`)`,
+      );
     }
     const runIds = readRunItemIds(runDir);
     if (options.itemIds && runIds && !sameIds(options.itemIds, runIds)) {
@@ -72,27 +71,30 @@ export class UserEncoder {
     }
     const itemIds = options.itemIds ?? runIds;
     if (!itemIds) throw new InputError(`${runDir} has no ${RUN_IDS_FILE}, and no item ids were given`);
-    const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
-    if (model.numItems !== itemIds.length) {
-      throw new InputError(
-        `${modelDir} has ${model.numItems} items but ${itemIds.length} item ids were given`,
-      );
+    const space = await loadUserSpace(runDir);
+    const numItems = space.items.length / space.dim;
+    if (numItems !== itemIds.length) {
+      throw new InputError(`${itemsFile} has ${numItems} items but ${itemIds.length} item ids were given`);
     }
-    const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
-    return new UserEncoder(recommender, itemIds, sha256OfFile(itemsFile), runDir);
+    return new UserEncoder(space, itemIds, sha256OfFile(itemsFile), runDir);
   }
 
   get dim(): number {
-    return this.recommender.trained.options.dim;
+    return this.space.dim;
   }
 
-  /** The most actions the model reads (its `maxLength`); older ones do not change the embedding. */
+  /** The most actions the model reads (PinnerFormer's `maxLength`; LightGCN reads all of them). */
   get maxLength(): number {
-    return this.recommender.trained.options.maxLength;
+    return this.space.maxLength;
   }
 
   get hasTimestamps(): boolean {
-    return this.recommender.timestamps;
+    return this.space.hasTimestamps;
+  }
+
+  /** Which global model's space the embeddings are in. */
+  get model(): UserSpace['model'] {
+    return this.space.model;
   }
 
   /** The item table row of an item id, or -1 when the model does not know it. */
@@ -126,7 +128,7 @@ export class UserEncoder {
 
   /** Long-term user embeddings, [n × dim]; a row of zeros for an empty sequence (as training writes it). */
   embed(sequences: ActionSequence[]): Float32Array {
-    const table = this.recommender.embedSequences(sequences);
+    const table = this.space.embedSequences(sequences);
     const dim = this.dim;
     sequences.forEach((s, u) => {
       if (s.items.length === 0) table.fill(0, u * dim, (u + 1) * dim);

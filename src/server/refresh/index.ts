@@ -1,5 +1,5 @@
 /** The server's refresh job: re-embeds users with new events using the global PinnerFormer, on a cadence. */
-export { type EncoderInput, RUN_ITEMS_FILE, RUN_MODEL_DIR, sha256OfFile, UserEncoder } from './encoder.ts';
+export { type EncoderInput, runItemsFile, sha256OfFile, UserEncoder } from './encoder.ts';
 export {
   type RefreshEncoder,
   RefreshJob,

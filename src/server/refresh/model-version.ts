@@ -28,7 +28,7 @@ export class BundleMismatchError extends InputError {
 /**
  * The version of the latest bundle in a registry folder (`<modelsDir>/latest.json` → `<version>/`) whose
  * f32 item table is the one the run trained: a bundle built from a run ships the run's
- * `pinnerformer/items.f32` bytes unchanged (`buildBundle` reads them with `readTable` and writes the same
+ * item table (its retrieval space's `items.f32`) bytes unchanged (`buildBundle` reads them with `readTable` and writes the same
  * bytes back), so the manifest's SHA-256 of that table names the run. Anything else is refused.
  */
 export async function matchLatestBundle(modelsDir: string, itemsSha256: string): Promise<MatchedBundle> {
@@ -47,7 +47,7 @@ export async function matchLatestBundle(modelsDir: string, itemsSha256: string):
     const found = table ? `sha256 ${table.sha256.slice(0, 12)}…` : 'no f32 item table';
     throw new BundleMismatchError(
       `the latest bundle ${version} in ${modelsDir} was not built from this run: its f32 item table has ${found}, ` +
-        `the run's pinnerformer/items.f32 has sha256 ${itemsSha256.slice(0, 12)}…; refusing to write server ` +
+        `the run's item table has sha256 ${itemsSha256.slice(0, 12)}…; refusing to write server ` +
         'embeddings into another vector space (rebuild the bundle from this run, or point at the run it came from)',
       version,
       itemsSha256,

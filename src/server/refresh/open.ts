@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { InputError } from '../../core/errors.ts';
 import type { Store } from '../store/types.ts';
-import { RUN_ITEMS_FILE, sha256OfFile, UserEncoder } from './encoder.ts';
+import { runItemsFile, sha256OfFile, UserEncoder } from './encoder.ts';
 import { RefreshJob, type RefreshJobOptions } from './job.ts';
 import { matchLatestBundle } from './model-version.ts';
 
@@ -15,14 +14,14 @@ export interface OpenRefreshJobOptions extends Omit<RefreshJobOptions, 'store' |
 }
 
 /**
- * A refresh job over the run's PinnerFormer, labelled with the latest bundle's version, once that
+ * A refresh job over the run's retrieval space, labelled with the latest bundle's version, once that
  * bundle's f32 item table is shown to be the run's (same SHA-256). Throws an InputError when the run or a
  * published bundle is missing, and a BundleMismatchError when the latest bundle came from another run.
  */
 export async function openRefreshJob(options: OpenRefreshJobOptions): Promise<RefreshJob> {
   const { store, runDir, modelsDir, ...jobOptions } = options;
-  const itemsFile = join(runDir, RUN_ITEMS_FILE);
   if (!existsSync(runDir)) throw new InputError(`the training run ${runDir} does not exist`);
+  const itemsFile = runItemsFile(runDir);
   if (!existsSync(itemsFile)) {
     throw new InputError(
       `${runDir} is not a trained run: ${itemsFile} is missing (train one with \`edgerec train --protocol temporal\`)`,

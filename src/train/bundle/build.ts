@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type {
   BundleCatalog,
   BundleManifest,
@@ -14,11 +13,12 @@ import { buildSplit } from '../../core/eval/split.ts';
 import { decodeF16, dequantizeTableI8, encodeF16, quantizeTableI8 } from '../../core/quantize/index.ts';
 import { Random } from '../../core/random.ts';
 import { CONTEXT_FEATURES, DEFAULT_UTILITY_WEIGHTS } from '../../core/ranking/index.ts';
-import { loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
-import { readRunManifest, readTable } from '../pipeline.ts';
+import { readRunManifest } from '../pipeline.ts';
 import { itemStatsBefore } from '../ranker/examples.ts';
 import { HEADS } from '../ranker/model.ts';
 import { headAucs } from '../ranker/train.ts';
+import { loadUserSpace } from '../space/index.ts';
+import { initTraining } from '../tf/backend.ts';
 import { type EdgeOptions, type EdgeStageProgress, edgeWindows, trainEdgeModels } from './edge-models.ts';
 import { type SnapshotTraining, trainFeatureSnapshot } from './feature-snapshot.ts';
 import { encoderUsers, rankerMetrics, rankerProbabilities, retrievalMetrics } from './metrics.ts';
@@ -92,12 +92,11 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   }
   const { dataset } = options;
   const seed = options.edge?.seed ?? run.seed;
-  const { model, hasTimestamps } = await loadPinnerFormer(
-    join(options.checkpointDir, 'pinnerformer', 'model'),
-  );
-  const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
-  const items = readTable(join(options.checkpointDir, 'pinnerformer', 'items.f32'));
-  const dim = model.options.dim;
+  // The space the browser scans and the server serves: the run's validation choice (run.json `retrieval`).
+  const teacher = await loadUserSpace(options.checkpointDir);
+  // The edge models train on tfjs-wasm whichever space it is (LightGCN's loads without tfjs).
+  await initTraining();
+  const { items, dim } = teacher;
   const snapshot =
     options.snapshot === false
       ? undefined
@@ -238,6 +237,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
     encoders,
     utility: { weights: { ...DEFAULT_UTILITY_WEIGHTS } },
     context: [...CONTEXT_FEATURES] as string[],
+    ...(run.retrieval ? { retrieval: run.retrieval } : {}),
     defaultRanker: {
       fusion: edge.fusion,
       validation: {

@@ -4,7 +4,7 @@ import { temporalCutoffs } from '../../core/eval/split.ts';
 import { Random } from '../../core/random.ts';
 import { type DistillOptions, type DistillResult, distillEncoder } from '../encoder/distill.ts';
 import type { CompactEncoder } from '../encoder/model.ts';
-import { actionSequences, type PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import { actionSequences } from '../pinnerformer/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import { buildExamples } from '../ranker/examples.ts';
 import { EARLY_FUSION, type RankerShape, STUDENT_SHAPE, TEACHER_SHAPE } from '../ranker/model.ts';
@@ -15,6 +15,7 @@ import {
   type RankerTrainResult,
   trainRanker,
 } from '../ranker/train.ts';
+import type { UserSpace } from '../space/index.ts';
 import { longTermSnapshot, sequencesBefore, sessionEmbeddings, sessionSequences } from './snapshots.ts';
 
 /**
@@ -64,7 +65,7 @@ export interface RankerPair {
  * the ranker trains on: out of sample there as the served models' are on validation and test.
  */
 export interface FeatureSnapshot {
-  teacher: PinnerFormerRecommender;
+  teacher: UserSpace;
   items: Float32Array;
 }
 
@@ -93,7 +94,7 @@ export interface EdgeOptions {
 
 function windowData(
   dataset: Dataset,
-  teacher: PinnerFormerRecommender,
+  teacher: UserSpace,
   encoder: CompactEncoder,
   sequences: ActionSequence[],
   items: Float32Array,
@@ -122,7 +123,7 @@ function windowData(
  */
 export function trainEdgeModels(
   dataset: Dataset,
-  teacher: PinnerFormerRecommender,
+  teacher: UserSpace,
   items: Float32Array,
   options: EdgeOptions,
   onProgress: (p: EdgeStageProgress) => void = () => {},
@@ -131,7 +132,7 @@ export function trainEdgeModels(
   const windows = edgeWindows(dataset);
   const sequences = actionSequences(dataset.log, dataset.users.size, dataset.hasTimestamps);
   const itemDim = items.length / dataset.items.size;
-  const distill = (from: PinnerFormerRecommender, table: Float32Array, before: number, label: string) =>
+  const distill = (from: UserSpace, table: Float32Array, before: number, label: string) =>
     distillEncoder(
       from,
       sequencesBefore(sequences, before),

@@ -1,18 +1,20 @@
 import { join } from 'node:path';
 import type { Dataset } from '../../core/dataset.ts';
 import { filterLog } from '../../core/interactions.ts';
-import { loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import {
   type RunManifest,
-  readTable,
   type StageProgress,
+  type TrainModel,
   type TrainRunOptions,
   trainGlobalModels,
 } from '../pipeline.ts';
+import { loadUserSpace } from '../space/index.ts';
 import type { FeatureSnapshot } from './edge-models.ts';
 
 /** What the snapshot may set apart from the served run (the rest — seed, positives, features — it copies). */
-export type SnapshotTraining = Partial<Pick<TrainRunOptions, 'timeBudgetSeconds' | 'gnn' | 'pinnerformer'>>;
+export type SnapshotTraining = Partial<
+  Pick<TrainRunOptions, 'timeBudgetSeconds' | 'gnn' | 'pinnerformer' | 'lightgcn'>
+>;
 
 export const SNAPSHOT_DIR = 'ranker-snapshot';
 
@@ -34,6 +36,7 @@ export async function trainFeatureSnapshot(
   const { log } = dataset;
   const earlier: Dataset = { ...dataset, log: filterLog(log, (r) => log.ts[r] < before) };
   const dir = join(checkpointDir, SNAPSHOT_DIR);
+  const space = run.retrieval?.model ?? 'pinnerformer';
   await trainGlobalModels(
     earlier,
     run.data,
@@ -46,14 +49,15 @@ export async function trainFeatureSnapshot(
       timeBudgetSeconds: options.timeBudgetSeconds ?? Number.POSITIVE_INFINITY,
       gnn: { ...epochsOf(run, 'gnn', 'epochs'), ...options.gnn },
       pinnerformer: { ...epochsOf(run, 'pinnerformer', 'maxEpochs'), ...options.pinnerformer },
+      lightgcn: { ...lightGcnEpochs(run), ...options.lightgcn },
+      // The snapshot trains the served run's space only: its features must live where the served ones do.
+      models: snapshotModels(run),
+      retrieval: space,
     },
     onProgress,
   );
-  const { model, hasTimestamps } = await loadPinnerFormer(join(dir, 'pinnerformer', 'model'));
-  return {
-    teacher: PinnerFormerRecommender.fromModel(model, hasTimestamps),
-    items: readTable(join(dir, 'pinnerformer', 'items.f32')),
-  };
+  const teacher = await loadUserSpace(dir, space);
+  return { teacher, items: teacher.items };
 }
 
 /** `{ [key]: epochs the served run's stage trained }`, or nothing when run.json does not say. */
@@ -64,4 +68,18 @@ function epochsOf<K extends string>(
 ): Partial<Record<K, number>> {
   const epochs = run.stages[stage]?.epochs?.length;
   return epochs ? ({ [key]: epochs } as Partial<Record<K, number>>) : {};
+}
+
+/** The served run's models, less the retrieval candidate it did not choose (runs before --models: theirs). */
+function snapshotModels(run: RunManifest): TrainModel[] {
+  const served = run.models ?? ['gnn', 'pinnerformer'];
+  const space = run.retrieval?.model ?? 'pinnerformer';
+  const other = space === 'pinnerformer' ? 'lightgcn' : 'pinnerformer';
+  return served.filter((m) => m !== other && !(m === 'gnn' && space === 'lightgcn'));
+}
+
+/** LightGCN for at most the served run's kept epochs (its early stopping may end it sooner). */
+function lightGcnEpochs(run: RunManifest): { maxEpochs?: number } {
+  const best = run.stages.lightgcn?.bestEpoch;
+  return best !== undefined ? { maxEpochs: best + 1 } : {};
 }

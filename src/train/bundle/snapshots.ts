@@ -1,9 +1,9 @@
 import type { ActionWindow, EncoderInput } from '../../core/sequence/index.ts';
 import { encoderInput, tableRows } from '../../core/sequence/index.ts';
 import type { CompactEncoder } from '../encoder/model.ts';
-import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import type { Session } from '../ranker/examples.ts';
+import type { UserSpace } from '../space/index.ts';
 
 /** Number of a time-sorted sequence's actions strictly before `time`. */
 export function countBefore(ts: Float64Array, time: number): number {
@@ -33,7 +33,7 @@ export function sequencesBefore(sequences: ActionSequence[], time: number): Acti
 
 /** The server's long-term embedding of every user as of `time`, [users × dim] (zeros for no history). */
 export function longTermSnapshot(
-  teacher: PinnerFormerRecommender,
+  teacher: Pick<UserSpace, 'embedSequences'>,
   sequences: ActionSequence[],
   time: number,
 ): Float32Array {

@@ -1,7 +1,7 @@
 import { Random } from '../../core/random.ts';
 import { type ActionWindow, type EncoderInput, encoderInput, tableRows } from '../../core/sequence/index.ts';
-import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
+import type { UserSpace } from '../space/index.ts';
 import { tf } from '../tf/backend.ts';
 import { BestWeights } from '../tf/best-weights.ts';
 import { epochBatches } from '../tf/epoch-batches.ts';
@@ -73,7 +73,7 @@ function sampleWindows(sequences: ActionSequence[], users: number[], perUser: nu
 }
 
 function targetsFor(
-  teacher: PinnerFormerRecommender,
+  teacher: Pick<UserSpace, 'embedSequences'>,
   sequences: ActionSequence[],
   cuts: { user: number; end: number }[],
 ): Targets {
@@ -109,7 +109,7 @@ function meanCosine(encoder: CompactEncoder, targets: Targets, rows: (w: ActionW
  * final item table. Early stopping on held-out users' cosine; the best epoch's weights are kept.
  */
 export function distillEncoder(
-  teacher: PinnerFormerRecommender,
+  teacher: Pick<UserSpace, 'embedSequences'>,
   sequences: ActionSequence[],
   itemTable: Float32Array,
   overrides: Partial<DistillOptions> = {},

@@ -1,7 +1,7 @@
 import type { FitHooks, Recommender, TrainingData } from '../../core/eval/model.ts';
 import { derivedRandom, Random } from '../../core/random.ts';
 import { type BprBatch, bprLossAndGradient } from './bpr-gradient.ts';
-import { normalizedAdjacency, Propagation } from './propagation.ts';
+import { foldInUser, normalizedAdjacency, Propagation } from './propagation.ts';
 
 export interface LightGcnOptions {
   dim: number;
@@ -15,6 +15,12 @@ export interface LightGcnOptions {
   validateEvery: number;
   patience: number;
   seed: number;
+  /**
+   * How a user is scored: `learned` — their propagated row (training-split users only); `fold-in` — from
+   * the history the harness passes (train, or train + validation at test), as a user outside the graph
+   * would be, which is how a bundle's server and device compute user embeddings.
+   */
+  users: 'learned' | 'fold-in';
 }
 
 // The paper's dimension, layers and L2 (He et al. 2020, §4.1.2: d 64, K 3, L2 1e-4). Its batch of 2,048
@@ -31,6 +37,7 @@ const DEFAULTS: LightGcnOptions = {
   validateEvery: 5,
   patience: 3,
   seed: 1,
+  users: 'learned',
 };
 
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
@@ -47,6 +54,8 @@ export class LightGcnRecommender implements Recommender {
   private numUsers = 0;
   /** Propagated (final) embeddings, users then items: what scores are dot products of. */
   private final = new Float32Array(0);
+  /** Item rows of the fold-in table (see `Propagation.foldIn`), from the kept epoch's layer-0 weights. */
+  private foldIn = new Float32Array(0);
   private epochsRun = 0;
   private bestEpoch = 0;
   private readonly curve: [number, number][] = [];
@@ -62,6 +71,8 @@ export class LightGcnRecommender implements Recommender {
     }
     if (!(this.options.learningRate > 0))
       throw new RangeError(`LightGCN option learningRate must be > 0, got ${this.options.learningRate}`);
+    if (this.options.users !== 'learned' && this.options.users !== 'fold-in')
+      throw new RangeError(`LightGCN option users must be learned or fold-in, got ${this.options.users}`);
     if (!(this.options.l2 >= 0))
       throw new RangeError(`LightGCN option l2 must be >= 0, got ${this.options.l2}`);
   }
@@ -83,6 +94,7 @@ export class LightGcnRecommender implements Recommender {
     const gradFinal = new Float32Array(size);
     const grad = new Float32Array(size);
     this.final = final;
+    this.foldIn = new Float32Array(numItems * dim);
 
     const trainable: number[] = [];
     for (let u = 0; u < numUsers; u++) {
@@ -103,6 +115,7 @@ export class LightGcnRecommender implements Recommender {
     let best = Number.NEGATIVE_INFINITY;
     let sinceBest = 0;
     let snapshot: Float32Array | undefined;
+    let bestWeights: Float32Array | undefined;
     let step = 0;
     this.curve.length = 0;
     for (let epoch = 1; epoch <= maxEpochs && trainable.length > 0; epoch++) {
@@ -132,6 +145,7 @@ export class LightGcnRecommender implements Recommender {
       hooks.onProgress?.(epoch, maxEpochs, 'epochs');
       if (!hooks.validate || (epoch % this.options.validateEvery !== 0 && epoch !== maxEpochs)) continue;
       propagation.run(weights, final);
+      if (this.options.users === 'fold-in') propagation.foldIn(weights, numUsers, this.foldIn);
       const value = hooks.validate();
       this.curve.push([epoch, value]);
       if (value > best) {
@@ -139,6 +153,7 @@ export class LightGcnRecommender implements Recommender {
         sinceBest = 0;
         this.bestEpoch = epoch;
         snapshot = final.slice();
+        bestWeights = weights.slice();
       } else if (++sinceBest >= this.options.patience) {
         break;
       }
@@ -149,21 +164,33 @@ export class LightGcnRecommender implements Recommender {
       propagation.run(weights, final);
       this.bestEpoch = this.epochsRun;
     }
+    propagation.foldIn(bestWeights ?? weights, numUsers, this.foldIn);
     this.propagationSeconds = propagation.seconds;
     this.fitSeconds = (performance.now() - started) / 1000;
     hooks.onProgress?.(maxEpochs, maxEpochs, 'epochs');
   }
 
-  score(user: number, _history: Int32Array, candidates: Int32Array, out: Float32Array): void {
+  score(user: number, history: Int32Array, candidates: Int32Array, out: Float32Array): void {
     const { dim } = this.options;
     const f = this.final;
-    const pu = user * dim;
+    let query = f;
+    let pu = user * dim;
+    if (this.options.users === 'fold-in') {
+      query = new Float32Array(dim);
+      foldInUser(this.foldIn, dim, history, query);
+      pu = 0;
+    }
     for (let c = 0; c < candidates.length; c++) {
       const q = (this.numUsers + candidates[c]) * dim;
       let s = 0;
-      for (let d = 0; d < dim; d++) s += f[pu + d] * f[q + d];
+      for (let d = 0; d < dim; d++) s += query[pu + d] * f[q + d];
       out[c] = s;
     }
+  }
+
+  /** Items × dim: a user outside the graph embeds as (1/sqrt|W|)·Σ of these rows over their items W. */
+  foldInTable(): Float32Array {
+    return this.foldIn.slice();
   }
 
   /** The propagated item table (items × dim, row-major): what a retrieval index scans. */

@@ -74,4 +74,44 @@ export class Propagation {
     }
     this.seconds += (performance.now() - started) / 1000;
   }
+
+  /**
+   * Item rows of the fold-in table, out[i] = (Σ_{k<K} (Â^k E)_i) / ((K + 1)·sqrt(d_i)): a user who is not in
+   * the graph, with item set W and a zero layer-0 row, has the final embedding (1/sqrt|W|)·Σ_{i∈W} out[i],
+   * which is exactly what K propagations would give that user (their layer k + 1 is Σ_i (Â^k E)_i/sqrt(|W|d_i)).
+   */
+  foldIn(input: Float32Array, numUsers: number, out: Float32Array): void {
+    const { dim, layers, adjacency } = this;
+    const numItems = adjacency.rows - numUsers;
+    const sum = new Float32Array(numItems * dim);
+    let current = input;
+    for (let k = 0; k < layers; k++) {
+      if (k > 0) {
+        const target = k % 2 === 1 ? this.layer : this.next;
+        multiplyDense(adjacency, current, dim, target);
+        current = target;
+      }
+      for (let i = 0; i < sum.length; i++) sum[i] += current[numUsers * dim + i];
+    }
+    for (let i = 0; i < numItems; i++) {
+      const degree = adjacency.offsets[numUsers + i + 1] - adjacency.offsets[numUsers + i];
+      const scale = degree > 0 ? 1 / ((layers + 1) * Math.sqrt(degree)) : 0;
+      for (let d = 0; d < dim; d++) out[i * dim + d] = sum[i * dim + d] * scale;
+    }
+  }
+}
+
+/** A new user's final LightGCN embedding from the items they engaged with (each counted once). */
+export function foldInUser(
+  foldInTable: Float32Array,
+  dim: number,
+  items: Iterable<number>,
+  out: Float32Array,
+): void {
+  out.fill(0);
+  const distinct = new Set(items);
+  if (distinct.size === 0) return;
+  for (const i of distinct) for (let d = 0; d < dim; d++) out[d] += foldInTable[i * dim + d];
+  const scale = 1 / Math.sqrt(distinct.size);
+  for (let d = 0; d < dim; d++) out[d] *= scale;
 }

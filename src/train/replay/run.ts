@@ -4,7 +4,6 @@
  * at the browser's arithmetic) and the exact CPU retrieval scan.
  */
 
-import { join } from 'node:path';
 import { Bundle, type DecodedItemTable, type ModelEntry } from '../../core/bundle/index.ts';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
@@ -19,9 +18,10 @@ import { longTermSnapshot } from '../bundle/snapshots.ts';
 import { loadDataset } from '../data/load.ts';
 import { resolveBundleDir } from '../lab/source.ts';
 import { createSession, runOnce } from '../onnx/run.ts';
-import { actionSequences, loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import { actionSequences } from '../pinnerformer/index.ts';
 import { readRunManifest } from '../pipeline.ts';
 import { itemStatsBefore } from '../ranker/examples.ts';
+import { loadUserSpace } from '../space/index.ts';
 
 export const REPLAY_SPLITS = ['valid', 'test'] as const;
 export type ReplaySplit = (typeof REPLAY_SPLITS)[number];
@@ -72,8 +72,8 @@ export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRu
       : { from: windows.testStart, to: windows.end };
 
   stage('long-term embeddings');
-  const { model, hasTimestamps } = await loadPinnerFormer(join(options.checkpoint, 'pinnerformer', 'model'));
-  const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+  // The run's retrieval space: the one the bundle's table (and its server's embeddings) are in.
+  const teacher = await loadUserSpace(options.checkpoint);
   const sequences = actionSequences(dataset.log, dataset.users.size, dataset.hasTimestamps);
   const longTerm = longTermSnapshot(teacher, sequences, window.from);
 

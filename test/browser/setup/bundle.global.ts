@@ -98,6 +98,8 @@ async function buildTinyBundle(): Promise<void> {
     gnnFeatures: true,
     gnn: { epochs: 1, stepsPerEpoch: 20 },
     pinnerformer: { maxEpochs: 2 },
+    // PinnerFormer's space, as every browser test expects of this bundle (lightgcn-space.test.ts has its own).
+    models: ['gnn', 'pinnerformer'],
   });
   const t2 = performance.now();
   const report = await buildBundle({

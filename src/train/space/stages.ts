@@ -1,0 +1,130 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { evaluate, trainingData } from '../../core/eval/harness.ts';
+import type { FitHooks, Recommender } from '../../core/eval/model.ts';
+import type { EvalSplit } from '../../core/eval/split.ts';
+import { LightGcnRecommender } from '../lightgcn/index.ts';
+import { foldInUser } from '../lightgcn/propagation.ts';
+import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import {
+  type RunManifest,
+  readTable,
+  type StageProgress,
+  type TrainRunOptions,
+  VALIDATION_USERS,
+  writeTable,
+} from '../pipeline.ts';
+import { RUN_SPACE_FILES } from './load.ts';
+import { chooseRetrievalModel, type RetrievalChoice, type RetrievalModel } from './retrieval-space.ts';
+
+/** The retrieval metric a run's candidates are compared on (and LightGCN stops early on) per protocol. */
+export function retrievalMetric(split: EvalSplit): 'Recall@20' | 'NDCG@10' {
+  return split.protocol === 'sasrec' ? 'NDCG@10' : 'Recall@20';
+}
+
+function validationScore(model: Recommender, split: EvalSplit, seed: number): number {
+  const metric = retrievalMetric(split);
+  return evaluate(model, split, 'valid', { seed, sampleUsers: VALIDATION_USERS, ks: [20] }).metrics[metric];
+}
+
+/** LightGCN's tables as a recommender whose users are folded in from the history the harness passes. */
+export class LightGcnFoldIn implements Recommender {
+  readonly name = 'lightgcn';
+  constructor(
+    readonly items: Float32Array,
+    readonly foldIn: Float32Array,
+    readonly dim: number,
+  ) {}
+  async fit(): Promise<void> {}
+  score(_user: number, history: Int32Array, candidates: Int32Array, out: Float32Array): void {
+    const { dim, items } = this;
+    const query = new Float32Array(dim);
+    foldInUser(this.foldIn, dim, history, query);
+    for (let c = 0; c < candidates.length; c++) {
+      const row = candidates[c] * dim;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += query[d] * items[row + d];
+      out[c] = s;
+    }
+  }
+}
+
+/**
+ * Trains LightGCN (users folded in, as a bundle serves them), early-stopped on the run's retrieval metric
+ * on validation; writes `lightgcn/items.f32` and `lightgcn/fold-in.f32`. A finished stage is reloaded.
+ */
+export async function trainLightGcnStage(
+  split: EvalSplit,
+  outDir: string,
+  options: TrainRunOptions,
+  manifest: RunManifest,
+  save: () => void,
+  onProgress: (p: StageProgress) => void,
+): Promise<LightGcnFoldIn> {
+  const files = RUN_SPACE_FILES.lightgcn;
+  const itemsFile = join(outDir, files.items);
+  const foldInFile = join(outDir, files.model);
+  const dim = options.lightgcn?.dim ?? 64;
+  if (existsSync(itemsFile) && existsSync(foldInFile))
+    return new LightGcnFoldIn(readTable(itemsFile), readTable(foldInFile), dim);
+  mkdirSync(join(outDir, 'lightgcn'), { recursive: true });
+  const started = performance.now();
+  const model = new LightGcnRecommender({ seed: options.seed, ...options.lightgcn, users: 'fold-in' });
+  const hooks: FitHooks = {
+    validate: () => validationScore(model, split, options.seed),
+    onProgress: (done, total) =>
+      onProgress({ stage: 'lightgcn', done, total, note: `epoch ${done}/${total}` }),
+  };
+  await model.fit(trainingData(split), hooks);
+  const items = model.itemTable();
+  const foldIn = model.foldInTable();
+  writeTable(itemsFile, items);
+  writeTable(foldInFile, foldIn);
+  const described = model.describe();
+  const seconds = (performance.now() - started) / 1000;
+  manifest.stages.lightgcn = {
+    seconds,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    // 0-based, as every stage's record.
+    bestEpoch: (described.bestEpoch as number) - 1,
+    options: { ...options.lightgcn, users: 'fold-in', validation: described.validation },
+  };
+  manifest.tables[files.items] = [split.numItems, dim];
+  manifest.tables[files.model] = [split.numItems, dim];
+  save();
+  return new LightGcnFoldIn(items, foldIn, dim);
+}
+
+/**
+ * Scores each trained candidate on the validation stage with the run's retrieval metric and keeps the
+ * winner (or the model `--retrieval` names, still recording the scores). A resumed run keeps its choice.
+ */
+export function chooseRetrievalSpace(
+  split: EvalSplit,
+  options: TrainRunOptions,
+  candidates: { pinnerformer?: PinnerFormerRecommender; lightgcn?: LightGcnFoldIn },
+  previous: RetrievalChoice | undefined,
+): RetrievalChoice {
+  const forced = options.retrieval && options.retrieval !== 'auto' ? options.retrieval : undefined;
+  const trained = (Object.keys(candidates) as RetrievalModel[]).filter((m) => candidates[m]);
+  const metric = retrievalMetric(split);
+  if (previous && previous.metric === metric && trained.every((m) => previous.validation[m] !== undefined)) {
+    const model = forced ?? chooseRetrievalModel(previous.validation);
+    return {
+      ...previous,
+      model,
+      chosenBy: forced ? 'forced' : trained.length > 1 ? 'validation' : 'only-candidate',
+    };
+  }
+  const validation: RetrievalChoice['validation'] = {};
+  for (const m of trained)
+    validation[m] =
+      Math.round(validationScore(candidates[m] as Recommender, split, options.seed) * 1e6) / 1e6;
+  const model = forced ?? chooseRetrievalModel(validation);
+  return {
+    model,
+    chosenBy: forced ? 'forced' : trained.length > 1 ? 'validation' : 'only-candidate',
+    metric,
+    validation,
+  };
+}
