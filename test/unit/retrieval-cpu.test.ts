@@ -9,6 +9,7 @@ import { CpuRetriever, scanTopK, sortEntries } from '../../src/engine/retrieval/
 import {
   beginQuery,
   CONTROL,
+  F32_BLOCK,
   type KernelExports,
   loadKernel,
   PAGE,
@@ -115,6 +116,60 @@ describe('CPU retrieval: the TS scan and the wasm kernel equal referenceTopK', (
     expect([js.backend, js.threads]).toEqual(['js', 1]);
     const wasm = await wasmRetriever(table);
     expect([wasm.backend, wasm.threads]).toEqual(['wasm', 1]);
+  });
+});
+
+describe('the f32 kernel: sixteen-row blocks, dimension-major', () => {
+  it('writeTable puts element (16b + l, d) at float 16·b·dim + 16·d + l, the padding zero', () => {
+    const dim = 5;
+    const table = makeTable('f32', 37, dim, { seed: 3 });
+    const layout = planLayout(table, 'simd', 1);
+    const pages = Math.ceil(layout.bytes / PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    writeTable(memory.buffer, layout, table);
+    const rows = new Float32Array(memory.buffer, layout.rows, 48 * dim); // 37 rows padded to 3 blocks
+    const values = table.values as Float32Array;
+    for (let r = 0; r < 48; r++)
+      for (let d = 0; d < dim; d++)
+        expect(rows[(r >> 4) * F32_BLOCK * dim + F32_BLOCK * d + (r & 15)], `row ${r} dim ${d}`).toBe(
+          r < 37 ? values[r * dim + d] : 0,
+        );
+  });
+
+  it('chunks start on a block for every dimension (threads scan whole blocks)', () => {
+    for (const dim of [1, 8, 13, 37, 64, 100, 256, 1024]) {
+      const layout = planLayout(makeTable('f32', 40_000, dim), 'simd', 2);
+      expect(layout.chunkRows % F32_BLOCK, `dim ${dim}`).toBe(0);
+    }
+  });
+
+  it('exact at every count around a block edge, and over ranges that end inside a block', async () => {
+    for (const count of [15, 16, 17, 31, 32, 33, 47, 63, 65]) {
+      const table = makeTable('f32', count, 24, { duplicateEvery: 4, seed: count });
+      await expectExact(table, makeQueries(2, 24), [1, 5, count]);
+    }
+    // One instance scanning [0, 16) then [16, count): two calls on one heap, as a thread does its chunks.
+    const table = makeTable('f32', 45, 24, { seed: 9 });
+    const kernelModule = (await loadKernel(false, 'simd'))!;
+    const layout = planLayout(table, kernelModule.flavor, 1);
+    const pages = Math.ceil(layout.bytes / PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    writeTable(memory.buffer, layout, table);
+    const kernel = (await WebAssembly.instantiate(kernelModule.module, { env: { memory } }))
+      .exports as unknown as KernelExports;
+    const query = makeQueries(1, 24)[0];
+    writeQuery(memory.buffer, layout, query, undefined, undefined);
+    beginQuery(kernel, layout, 0, 7, false);
+    scanRange(kernel, layout, 0, 16, 1);
+    const n = scanRange(kernel, layout, 16, 45, 1);
+    const heapF = new Float32Array(memory.buffer, layout.heaps[0], 2 * n);
+    const heapI = new Int32Array(memory.buffer, layout.heaps[0], 2 * n);
+    const merged = sortEntries(
+      Array.from({ length: n }, (_, i) => heapF[2 * i]),
+      Array.from({ length: n }, (_, i) => heapI[2 * i + 1]),
+      7,
+    );
+    expect(firstDifference(merged, referenceTopK(table, query, 7))).toBeUndefined();
   });
 });
 
