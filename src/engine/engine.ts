@@ -333,8 +333,10 @@ export class Engine {
     k: number,
   ): Promise<RecommendResult> {
     const t0 = performance.now();
-    const user = (await storage.userState(options.userId)) ?? emptyUserState(options.userId);
-    const { events, actions } = await this.localActions(state, storage, options.userId);
+    // The user's state and recent events in one read-only transaction (encode's share of the latency).
+    const snapshot = await storage.userSnapshot(options.userId, RECENT_EVENTS);
+    const user = snapshot.user ?? emptyUserState(options.userId);
+    const { events, actions } = localActionsOf(state, snapshot.events);
     // The server's long-term embedding lives in the space of one item table: only this version's counts.
     const long =
       user.longTerm && user.longTerm.modelVersion === state.manifest.version
@@ -401,9 +403,7 @@ export class Engine {
     storage: EngineStorage,
     userId: string,
   ): Promise<{ events: Event[]; actions: Event[] }> {
-    const events = (await storage.recentEvents(userId, RECENT_EVENTS)).sort((a, b) => a.ts - b.ts);
-    const actions = events.filter((e) => e.action !== 'impression' && state.index.has(e.itemId));
-    return { events, actions };
+    return localActionsOf(state, await storage.recentEvents(userId, RECENT_EVENTS));
   }
 
   /**
@@ -657,6 +657,13 @@ function checkRequest(request: RecommendRequest): number {
 function isDefaultFusion(manifest: BundleManifest, entry: ModelEntry): boolean {
   if (entry.kind !== 'ranker') return true;
   return (entry.fusion ?? 'late') === (manifest.defaultRanker?.fusion ?? 'late');
+}
+
+/** Recent events oldest first, and the actions among them on items this bundle knows. */
+function localActionsOf(state: ModelState, recent: Event[]): { events: Event[]; actions: Event[] } {
+  const events = recent.sort((a, b) => a.ts - b.ts);
+  const actions = events.filter((e) => e.action !== 'impression' && state.index.has(e.itemId));
+  return { events, actions };
 }
 
 /** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */

@@ -421,6 +421,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
     };
     live.push(entry);
     const started = performance.now();
+    const phases: Record<string, [number, number]> = {};
     try {
       let lastProgress = performance.now();
       let lastPhase = 'start';
@@ -433,6 +434,9 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         worker,
         onProgress: (p) => {
           lastProgress = performance.now();
+          // Cold-start profile: when each phase (download, verify, compile, warmup, …) was first and last seen.
+          const at = Math.round(lastProgress - started);
+          phases[p.phase] = [phases[p.phase]?.[0] ?? at, at];
           lastPhase = `${p.phase}${p.file ? ` ${p.file}` : ''}`;
           if (config.verbose)
             log(
@@ -482,6 +486,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         init_ms: Math.round(initMs),
         first_recommend_ms: round3(firstMs),
         cold_start_ms: Math.round(initMs + firstMs),
+        phases,
       };
       row.info = {
         backend: status.backend,

@@ -86,7 +86,13 @@ export interface RowResult {
   /** 1-minute load average of the machine before each of the row's turns (from the Node runner). */
   load?: number[];
   /** recommend: createRecommender (download, verify, compile, warm up) and the first recommend() after it. */
-  cold?: { init_ms: number; first_recommend_ms: number; cold_start_ms: number };
+  cold?: {
+    init_ms: number;
+    first_recommend_ms: number;
+    cold_start_ms: number;
+    /** ms since createRecommender when each load phase was first and last reported. */
+    phases: Record<string, [number, number]>;
+  };
   /** recommend: the engine's own stage timings (p50 ms), from RecommendResult.timings. */
   stages?: Record<string, number>;
   /** recommend: the same stage timings' p99 (ms). */
