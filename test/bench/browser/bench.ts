@@ -41,8 +41,9 @@ declare global {
   }
 }
 
-/** Calls (after two untimed) that decide a threaded peer's thread count. */
-const THREAD_PROBE_CALLS = 10;
+/** Timed calls per candidate that decide a threaded peer's thread count, in alternating rounds. */
+const THREAD_PROBE_CALLS = 12;
+const THREAD_PROBE_ROUNDS = 3;
 const INIT_TIMEOUT_MS = 15 * 60_000;
 const CALL_TIMEOUT_MS = 20 * 60_000;
 
@@ -243,7 +244,11 @@ const RETRIEVE_ROWS: [Impl, ItemDtype][] = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** A retrieval worker set up for one row: with each candidate thread count for THREADED_PEERS, the fastest. */
+/**
+ * A retrieval worker set up for one row. THREADED_PEERS are set up with every candidate thread count at
+ * once, then probed in alternation (THREAD_PROBE_ROUNDS rounds of a few calls each, so that a change in
+ * load falls on every candidate alike); the count with the lowest median goes on, the others are closed.
+ */
 async function setUpRetrieval(
   impl: Impl,
   dtype: ItemDtype,
@@ -252,8 +257,12 @@ async function setUpRetrieval(
   label: string,
 ): Promise<{ worker: RetrievalWorker; reply: WorkerReply & { kind: 'ready' } }> {
   const candidates = THREADED_PEERS.includes(impl) ? threadCandidates() : [undefined];
-  const trials: Record<string, number> = {};
-  let best: { worker: RetrievalWorker; reply: WorkerReply & { kind: 'ready' }; ms: number } | undefined;
+  const ready: {
+    threads: number | undefined;
+    worker: RetrievalWorker;
+    reply: WorkerReply & { kind: 'ready' };
+  }[] = [];
+  let lastError: unknown;
   for (const threads of candidates) {
     const worker = new RetrievalWorker();
     try {
@@ -262,27 +271,35 @@ async function setUpRetrieval(
         INIT_TIMEOUT_MS,
       );
       if (reply.kind !== 'ready') throw new Error(`unexpected reply ${reply.kind}`);
-      if (candidates.length === 1) return { worker, reply };
-      const probe = await worker.call(
-        { kind: 'run', from: BENCH_QUERIES - THREAD_PROBE_CALLS - 2, count: THREAD_PROBE_CALLS, warmup: 2 },
-        CALL_TIMEOUT_MS,
-      );
-      if (probe.kind !== 'samples') throw new Error(`unexpected reply ${probe.kind}`);
-      const ms = median(probe.ms);
-      trials[String(threads)] = Math.round(ms * 1000) / 1000;
-      if (!best || ms < best.ms) {
-        if (best) await closeWorker(best.worker);
-        best = { worker, reply, ms };
-      } else await closeWorker(worker);
+      ready.push({ threads, worker, reply });
     } catch (error) {
+      lastError = error;
       await closeWorker(worker);
-      if (!best && threads === candidates.at(-1)) throw error;
       log(`${label} ${impl} ${dtype} with ${threads} threads: ${message(error)}`);
     }
   }
-  if (!best) throw new Error('no thread count worked');
-  best.reply.info = { ...best.reply.info, threadTrials: trials };
-  return { worker: best.worker, reply: best.reply };
+  if (ready.length === 0) throw lastError ?? new Error('no thread count worked');
+  if (ready.length === 1 && candidates.length === 1) return ready[0];
+  const samples = ready.map(() => [] as number[]);
+  const perRound = Math.ceil(THREAD_PROBE_CALLS / THREAD_PROBE_ROUNDS);
+  for (let round = 0; round < THREAD_PROBE_ROUNDS; round++)
+    for (const [i, { worker }] of ready.entries()) {
+      const probe = await worker.call(
+        { kind: 'run', from: BENCH_QUERIES - 1 - round * (perRound + 1), count: perRound, warmup: 1 },
+        CALL_TIMEOUT_MS,
+      );
+      if (probe.kind !== 'samples') throw new Error(`unexpected reply ${probe.kind}`);
+      samples[i].push(...probe.ms);
+    }
+  const medians = samples.map(median);
+  const best = medians.indexOf(Math.min(...medians));
+  for (const [i, { worker }] of ready.entries()) if (i !== best) await closeWorker(worker);
+  const trials = Object.fromEntries(
+    ready.map(({ threads }, i) => [String(threads), Math.round(medians[i] * 1000) / 1000]),
+  );
+  const chosen = ready[best];
+  chosen.reply.info = { ...chosen.reply.info, threadTrials: trials };
+  return { worker: chosen.worker, reply: chosen.reply };
 }
 
 async function closeWorker(worker: RetrievalWorker): Promise<void> {
