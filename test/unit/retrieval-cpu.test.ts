@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
+import { Random } from '../../src/core/random.ts';
 import { type ExclusionBitset, referenceTopK } from '../../src/core/retrieval/index.ts';
 import { buildKernels, KERNEL_VARIANTS } from '../../src/engine/retrieval/cpu/gen-kernel.ts';
 import { CpuRetriever, scanTopK, sortEntries } from '../../src/engine/retrieval/cpu/index.ts';
@@ -119,6 +120,43 @@ describe('CPU retrieval: the TS scan and the wasm kernel equal referenceTopK', (
   });
 });
 
+describe("sortEntries (the merge of the threads' heaps)", () => {
+  /** Best first by score, equal scores by lower index; the scores kept as given (-0 stays -0). */
+  function expected(scores: number[], indices: number[], k: number) {
+    const order = scores.map((_, i) => i);
+    order.sort((a, b) => (scores[a] === scores[b] ? indices[a] - indices[b] : scores[b] - scores[a]));
+    const top = order.slice(0, Math.max(0, k));
+    return {
+      indices: Int32Array.from(top, (i) => indices[i]),
+      scores: Float32Array.from(top, (i) => scores[i]),
+    };
+  }
+
+  it('equals a comparator sort: ties, ±0, ±Infinity, negative and subnormal scores, any k', () => {
+    const random = new Random(5);
+    const pool = [0, -0, 1, -1, 0.5, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.25];
+    for (let trial = 0; trial < 200; trial++) {
+      const n = random.int(400) + 1;
+      const rows = new Set<number>();
+      while (rows.size < n) rows.add(random.int(trial % 2 ? 2 ** 21 : 5000));
+      const indices = [...rows];
+      const scores = indices.map(() =>
+        Math.fround(random.next() < 0.4 ? pool[random.int(pool.length)] : random.normal()),
+      );
+      for (const k of [0, 1, 10, n, n + 3]) {
+        const got = sortEntries(scores, indices, k);
+        expect(firstDifference(got, expected(scores, indices, k)), `trial ${trial} k ${k}`).toBeUndefined();
+      }
+    }
+  });
+
+  it('indices past 2^21 take the comparator sort, with the same answer', () => {
+    const indices = [2 ** 21 + 5, 3, 2 ** 30, 7, 2 ** 21];
+    const scores = [1, 1, 2, -0, 1].map(Math.fround);
+    expect(firstDifference(sortEntries(scores, indices, 5), expected(scores, indices, 5))).toBeUndefined();
+  });
+});
+
 describe('the f32 kernel: sixteen-row blocks, dimension-major', () => {
   it('writeTable puts element (16b + l, d) at float 16·b·dim + 16·d + l, the padding zero', () => {
     const dim = 5;
@@ -138,7 +176,7 @@ describe('the f32 kernel: sixteen-row blocks, dimension-major', () => {
 
   it('chunks start on a block for every dimension (threads scan whole blocks)', () => {
     for (const dim of [1, 8, 13, 37, 64, 100, 256, 1024]) {
-      const layout = planLayout(makeTable('f32', 40_000, dim), 'simd', 2);
+      const layout = planLayout(makeTable('f32', 16, dim), 'simd', 2);
       expect(layout.chunkRows % F32_BLOCK, `dim ${dim}`).toBe(0);
     }
   });
