@@ -16,7 +16,7 @@ import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
-import { wasmThreads } from './ort.ts';
+import { requestOrtThreads, wasmThreads } from './ort.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
@@ -125,6 +125,8 @@ export class Engine {
     }
     // A malformed serverUrl is refused now, not after the bundle has loaded.
     if (options.serverUrl) serverRoot(options.serverUrl);
+    if (options.modelThreads !== undefined && !requestOrtThreads(options.modelThreads))
+      console.warn('edgerec: modelThreads ignored: onnxruntime-web already runs in this worker');
     const maxLogEvents = options.maxLogEvents ?? DEFAULT_MAX_LOG_EVENTS;
     if (!Number.isInteger(maxLogEvents) || maxLogEvents < 1)
       throw new RangeError(`createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`);

@@ -349,8 +349,10 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
   return live.map(summarise);
 }
 
-const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice][] = [
+/** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's)]. */
+const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number?][] = [
   ['edgerec-cpu', 'i8', 'wasm'],
+  ['edgerec-cpu', 'i8', 'wasm', 1],
   ['edgerec-cpu', 'f32', 'wasm'],
   ['edgerec-webgpu', 'f32', 'webgpu'],
   ['edgerec-webgpu', 'f16', 'webgpu'],
@@ -383,10 +385,10 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
   const label = `${catalog.count} recommend`;
   const live: LiveRow[] = [];
   const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  for (const [impl, dtype, device] of RECOMMEND_ROWS) {
+  for (const [impl, dtype, device, modelThreads] of RECOMMEND_ROWS) {
     if (!config.impls.includes(impl)) continue;
     const row = emptyRow(catalog.count, impl, dtype, 'recommend');
-    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${run}`;
+    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${run}`;
     let rec: Recommender | undefined;
     const stageSamples: Record<string, number[]> = {
       encode: [],
@@ -449,6 +451,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         device,
         dtype,
         worker,
+        ...(modelThreads !== undefined ? { modelThreads } : {}),
         onProgress: (p) => {
           lastProgress = performance.now();
           // Cold-start profile: when each phase (download, verify, compile, warmup, …) was first and last seen.
@@ -509,6 +512,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         backend: status.backend,
         rankerVariant: status.rankerVariant,
         modelVersion: status.modelVersion,
+        modelThreads: status.wasmThreads,
         setupMs: Math.round(performance.now() - started),
       };
       log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(status.backend)}`);

@@ -154,6 +154,7 @@ function notes(row: RowResult): string {
   if (row.stage === 'recommend' && info.backend) {
     const b = info.backend as Record<string, string>;
     parts.push(`ranker ${b.ranker}, encoder ${b.encoder}`);
+    if (info.modelThreads !== undefined) parts.push(`ORT ${info.modelThreads} thr`);
   }
   if (row.stages) {
     const st = row.stages;
