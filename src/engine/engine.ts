@@ -16,7 +16,7 @@ import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
-import { wasmThreads } from './ort.ts';
+import { requestOrtThreads, wasmThreads } from './ort.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
@@ -125,6 +125,8 @@ export class Engine {
     }
     // A malformed serverUrl is refused now, not after the bundle has loaded.
     if (options.serverUrl) serverRoot(options.serverUrl);
+    if (options.modelThreads !== undefined && !requestOrtThreads(options.modelThreads))
+      console.warn('edgerec: modelThreads ignored: onnxruntime-web already runs in this worker');
     const maxLogEvents = options.maxLogEvents ?? DEFAULT_MAX_LOG_EVENTS;
     if (!Number.isInteger(maxLogEvents) || maxLogEvents < 1)
       throw new RangeError(`createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`);
@@ -333,8 +335,10 @@ export class Engine {
     k: number,
   ): Promise<RecommendResult> {
     const t0 = performance.now();
-    const user = (await storage.userState(options.userId)) ?? emptyUserState(options.userId);
-    const { events, actions } = await this.localActions(state, storage, options.userId);
+    // The user's state and recent events in one read-only transaction (encode's share of the latency).
+    const snapshot = await storage.userSnapshot(options.userId, RECENT_EVENTS);
+    const user = snapshot.user ?? emptyUserState(options.userId);
+    const { events, actions } = localActionsOf(state, snapshot.events);
     // The server's long-term embedding lives in the space of one item table: only this version's counts.
     const long =
       user.longTerm && user.longTerm.modelVersion === state.manifest.version
@@ -401,9 +405,7 @@ export class Engine {
     storage: EngineStorage,
     userId: string,
   ): Promise<{ events: Event[]; actions: Event[] }> {
-    const events = (await storage.recentEvents(userId, RECENT_EVENTS)).sort((a, b) => a.ts - b.ts);
-    const actions = events.filter((e) => e.action !== 'impression' && state.index.has(e.itemId));
-    return { events, actions };
+    return localActionsOf(state, await storage.recentEvents(userId, RECENT_EVENTS));
   }
 
   /**
@@ -658,6 +660,13 @@ function checkRequest(request: RecommendRequest): number {
 function isDefaultFusion(manifest: BundleManifest, entry: ModelEntry): boolean {
   if (entry.kind !== 'ranker') return true;
   return (entry.fusion ?? 'late') === (manifest.defaultRanker?.fusion ?? 'late');
+}
+
+/** Recent events oldest first, and the actions among them on items this bundle knows. */
+function localActionsOf(state: ModelState, recent: Event[]): { events: Event[]; actions: Event[] } {
+  const events = recent.sort((a, b) => a.ts - b.ts);
+  const actions = events.filter((e) => e.action !== 'impression' && state.index.has(e.itemId));
+  return { events, actions };
 }
 
 /** The compact encoder over `actions` (oldest first): the real-time user embedding; none without actions. */

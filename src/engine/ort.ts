@@ -26,5 +26,21 @@ export function loadOrt(): Promise<OrtRuntime> {
  */
 export function wasmThreads(): number {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-  return globalThis.crossOriginIsolated === true ? Math.max(1, Math.min(4, cores)) : 1;
+  const isolated = globalThis.crossOriginIsolated === true;
+  if (requested !== undefined) return isolated ? requested : 1;
+  return isolated ? Math.max(1, Math.min(4, cores)) : 1;
+}
+
+let requested: number | undefined;
+
+/**
+ * Asks for `threads` ORT wasm threads (the engine's `modelThreads` option). ORT reads the count once, when
+ * its runtime starts: a request after the first session of this worker changes nothing and says so.
+ */
+export function requestOrtThreads(threads: number): boolean {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`modelThreads must be a positive integer, got ${threads}`);
+  if (runtime) return false;
+  requested = threads;
+  return true;
 }

@@ -34,6 +34,7 @@ import {
   type StorageWarning,
   type UserState,
 } from '../../src/engine/storage/index.ts';
+import { emptyUserState } from '../../src/engine/sync/embedding.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin);
 const latest = (await (await fetch(new URL('latest.json', BUNDLES))).json()) as { version: string };
@@ -446,6 +447,37 @@ function event(i: number, over: Partial<Event> = {}): Event {
 }
 
 describe('events and user state', () => {
+  it('userSnapshot: the state and the newest events in one read, equal to a backward walk, ties included', async () => {
+    const storage = await fresh();
+    // Six events share one ts (ties broken by id in the index), around others before and after.
+    const ids: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const ts = 1_700_000_000_000 + (i < 7 ? i : i < 13 ? 7 : i) * 1000;
+      await storage.appendEvent(event(i, { ts }));
+      ids.push(i);
+    }
+    await storage.appendEvent(event(50, { userId: 'u2' }));
+    await storage.putUserState({ ...emptyUserState('u1'), hidden: ['i3'] });
+    // What the stepping cursor gave: walk back by (ts, id) from the newest, then oldest first.
+    const walk = (limit: number) =>
+      ids
+        .map((i) => event(i, { ts: 1_700_000_000_000 + (i < 7 ? i : i < 13 ? 7 : i) * 1000 }))
+        .sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1))
+        .slice(-limit)
+        .map((e) => e.id);
+    for (const limit of [1, 2, 7, 9, 10, 13, 14, 20, 25, 500]) {
+      const snapshot = await storage.userSnapshot('u1', limit);
+      expect(
+        snapshot.events.map((e) => e.id),
+        `limit ${limit}`,
+      ).toEqual(walk(limit));
+      expect((await storage.recentEvents('u1', limit)).map((e) => e.id)).toEqual(walk(limit));
+      expect(snapshot.user?.hidden).toEqual(['i3']);
+    }
+    expect(await storage.userSnapshot('nobody', 10)).toEqual({ user: undefined, events: [] });
+    expect((await storage.userSnapshot('u1', 0)).events).toEqual([]);
+  });
+
   it('appends (idempotent by id), reads recent ones per user, and drains the outbox', async () => {
     const storage = await fresh();
     // Appended out of time order: reads follow ts, not insertion.

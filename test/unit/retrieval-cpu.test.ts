@@ -3,12 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
+import { Random } from '../../src/core/random.ts';
 import { type ExclusionBitset, referenceTopK } from '../../src/core/retrieval/index.ts';
 import { buildKernels, KERNEL_VARIANTS } from '../../src/engine/retrieval/cpu/gen-kernel.ts';
 import { CpuRetriever, scanTopK, sortEntries } from '../../src/engine/retrieval/cpu/index.ts';
 import {
   beginQuery,
   CONTROL,
+  F32_BLOCK,
   type KernelExports,
   loadKernel,
   PAGE,
@@ -115,6 +117,97 @@ describe('CPU retrieval: the TS scan and the wasm kernel equal referenceTopK', (
     expect([js.backend, js.threads]).toEqual(['js', 1]);
     const wasm = await wasmRetriever(table);
     expect([wasm.backend, wasm.threads]).toEqual(['wasm', 1]);
+  });
+});
+
+describe("sortEntries (the merge of the threads' heaps)", () => {
+  /** Best first by score, equal scores by lower index; the scores kept as given (-0 stays -0). */
+  function expected(scores: number[], indices: number[], k: number) {
+    const order = scores.map((_, i) => i);
+    order.sort((a, b) => (scores[a] === scores[b] ? indices[a] - indices[b] : scores[b] - scores[a]));
+    const top = order.slice(0, Math.max(0, k));
+    return {
+      indices: Int32Array.from(top, (i) => indices[i]),
+      scores: Float32Array.from(top, (i) => scores[i]),
+    };
+  }
+
+  it('equals a comparator sort: ties, ±0, ±Infinity, negative and subnormal scores, any k', () => {
+    const random = new Random(5);
+    const pool = [0, -0, 1, -1, 0.5, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.25];
+    for (let trial = 0; trial < 200; trial++) {
+      const n = random.int(400) + 1;
+      const rows = new Set<number>();
+      while (rows.size < n) rows.add(random.int(trial % 2 ? 2 ** 21 : 5000));
+      const indices = [...rows];
+      const scores = indices.map(() =>
+        Math.fround(random.next() < 0.4 ? pool[random.int(pool.length)] : random.normal()),
+      );
+      for (const k of [0, 1, 10, n, n + 3]) {
+        const got = sortEntries(scores, indices, k);
+        expect(firstDifference(got, expected(scores, indices, k)), `trial ${trial} k ${k}`).toBeUndefined();
+      }
+    }
+  });
+
+  it('indices past 2^21 take the comparator sort, with the same answer', () => {
+    const indices = [2 ** 21 + 5, 3, 2 ** 30, 7, 2 ** 21];
+    const scores = [1, 1, 2, -0, 1].map(Math.fround);
+    expect(firstDifference(sortEntries(scores, indices, 5), expected(scores, indices, 5))).toBeUndefined();
+  });
+});
+
+describe('the f32 kernel: sixteen-row blocks, dimension-major', () => {
+  it('writeTable puts element (16b + l, d) at float 16·b·dim + 16·d + l, the padding zero', () => {
+    const dim = 5;
+    const table = makeTable('f32', 37, dim, { seed: 3 });
+    const layout = planLayout(table, 'simd', 1);
+    const pages = Math.ceil(layout.bytes / PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    writeTable(memory.buffer, layout, table);
+    const rows = new Float32Array(memory.buffer, layout.rows, 48 * dim); // 37 rows padded to 3 blocks
+    const values = table.values as Float32Array;
+    for (let r = 0; r < 48; r++)
+      for (let d = 0; d < dim; d++)
+        expect(rows[(r >> 4) * F32_BLOCK * dim + F32_BLOCK * d + (r & 15)], `row ${r} dim ${d}`).toBe(
+          r < 37 ? values[r * dim + d] : 0,
+        );
+  });
+
+  it('chunks start on a block for every dimension (threads scan whole blocks)', () => {
+    for (const dim of [1, 8, 13, 37, 64, 100, 256, 1024]) {
+      const layout = planLayout(makeTable('f32', 16, dim), 'simd', 2);
+      expect(layout.chunkRows % F32_BLOCK, `dim ${dim}`).toBe(0);
+    }
+  });
+
+  it('exact at every count around a block edge, and over ranges that end inside a block', async () => {
+    for (const count of [15, 16, 17, 31, 32, 33, 47, 63, 65]) {
+      const table = makeTable('f32', count, 24, { duplicateEvery: 4, seed: count });
+      await expectExact(table, makeQueries(2, 24), [1, 5, count]);
+    }
+    // One instance scanning [0, 16) then [16, count): two calls on one heap, as a thread does its chunks.
+    const table = makeTable('f32', 45, 24, { seed: 9 });
+    const kernelModule = (await loadKernel(false, 'simd'))!;
+    const layout = planLayout(table, kernelModule.flavor, 1);
+    const pages = Math.ceil(layout.bytes / PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    writeTable(memory.buffer, layout, table);
+    const kernel = (await WebAssembly.instantiate(kernelModule.module, { env: { memory } }))
+      .exports as unknown as KernelExports;
+    const query = makeQueries(1, 24)[0];
+    writeQuery(memory.buffer, layout, query, undefined, undefined);
+    beginQuery(kernel, layout, 0, 7, false);
+    scanRange(kernel, layout, 0, 16, 1);
+    const n = scanRange(kernel, layout, 16, 45, 1);
+    const heapF = new Float32Array(memory.buffer, layout.heaps[0], 2 * n);
+    const heapI = new Int32Array(memory.buffer, layout.heaps[0], 2 * n);
+    const merged = sortEntries(
+      Array.from({ length: n }, (_, i) => heapF[2 * i]),
+      Array.from({ length: n }, (_, i) => heapI[2 * i + 1]),
+      7,
+    );
+    expect(firstDifference(merged, referenceTopK(table, query, 7))).toBeUndefined();
   });
 });
 

@@ -9,7 +9,7 @@
  * replaces a working one. Quota refusals surface as QuotaExceededStorageError from every write.
  */
 
-import { type IDBPTransaction, openDB } from 'idb';
+import { type IDBPIndex, type IDBPTransaction, openDB, type StoreNames } from 'idb';
 import {
   type BundleManifest,
   type BundleSource,
@@ -169,6 +169,25 @@ function abortQuietly(tx: IDBTransaction | { abort(): void }): void {
   } catch {
     // Already committed or aborted: nothing left to undo.
   }
+}
+
+/**
+ * The `limit` (≥ 1) newest events of a user, oldest first, in three requests whatever the limit (a cursor
+ * stepped one event at a time took one request per event: up to 500 per recommend()). A key cursor walks
+ * back `limit - 1` keys in one advance to the oldest key wanted; getAll then reads from there on. Events
+ * that share that key's ts come back too and are cut off the front: getAll's ascending (ts, id) order is
+ * the exact reverse of the backward walk's, so the events kept are the ones the walk would have met first.
+ */
+async function newestEvents(
+  index: IDBPIndex<EdgerecDB, ArrayLike<StoreNames<EdgerecDB>>, 'events', 'by-user-ts'>,
+  userId: string,
+  limit: number,
+): Promise<Event[]> {
+  let cursor = await index.openKeyCursor(userRange(userId), 'prev');
+  if (cursor && limit > 1) cursor = await cursor.advance(limit - 1);
+  const range = cursor ? IDBKeyRange.bound(cursor.key, [userId, Infinity]) : userRange(userId);
+  const records = await index.getAll(range);
+  return records.slice(Math.max(0, records.length - limit)).map(eventOf);
 }
 
 function eventOf(record: EventRecord): Event {
@@ -695,18 +714,24 @@ export class EngineStorage {
   /** The user's `limit` most recent events, oldest first (the order the sequence encoder reads). */
   async recentEvents(userId: string, limit: number): Promise<Event[]> {
     checkLimit(limit);
-    const events: Event[] = [];
-    if (limit === 0) return events;
-    const index = this.database().transaction('events').store.index('by-user-ts');
-    for (
-      let cursor = await index.openCursor(userRange(userId), 'prev');
-      cursor;
-      cursor = await cursor.continue()
-    ) {
-      events.push(eventOf(cursor.value));
-      if (events.length >= limit) break;
-    }
-    return events.reverse();
+    if (limit === 0) return [];
+    return newestEvents(this.database().transaction('events').store.index('by-user-ts'), userId, limit);
+  }
+
+  /**
+   * What recommend() reads before it encodes: the user's stored state and `limit` most recent events
+   * (oldest first), in one read-only transaction, the two reads in flight together.
+   */
+  async userSnapshot(
+    userId: string,
+    limit: number,
+  ): Promise<{ user: UserState | undefined; events: Event[] }> {
+    checkLimit(limit);
+    const tx = this.database().transaction(['users', 'events']);
+    const user = tx.objectStore('users').get(userId);
+    const events =
+      limit === 0 ? [] : await newestEvents(tx.objectStore('events').index('by-user-ts'), userId, limit);
+    return { user: await user, events };
   }
 
   /**

@@ -1,6 +1,15 @@
 import { InputError } from '../../core/errors.ts';
 import { type AttrValue, makeAttribute } from './attributes.ts';
-import { DataType, elementCount, float32Tensor, int64Tensor, onnx, toNumber, valueInfo } from './proto.ts';
+import {
+  DataType,
+  elementCount,
+  float32Tensor,
+  int64Tensor,
+  onnx,
+  rawTensor,
+  toNumber,
+  valueInfo,
+} from './proto.ts';
 
 /** A tensor dimension: a fixed size, or 'batch', written as the symbolic (dynamic) dim_param "batch". */
 export type Dim = number | 'batch';
@@ -56,6 +65,15 @@ export class GraphBuilder {
     this.initializers.push(
       data instanceof Float32Array ? float32Tensor(unique, data, dims) : int64Tensor(unique, data, dims),
     );
+    return unique;
+  }
+
+  /** An INT8 initializer (a pre-quantized weight, e.g. MatMulInteger's B). */
+  int8Constant(name: string, data: Int8Array, dims: number[]): string {
+    if (data.length !== elementCount(dims))
+      throw new RangeError(`constant ${name}: ${data.length} values do not fill dims [${dims.join(', ')}]`);
+    const unique = this.uniqueValue(name);
+    this.initializers.push(rawTensor(unique, DataType.INT8, data, dims));
     return unique;
   }
 

@@ -7,8 +7,11 @@
  *   random unit rows as the item table (f32, and f16 / i8 made with the bundle codecs), catalog ids
  *   `b0 … b<N-1>`, titles, topics and statistics borrowed from random items of the real catalog, and a
  *   valid content-addressed manifest written by `publishBundle`;
- * - the onnxruntime-web baseline for it, `gemm-topk.onnx`: Gemm(query [1 × dim], table [N × dim]ᵀ) then
- *   TopK(K = k), the f32 table an initializer, built with `GraphBuilder`.
+ * - the onnxruntime-web peers for it, built with `GraphBuilder` from the bundle's own tables (so a peer reads
+ *   exactly the rows edgerec reads): `gemm-topk.onnx`, Gemm(query [1 × dim], table [N × dim], transB) then
+ *   TopK(K = k); `matmul-topk.onnx`, MatMul(query, tableᵀ [dim × N], transposed here once) then TopK;
+ *   `int8-topk.onnx`, the bundle's i8 table: DynamicQuantizeLinear(query ⊙ column scales) →
+ *   MatMulInteger(uint8 query, int8 tableᵀ [dim × N]) → Cast → × row scales → TopK.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -22,6 +25,7 @@ import {
 } from '../../../src/core/bundle/index.ts';
 import { encodeF16, quantizeTableI8 } from '../../../src/core/quantize/index.ts';
 import { Random } from '../../../src/core/random.ts';
+import { referenceTopK } from '../../../src/core/retrieval/index.ts';
 import { BundleFiles, LATEST_FILE, latestVersion, publishBundle } from '../../../src/train/bundle/publish.ts';
 import { GraphBuilder } from '../../../src/train/onnx/index.ts';
 import { nodeDirectorySource } from '../../shared/bundle-fixture.ts';
@@ -34,7 +38,14 @@ const DEFAULT_BUNDLES = join(ROOT, 'models');
 /** Bump when what a recipe produces changes, so that old artifacts are rebuilt. */
 const GENERATOR = 1;
 const TABLE_SEED = 42;
-export const ORT_MODEL = 'gemm-topk.onnx';
+/** Bump when the peer models change (they are rebuilt from the bundle, which is kept). */
+const PEERS_GENERATOR = 1;
+export const ORT_MODELS = {
+  gemm: 'gemm-topk.onnx',
+  matmul: 'matmul-topk.onnx',
+  int8: 'int8-topk.onnx',
+} as const;
+export type OrtGraph = keyof typeof ORT_MODELS;
 
 export interface BaseBundle {
   /** Folder holding latest.json. */
@@ -50,8 +61,8 @@ export interface BenchArtifacts {
   /** The bundles folder (with latest.json), relative to the repository root, with a trailing slash. */
   bundlesPath: string;
   version: string;
-  /** The ORT Gemm+TopK model, relative to the repository root. */
-  ortModelPath: string;
+  /** The ORT peer models, relative to the repository root. */
+  ortModelPaths: Record<OrtGraph, string>;
   reused: boolean;
 }
 
@@ -117,23 +128,17 @@ export async function prepareCatalog(
     k,
     seed: TABLE_SEED,
   });
-  const ortFile = join(folder, ORT_MODEL);
-  const done = (version: string, reused: boolean): BenchArtifacts => ({
+  const done = async (version: string, reused: boolean): Promise<BenchArtifacts> => ({
     count,
     dim,
     k,
     bundlesPath: `${relative(ROOT, folder)}/`,
     version,
-    ortModelPath: relative(ROOT, ortFile),
+    ortModelPaths: await peerModels(folder, version, k, log),
     reused,
   });
   const existing = latestVersion(folder);
-  if (
-    existing &&
-    existsSync(ortFile) &&
-    existsSync(recipeFile) &&
-    readFileSync(recipeFile, 'utf8') === recipe
-  )
+  if (existing && existsSync(recipeFile) && readFileSync(recipeFile, 'utf8') === recipe)
     return done(existing, true);
 
   const started = performance.now();
@@ -141,12 +146,47 @@ export async function prepareCatalog(
   mkdirSync(folder, { recursive: true });
   const values = unitRows(count, dim);
   const version = await writeBundle(base, folder, values, count, dim);
-  writeFileSync(ortFile, gemmTopK(values, count, dim, k));
   writeFileSync(recipeFile, recipe);
   log(
-    `built the ${count.toLocaleString('en')}-item benchmark bundle ${version} and ${ORT_MODEL} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `built the ${count.toLocaleString('en')}-item benchmark bundle ${version} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   return done(version, false);
+}
+
+/** The ORT peer models of one benchmark bundle, made from its own f32 and i8 tables when missing. */
+async function peerModels(
+  folder: string,
+  version: string,
+  k: number,
+  log: (s: string) => void,
+): Promise<Record<OrtGraph, string>> {
+  const recipeFile = join(folder, 'peers.json');
+  const recipe = JSON.stringify({ generator: PEERS_GENERATOR, version, k });
+  const paths = Object.fromEntries(
+    Object.entries(ORT_MODELS).map(([graph, file]) => [graph, relative(ROOT, join(folder, file))]),
+  ) as Record<OrtGraph, string>;
+  const fresh =
+    existsSync(recipeFile) &&
+    readFileSync(recipeFile, 'utf8') === recipe &&
+    Object.values(ORT_MODELS).every((file) => existsSync(join(folder, file)));
+  if (fresh) return paths;
+  const started = performance.now();
+  const bundle = await Bundle.open(nodeDirectorySource(join(folder, version)));
+  const f32 = await bundle.itemTable('f32');
+  const { count, dim } = f32;
+  const values = f32.values as Float32Array;
+  writeFileSync(join(folder, ORT_MODELS.gemm), gemmTopK(values, count, dim, k));
+  writeFileSync(join(folder, ORT_MODELS.matmul), matmulTopK(values, count, dim, k));
+  const i8 = await bundle.itemTable('i8');
+  writeFileSync(
+    join(folder, ORT_MODELS.int8),
+    int8TopK(i8.values as Int8Array, i8.scales!, i8.columnScales!, count, dim, k),
+  );
+  writeFileSync(recipeFile, recipe);
+  log(
+    `built the ORT peer models of ${count.toLocaleString('en')} items in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return paths;
 }
 
 async function writeBundle(
@@ -237,5 +277,65 @@ export function gemmTopK(values: Float32Array, count: number, dim: number, k: nu
   g.output(indices, 'indices', 'int64', [1, k]);
   return g.toBytes({
     docString: `exact top-${k} over ${count} × ${dim} f32 rows (edgerec browser benchmark baseline)`,
+  });
+}
+
+/** The exact f32 top-k (referenceTopK over the bundle's f32 table) of each query: what recall_vs_f32 is against. */
+export async function exactTopK(a: BenchArtifacts, queries: Float32Array[]): Promise<Int32Array[]> {
+  const bundle = await Bundle.open(nodeDirectorySource(join(ROOT, a.bundlesPath, a.version)));
+  const table = await bundle.itemTable('f32');
+  return queries.map((q) => referenceTopK(table, q, a.k).indices);
+}
+
+/** Row-major [rows × cols] → [cols × rows]. */
+function transpose<T extends Float32Array | Int8Array>(values: T, rows: number, cols: number): T {
+  const out = new (values.constructor as { new (n: number): T })(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
+  return out;
+}
+
+/** MatMul(query [1 × dim], table pre-transposed to [dim × count]) → TopK(k). */
+export function matmulTopK(values: Float32Array, count: number, dim: number, k: number): Uint8Array {
+  const g = new GraphBuilder('matmul_topk');
+  const query = g.input('query', 'float32', [1, dim]);
+  const table = g.constant('items_t', transpose(values, count, dim), [dim, count]);
+  const scores = g.op('MatMul', [query, table], undefined, 'scores');
+  const kValue = g.constant('k', new BigInt64Array([BigInt(k)]), [1]);
+  const [top, indices] = g.opMulti('TopK', [scores, kValue], 2, { axis: -1, largest: 1, sorted: 1 }, 'topk');
+  g.output(top, 'values', 'float32', [1, k]);
+  g.output(indices, 'indices', 'int64', [1, k]);
+  return g.toBytes({
+    docString: `exact top-${k} over ${count} × ${dim} f32 rows, table pre-transposed (edgerec browser benchmark peer)`,
+  });
+}
+
+/**
+ * The int8 peer over the bundle's i8 table (values, per-row scales, column scales):
+ * DynamicQuantizeLinear(query ⊙ columnScales) → MatMulInteger(uint8 query [1 × dim], its zero point,
+ * int8 tableᵀ [dim × count]) → Cast(float) → × rowScales → TopK(k). The query's own scale is left out: it is
+ * positive and common to every row, so the order does not change.
+ */
+export function int8TopK(
+  values: Int8Array,
+  scales: Float32Array,
+  columnScales: Float32Array,
+  count: number,
+  dim: number,
+  k: number,
+): Uint8Array {
+  const g = new GraphBuilder('int8_topk');
+  const query = g.input('query', 'float32', [1, dim]);
+  const scaled = g.op('Mul', [query, g.constant('column_scales', columnScales, [dim])], undefined, 'scaled');
+  const [q, , zero] = g.opMulti('DynamicQuantizeLinear', [scaled], 3, undefined, 'quantize');
+  const table = g.int8Constant('items_t', transpose(values, count, dim), [dim, count]);
+  const dots = g.op('MatMulInteger', [q, table, zero], undefined, 'dots');
+  const asFloat = g.op('Cast', [dots], { to: 1 }, 'as_float');
+  const scores = g.op('Mul', [asFloat, g.constant('row_scales', scales, [count])], undefined, 'scores');
+  const kValue = g.constant('k', new BigInt64Array([BigInt(k)]), [1]);
+  const [top, indices] = g.opMulti('TopK', [scores, kValue], 2, { axis: -1, largest: 1, sorted: 1 }, 'topk');
+  g.output(top, 'values', 'float32', [1, k]);
+  g.output(indices, 'indices', 'int64', [1, k]);
+  return g.toBytes({
+    docString: `top-${k} over ${count} × ${dim} int8 rows with MatMulInteger (edgerec browser benchmark peer)`,
   });
 }

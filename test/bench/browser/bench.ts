@@ -10,20 +10,25 @@
  *
  * Rows of one catalog and stage are all set up first, then take turns (`rounds` turns each, a couple of
  * untimed calls before every turn), so that a change in machine load during the run affects them alike.
+ * The peers whose thread count is a setting (THREADED_PEERS) are set up once per candidate count
+ * (`threadCandidates`), each timed over a few calls, and only the fastest goes on to the timed turns.
  */
 import type { ItemDtype } from '../../../src/core/bundle/index.ts';
 import type { DeviceChoice } from '../../../src/engine/types.ts';
 import { createRecommender, type Recommender } from '../../../src/sdk/index.ts';
-import type {
-  BenchConfig,
-  BenchResult,
-  CatalogSpec,
-  DeviceInfo,
-  Impl,
-  RowResult,
-  Stage,
-  WorkerReply,
-  WorkerRequest,
+import { threadCandidates } from './impls.ts';
+import {
+  BENCH_QUERIES,
+  type BenchConfig,
+  type BenchResult,
+  type CatalogSpec,
+  type DeviceInfo,
+  type Impl,
+  type RowResult,
+  type Stage,
+  THREADED_PEERS,
+  type WorkerReply,
+  type WorkerRequest,
 } from './protocol.ts';
 
 declare global {
@@ -31,10 +36,14 @@ declare global {
     edgerecBench(config: BenchConfig): Promise<BenchResult>;
     /** Exposed by the runner (progress to its stderr). */
     benchLog?: (line: string) => Promise<void>;
+    /** Exposed by the runner: the machine's 1-minute load average now. */
+    benchLoad?: () => Promise<number>;
   }
 }
 
-const QUERIES = 97;
+/** Timed calls per candidate that decide a threaded peer's thread count, in alternating rounds. */
+const THREAD_PROBE_CALLS = 12;
+const THREAD_PROBE_ROUNDS = 3;
 const INIT_TIMEOUT_MS = 15 * 60_000;
 const CALL_TIMEOUT_MS = 20 * 60_000;
 
@@ -165,18 +174,22 @@ function summarise(live: LiveRow): RowResult {
     row.mean_ms = round3(s.reduce((a, b) => a + b, 0) / s.length);
     row.min_ms = round3(s[0]);
   }
-  if (live.stageSamples && s.length > 0)
-    row.stages = Object.fromEntries(
-      Object.entries(live.stageSamples).map(([name, v]) => [
-        name,
-        round3(
-          quantile(
-            [...v].sort((a, b) => a - b),
-            0.5,
+  if (live.stageSamples && s.length > 0) {
+    const at = (q: number) =>
+      Object.fromEntries(
+        Object.entries(live.stageSamples!).map(([name, v]) => [
+          name,
+          round3(
+            quantile(
+              [...v].sort((a, b) => a - b),
+              q,
+            ),
           ),
-        ),
-      ]),
-    );
+        ]),
+      );
+    row.stages = at(0.5);
+    row.stages_p99 = at(0.99);
+  }
   return row;
 }
 
@@ -184,6 +197,12 @@ function summarise(live: LiveRow): RowResult {
 async function takeTurns(rows: LiveRow[], config: BenchConfig, label: string): Promise<void> {
   const budget = config.maxRowSeconds * 1000;
   for (let r = 0; r < config.rounds; r++) {
+    const load = window.benchLoad ? await window.benchLoad() : undefined;
+    if (load !== undefined)
+      for (const live of rows) {
+        live.row.load ??= [];
+        live.row.load.push(load);
+      }
     const count =
       Math.floor(((r + 1) * config.runs) / config.rounds) - Math.floor((r * config.runs) / config.rounds);
     const warmup = r === 0 ? config.warmup : Math.min(2, config.warmup);
@@ -210,55 +229,116 @@ async function takeTurns(rows: LiveRow[], config: BenchConfig, label: string): P
 
 const RETRIEVE_ROWS: [Impl, ItemDtype][] = [
   ['edgerec-cpu', 'i8'],
+  ['ort-wasm-int8', 'i8'],
   ['edgerec-cpu', 'f32'],
+  ['ort-wasm', 'f32'],
+  ['ort-wasm-matmul', 'f32'],
+  ['tfjs-wasm', 'f32'],
+  ['naive-js', 'f32'],
   ['edgerec-webgpu', 'f32'],
   ['edgerec-webgpu', 'f16'],
   ['edgerec-webgpu', 'i8'],
   ['tfjs-webgpu', 'f32'],
-  ['tfjs-wasm', 'f32'],
-  ['ort-wasm', 'f32'],
   ['ort-webgpu', 'f32'],
-  ['naive-js', 'f32'],
 ];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * A retrieval worker set up for one row. THREADED_PEERS are set up with every candidate thread count at
+ * once, then probed in alternation (THREAD_PROBE_ROUNDS rounds of a few calls each, so that a change in
+ * load falls on every candidate alike); the count with the lowest median goes on, the others are closed.
+ */
+async function setUpRetrieval(
+  impl: Impl,
+  dtype: ItemDtype,
+  catalog: CatalogSpec,
+  config: BenchConfig,
+  label: string,
+): Promise<{ worker: RetrievalWorker; reply: WorkerReply & { kind: 'ready' } }> {
+  const candidates = THREADED_PEERS.includes(impl) ? threadCandidates() : [undefined];
+  const ready: {
+    threads: number | undefined;
+    worker: RetrievalWorker;
+    reply: WorkerReply & { kind: 'ready' };
+  }[] = [];
+  let lastError: unknown;
+  for (const threads of candidates) {
+    const worker = new RetrievalWorker();
+    try {
+      const reply = await worker.call(
+        { kind: 'init', impl, dtype, catalog, k: config.k, queries: BENCH_QUERIES, threads },
+        INIT_TIMEOUT_MS,
+      );
+      if (reply.kind !== 'ready') throw new Error(`unexpected reply ${reply.kind}`);
+      ready.push({ threads, worker, reply });
+    } catch (error) {
+      lastError = error;
+      await closeWorker(worker);
+      log(`${label} ${impl} ${dtype} with ${threads} threads: ${message(error)}`);
+    }
+  }
+  if (ready.length === 0) throw lastError ?? new Error('no thread count worked');
+  if (ready.length === 1 && candidates.length === 1) return ready[0];
+  const samples = ready.map(() => [] as number[]);
+  const perRound = Math.ceil(THREAD_PROBE_CALLS / THREAD_PROBE_ROUNDS);
+  for (let round = 0; round < THREAD_PROBE_ROUNDS; round++)
+    for (const [i, { worker }] of ready.entries()) {
+      const probe = await worker.call(
+        { kind: 'run', from: BENCH_QUERIES - 1 - round * (perRound + 1), count: perRound, warmup: 1 },
+        CALL_TIMEOUT_MS,
+      );
+      if (probe.kind !== 'samples') throw new Error(`unexpected reply ${probe.kind}`);
+      samples[i].push(...probe.ms);
+    }
+  const medians = samples.map(median);
+  const best = medians.indexOf(Math.min(...medians));
+  for (const [i, { worker }] of ready.entries()) if (i !== best) await closeWorker(worker);
+  const trials = Object.fromEntries(
+    ready.map(({ threads }, i) => [String(threads), Math.round(medians[i] * 1000) / 1000]),
+  );
+  const chosen = ready[best];
+  chosen.reply.info = { ...chosen.reply.info, threadTrials: trials };
+  return { worker: chosen.worker, reply: chosen.reply };
+}
+
+async function closeWorker(worker: RetrievalWorker): Promise<void> {
+  await worker.call({ kind: 'dispose' }, 60_000).catch(() => undefined);
+  worker.terminate();
+}
 
 async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise<RowResult[]> {
   const label = `${catalog.count} retrieve`;
   const live: LiveRow[] = [];
-  const firsts = new Map<LiveRow, number[]>();
   for (const [impl, dtype] of RETRIEVE_ROWS) {
     if (!config.impls.includes(impl)) continue;
     const row = emptyRow(catalog.count, impl, dtype, 'retrieve');
-    const worker = new RetrievalWorker();
+    let worker: RetrievalWorker | undefined;
     const entry: LiveRow = {
       row,
       samples: [],
       spentMs: 0,
-      next: 1,
+      next: 0,
       turn: async (from, count, warmup) => {
-        const reply = await worker.call({ kind: 'run', from, count, warmup }, CALL_TIMEOUT_MS);
+        const reply = await worker!.call({ kind: 'run', from, count, warmup }, CALL_TIMEOUT_MS);
         if (reply.kind !== 'samples') throw new Error(`unexpected reply ${reply.kind}`);
         return reply.ms;
       },
       close: once(async () => {
-        await worker.call({ kind: 'dispose' }, 60_000).catch(() => undefined);
-        worker.terminate();
+        if (worker) await closeWorker(worker);
       }),
     };
     live.push(entry);
     const started = performance.now();
     try {
-      const reply = await worker.call(
-        { kind: 'init', impl, dtype, catalog, k: config.k, queries: QUERIES },
-        INIT_TIMEOUT_MS,
-      );
-      if (reply.kind !== 'ready') throw new Error(`unexpected reply ${reply.kind}`);
-      row.info = { ...reply.info, setupMs: Math.round(performance.now() - started) };
-      firsts.set(entry, reply.first);
-      log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(reply.info)}`);
+      const ready = await setUpRetrieval(impl, dtype, catalog, config, label);
+      worker = ready.worker;
+      row.info = { ...ready.reply.info, setupMs: Math.round(performance.now() - started) };
+      row.answers = ready.reply.answers;
+      log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(ready.reply.info)}`);
     } catch (error) {
       row.error = message(error);
       log(`${label} ${impl} ${dtype}: setup failed: ${row.error}`);
-      await entry.close();
     }
   }
   try {
@@ -266,18 +346,13 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
   } finally {
     for (const entry of live) await entry.close();
   }
-  // Sanity: the exact f32 answer (naive-js) against everyone's first answer.
-  const reference = [...firsts.entries()].find(([e]) => e.row.impl === 'naive-js')?.[1];
-  if (reference) {
-    const want = new Set(reference);
-    for (const [entry, first] of firsts)
-      entry.row.agreement = round3(first.filter((i) => want.has(i)).length / reference.length);
-  }
   return live.map(summarise);
 }
 
-const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice][] = [
+/** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's)]. */
+const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number?][] = [
   ['edgerec-cpu', 'i8', 'wasm'],
+  ['edgerec-cpu', 'i8', 'wasm', 1],
   ['edgerec-cpu', 'f32', 'wasm'],
   ['edgerec-webgpu', 'f32', 'webgpu'],
   ['edgerec-webgpu', 'f16', 'webgpu'],
@@ -310,10 +385,10 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
   const label = `${catalog.count} recommend`;
   const live: LiveRow[] = [];
   const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  for (const [impl, dtype, device] of RECOMMEND_ROWS) {
+  for (const [impl, dtype, device, modelThreads] of RECOMMEND_ROWS) {
     if (!config.impls.includes(impl)) continue;
     const row = emptyRow(catalog.count, impl, dtype, 'recommend');
-    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${run}`;
+    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${run}`;
     let rec: Recommender | undefined;
     const stageSamples: Record<string, number[]> = {
       encode: [],
@@ -365,6 +440,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
     };
     live.push(entry);
     const started = performance.now();
+    const phases: Record<string, [number, number]> = {};
     try {
       let lastProgress = performance.now();
       let lastPhase = 'start';
@@ -375,8 +451,12 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         device,
         dtype,
         worker,
+        ...(modelThreads !== undefined ? { modelThreads } : {}),
         onProgress: (p) => {
           lastProgress = performance.now();
+          // Cold-start profile: when each phase (download, verify, compile, warmup, …) was first and last seen.
+          const at = Math.round(lastProgress - started);
+          phases[p.phase] = [phases[p.phase]?.[0] ?? at, at];
           lastPhase = `${p.phase}${p.file ? ` ${p.file}` : ''}`;
           if (config.verbose)
             log(
@@ -402,6 +482,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
       } finally {
         clearInterval(watchdog);
       }
+      const initMs = performance.now() - started;
       const status = await rec.status();
       if (status.backend?.retrieval !== device)
         throw new Error(
@@ -416,10 +497,22 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
           action: ACTIONS[i % ACTIONS.length],
           ts: now - (24 - i) * 60_000,
         });
+      // Cold start: a fresh database (download from loopback, verify, compile, warm up), then the first
+      // recommendation of a user with history (the 24 records above are not counted).
+      const firstStarted = performance.now();
+      await rec.recommend({ k: config.feedK });
+      const firstMs = performance.now() - firstStarted;
+      row.cold = {
+        init_ms: Math.round(initMs),
+        first_recommend_ms: round3(firstMs),
+        cold_start_ms: Math.round(initMs + firstMs),
+        phases,
+      };
       row.info = {
         backend: status.backend,
         rankerVariant: status.rankerVariant,
         modelVersion: status.modelVersion,
+        modelThreads: status.wasmThreads,
         setupMs: Math.round(performance.now() - started),
       };
       log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(status.backend)}`);

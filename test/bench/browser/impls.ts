@@ -2,7 +2,7 @@
  * The retrieval implementations the browser benchmark times, each answering "the k best rows of the
  * item table for this query" with the indices read back into JS. Each one holds its table resident
  * (uploaded, compiled and warmed up at creation, outside the timings) and runs in its own dedicated worker,
- * as the engine does. The baselines work over the f32 table.
+ * as the engine does. The peers work over the f32 table, except `ort-wasm-int8` (the bundle's i8 table).
  */
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type * as OrtWeb from 'onnxruntime-web';
@@ -22,9 +22,18 @@ export interface Retrieval {
   info: Record<string, unknown>;
 }
 
-/** Threads for the wasm peers: as many as edgerec's CPU retriever takes by default (all cores, up to 8). */
+/** Threads a wasm peer may use: all cores, up to 8 (edgerec's own default cap); 1 without isolation. */
 export function peerThreads(): number {
   return globalThis.crossOriginIsolated ? Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)) : 1;
+}
+
+/** The thread counts a peer is tried with (the bench keeps its fastest): 1, 2, 4, … and all it may use. */
+export function threadCandidates(): number[] {
+  const max = peerThreads();
+  const out: number[] = [];
+  for (let t = 1; t < max; t *= 2) out.push(t);
+  out.push(max);
+  return out;
 }
 
 export async function loadTable(catalog: CatalogSpec, dtype: ItemDtype): Promise<DecodedItemTable> {
@@ -38,9 +47,11 @@ export async function createRetrieval(
   dtype: ItemDtype,
   catalog: CatalogSpec,
   k: number,
+  threads = peerThreads(),
 ): Promise<Retrieval> {
-  if (impl !== 'edgerec-cpu' && impl !== 'edgerec-webgpu' && dtype !== 'f32')
-    throw new Error(`${impl} runs over the f32 table only`);
+  const peerDtype = impl === 'ort-wasm-int8' ? 'i8' : 'f32';
+  if (impl !== 'edgerec-cpu' && impl !== 'edgerec-webgpu' && dtype !== peerDtype)
+    throw new Error(`${impl} runs over the ${peerDtype} table only`);
   switch (impl) {
     case 'edgerec-cpu': {
       const r = await CpuRetriever.create(await loadTable(catalog, dtype), { kernel: 'wasm' });
@@ -62,10 +73,22 @@ export async function createRetrieval(
       return naive(await loadTable(catalog, 'f32'), k);
     case 'tfjs-wasm':
     case 'tfjs-webgpu':
-      return tfjs(impl, await loadTable(catalog, 'f32'), k);
+      return tfjs(impl, await loadTable(catalog, 'f32'), k, threads);
     case 'ort-wasm':
+      return ortTopK('wasm', catalog.ortModelUrls.gemm, catalog.dim, k, threads, 'Gemm transB + TopK');
+    case 'ort-wasm-matmul':
+      return ortTopK('wasm', catalog.ortModelUrls.matmul, catalog.dim, k, threads, 'MatMul (tableᵀ) + TopK');
+    case 'ort-wasm-int8':
+      return ortTopK(
+        'wasm',
+        catalog.ortModelUrls.int8,
+        catalog.dim,
+        k,
+        threads,
+        'DynamicQuantizeLinear + MatMulInteger (int8 tableᵀ) + TopK',
+      );
     case 'ort-webgpu':
-      return ortGemmTopK(impl === 'ort-wasm' ? 'wasm' : 'webgpu', catalog.ortModelUrl, catalog.dim, k);
+      return ortTopK('webgpu', catalog.ortModelUrls.gemm, catalog.dim, k, threads, 'Gemm transB + TopK');
   }
 }
 
@@ -95,6 +118,7 @@ async function tfjs(
   impl: 'tfjs-wasm' | 'tfjs-webgpu',
   table: DecodedItemTable,
   k: number,
+  threads: number,
 ): Promise<Retrieval> {
   const tf: typeof TfCore = await import('@tensorflow/tfjs-core');
   const info: Record<string, unknown> = {};
@@ -102,8 +126,7 @@ async function tfjs(
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(new URL('/node_modules/@tensorflow/tfjs-backend-wasm/dist/', location.href).href);
     // tfjs caps its XNNPACK pool at hardwareConcurrency / 2 (1 on a 2-core machine, whatever
-    // setThreadsCount says); this worker runs tfjs alone, so tell it twice the threads the other peers get.
-    const threads = peerThreads();
+    // setThreadsCount says); this worker runs tfjs alone, so tell it twice the threads it is to use.
     if (threads > 1 && Math.floor(navigator.hardwareConcurrency / 2) < threads) {
       Object.defineProperty(Object.getPrototypeOf(navigator), 'hardwareConcurrency', {
         get: () => 2 * threads,
@@ -146,16 +169,18 @@ async function tfjs(
   };
 }
 
-/** onnxruntime-web (the webgpu build: its native WebGPU EP, and the wasm EP) running Gemm + TopK. */
-async function ortGemmTopK(
+/** onnxruntime-web (the webgpu build: its native WebGPU EP, and the wasm EP) running one of the peer graphs. */
+async function ortTopK(
   ep: 'wasm' | 'webgpu',
   modelUrl: string,
   dim: number,
   k: number,
+  threads: number,
+  graph: string,
 ): Promise<Retrieval> {
   const ort = (await import('onnxruntime-web/webgpu')) as unknown as typeof OrtWeb;
   ort.env.wasm.wasmPaths = new URL('/node_modules/onnxruntime-web/dist/', location.href).href;
-  ort.env.wasm.numThreads = peerThreads();
+  ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
   const response = await fetch(new URL(modelUrl, location.href));
   if (!response.ok) throw new Error(`${modelUrl}: HTTP ${response.status}`);
@@ -181,6 +206,6 @@ async function ortGemmTopK(
       }
     },
     dispose: () => session.release(),
-    info: { ep, threads: ort.env.wasm.numThreads },
+    info: { ep, threads: ort.env.wasm.numThreads, variant: graph },
   };
 }

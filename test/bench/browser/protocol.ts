@@ -7,14 +7,33 @@ export const IMPLS = [
   'tfjs-webgpu',
   'tfjs-wasm',
   'ort-wasm',
+  'ort-wasm-matmul',
+  'ort-wasm-int8',
   'ort-webgpu',
   'naive-js',
 ] as const;
 export type Impl = (typeof IMPLS)[number];
 export type Stage = 'retrieve' | 'recommend';
 
-/** The peers edgerec is compared with; the ratio column is against the fastest of them. */
-export const BASELINES: readonly Impl[] = ['tfjs-webgpu', 'tfjs-wasm', 'ort-wasm', 'ort-webgpu', 'naive-js'];
+/** The peers edgerec is compared with; a row's ratio is against the fastest of them over the same dtype. */
+export const BASELINES: readonly Impl[] = [
+  'tfjs-webgpu',
+  'tfjs-wasm',
+  'ort-wasm',
+  'ort-wasm-matmul',
+  'ort-wasm-int8',
+  'ort-webgpu',
+  'naive-js',
+];
+
+/** Peers whose thread count is a setting: each is set up once per candidate count, and the fastest kept. */
+export const THREADED_PEERS: readonly Impl[] = ['tfjs-wasm', 'ort-wasm', 'ort-wasm-matmul', 'ort-wasm-int8'];
+
+/** Seeded queries each retrieval worker makes (benchQueries); calls cycle through them. */
+export const BENCH_QUERIES = 97;
+
+/** Queries whose top-k every row reports (the first calls), for recall against the exact f32 top-k. */
+export const RECALL_QUERIES = 10;
 
 export interface CatalogSpec {
   count: number;
@@ -22,7 +41,8 @@ export interface CatalogSpec {
   /** The bundles folder (latest.json), as a URL path with a trailing slash. */
   bundlesUrl: string;
   version: string;
-  ortModelUrl: string;
+  /** The ORT peer models: Gemm(transB) + TopK, MatMul over the pre-transposed table + TopK, int8. */
+  ortModelUrls: { gemm: string; matmul: string; int8: string };
 }
 
 export interface BenchConfig {
@@ -56,10 +76,27 @@ export interface RowResult {
   runs: number;
   /** How it was set up: threads, kernel variant, backend that ran, setup time. */
   info: Record<string, unknown>;
-  /** retrieve: share of the top-k (first query) that the exact f32 naive-js result also has. */
-  agreement?: number;
+  /**
+   * retrieve: mean over the first RECALL_QUERIES queries of |top-k ∩ exact f32 top-k| / k (the runner
+   * computes the exact answer with referenceTopK); null for recommend rows.
+   */
+  recall_vs_f32?: number | null;
+  /** retrieve: the top-k of the first RECALL_QUERIES queries (dropped from the JSON once scored). */
+  answers?: number[][];
+  /** 1-minute load average of the machine before each of the row's turns (from the Node runner). */
+  load?: number[];
+  /** recommend: createRecommender (download, verify, compile, warm up) and the first recommend() after it. */
+  cold?: {
+    init_ms: number;
+    first_recommend_ms: number;
+    cold_start_ms: number;
+    /** ms since createRecommender when each load phase was first and last reported. */
+    phases: Record<string, [number, number]>;
+  };
   /** recommend: the engine's own stage timings (p50 ms), from RecommendResult.timings. */
   stages?: Record<string, number>;
+  /** recommend: the same stage timings' p99 (ms). */
+  stages_p99?: Record<string, number>;
   error?: string;
 }
 
@@ -96,12 +133,14 @@ export type WorkerRequest =
       k: number;
       /** Queries made in the worker (seeded; the same in every worker). */
       queries: number;
+      /** Threads for the peers whose thread count is a setting (THREADED_PEERS); default: the cores. */
+      threads?: number;
     }
   | { kind: 'run'; from: number; count: number; warmup: number }
   | { kind: 'dispose' };
 
 export type WorkerReply =
-  | { kind: 'ready'; info: Record<string, unknown>; first: number[] }
+  | { kind: 'ready'; info: Record<string, unknown>; answers: number[][] }
   | { kind: 'samples'; ms: number[] }
   | { kind: 'disposed' }
   | { kind: 'error'; error: string };

@@ -2,7 +2,7 @@
 // One retrieval implementation per dedicated worker (tfjs keeps one global backend, ORT one runtime; the
 // engine runs retrieval in a worker too). The page sends the calls to time; the worker times each one.
 import { createRetrieval, type Retrieval } from './impls.ts';
-import type { WorkerReply, WorkerRequest } from './protocol.ts';
+import { RECALL_QUERIES, type WorkerReply, type WorkerRequest } from './protocol.ts';
 import { benchQueries } from './queries.ts';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
@@ -12,10 +12,18 @@ let queries: Float32Array[] = [];
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
   if (request.kind === 'init') {
     queries = benchQueries(request.queries, request.catalog.dim);
-    retrieval = await createRetrieval(request.impl, request.dtype, request.catalog, request.k);
-    // The first call compiles, uploads lazily (tfjs) and fills caches; its answer is the sanity check.
-    const first = await retrieval.topK(queries[0]);
-    return { kind: 'ready', info: retrieval.info, first: Array.from(first) };
+    retrieval = await createRetrieval(
+      request.impl,
+      request.dtype,
+      request.catalog,
+      request.k,
+      request.threads,
+    );
+    // The first calls compile, upload lazily (tfjs) and fill caches; their answers give recall_vs_f32.
+    const answers: number[][] = [];
+    for (let i = 0; i < Math.min(RECALL_QUERIES, queries.length); i++)
+      answers.push(Array.from(await retrieval.topK(queries[i])));
+    return { kind: 'ready', info: retrieval.info, answers };
   }
   if (request.kind === 'run') {
     if (!retrieval) throw new Error('not initialised');

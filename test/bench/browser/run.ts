@@ -1,13 +1,17 @@
 /**
  * `npm run bench:browser` — edgerec's retrieval and recommend() latency in headless Chromium, against
- * peers measured in the same run: tfjs (webgpu, wasm) matMul + topk, onnxruntime-web Gemm + TopK (wasm and
- * webgpu EPs) and a naive JS loop. The catalogs are synthetic workloads around real models: see
+ * peers measured in the same run: tfjs (webgpu, wasm) matMul + topk, onnxruntime-web on wasm (Gemm transB +
+ * TopK, MatMul over the pre-transposed table + TopK, and an int8 graph: DynamicQuantizeLinear +
+ * MatMulInteger over the bundle's i8 table + TopK) and on webgpu, and a naive JS loop. Like for like: a
+ * row's ratio is against the fastest peer over the same dtype, every retrieve row carries recall_vs_f32
+ * (its top-k against the exact f32 top-k, referenceTopK, over the first queries), and the machine's load
+ * average is sampled through the run. The catalogs are synthetic workloads around real models: see
  * artifacts.ts. Progress goes to stderr; stdout gets the table, or exactly one JSON object with `--json`
  * (use `npm run -s …`, or npm prints its own banner on stdout first).
  *
  *   --catalogs 10000,100000,1000000   item counts (default all three; --quick: 10000)
- *   --runs N          timed calls per row (default 30; --quick: 10), after --warmup W (default 5; --quick: 2)
- *   --rounds R        turns the timed calls of a row are split into (default 3)
+ *   --runs N          timed calls per row (default 100; --quick: 10), after --warmup W (default 5; --quick: 2)
+ *   --rounds R        turns the timed calls of a row are split into (default 4)
  *   --stages retrieve,recommend       --impls edgerec-cpu,ort-wasm,…   (default: all)
  *   --max-row-seconds S   a row stops taking turns once its timed calls passed S (default 120)
  *   --verbose         every console message of the page and its workers, and the engine's load progress
@@ -22,16 +26,19 @@ import { chromium } from 'playwright-core';
 import { createLogger, createServer } from 'vite';
 import { formatTable } from '../../../src/cli/report.ts';
 import { chromiumArgs, chromiumPath } from '../../../vite.config.ts';
-import { type BenchArtifacts, openBase, prepareCatalog, ROOT } from './artifacts.ts';
+import { type BenchArtifacts, exactTopK, openBase, prepareCatalog, ROOT } from './artifacts.ts';
 import {
   BASELINES,
+  BENCH_QUERIES,
   type BenchConfig,
   type BenchResult,
   IMPLS,
   type Impl,
+  RECALL_QUERIES,
   type RowResult,
   type Stage,
 } from './protocol.ts';
+import { benchQueries } from './queries.ts';
 
 const USAGE =
   'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--rounds N] ' +
@@ -92,9 +99,9 @@ function options() {
   });
   return {
     catalogs,
-    runs: int('runs', parsed.runs, quick ? 10 : 30, 1),
+    runs: int('runs', parsed.runs, quick ? 10 : 100, 1),
     warmup: int('warmup', parsed.warmup, quick ? 2 : 5, 0),
-    rounds: int('rounds', parsed.rounds, quick ? 2 : 3, 1),
+    rounds: int('rounds', parsed.rounds, quick ? 2 : 4, 1),
     json: parsed.json ?? false,
     verbose: parsed.verbose ?? false,
     stages: list<Stage>('stages', parsed.stages, ['retrieve', 'recommend']),
@@ -108,14 +115,22 @@ function options() {
 const log = (line: string) => process.stderr.write(`[bench:browser] ${line}\n`);
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
-/** Fastest baseline p50 of each catalog and stage; a row's ratio is that ÷ its own p50 (> 1: faster). */
-function withRatios(
+/**
+ * Fastest peer p50 of each catalog, stage and dtype; a row's ratio is that ÷ its own p50 (> 1: faster).
+ * Only within one dtype: an i8 row reads a quarter of an f32 row's bytes, so a cross-dtype ratio measures
+ * the quantization, not the kernel (its recall_vs_f32 says what the quantization costs).
+ */
+export function withRatios(
   rows: RowResult[],
 ): (RowResult & { ratio: number | null; best_baseline: string | null })[] {
   return rows.map((row) => {
     const peers = rows.filter(
       (r) =>
-        r.catalog === row.catalog && r.stage === row.stage && BASELINES.includes(r.impl) && r.p50_ms !== null,
+        r.catalog === row.catalog &&
+        r.stage === row.stage &&
+        r.dtype === row.dtype &&
+        BASELINES.includes(r.impl) &&
+        r.p50_ms !== null,
     );
     const best = peers.sort((a, b) => a.p50_ms! - b.p50_ms!)[0];
     const ratio = best && row.p50_ms ? Math.round((best.p50_ms! / row.p50_ms) * 100) / 100 : null;
@@ -128,11 +143,18 @@ function notes(row: RowResult): string {
   const info = row.info;
   if (row.error) parts.push(`failed: ${row.error.slice(0, 160)}`);
   if (info.threads !== undefined) parts.push(`${info.threads} thr`);
+  if (info.threadTrials)
+    parts.push(
+      `tried ${Object.entries(info.threadTrials as Record<string, number>)
+        .map(([t, ms]) => `${t} thr ${ms} ms`)
+        .join(', ')}`,
+    );
   if (info.flavor) parts.push(String(info.flavor));
   if (info.variant) parts.push(String(info.variant));
   if (row.stage === 'recommend' && info.backend) {
     const b = info.backend as Record<string, string>;
     parts.push(`ranker ${b.ranker}, encoder ${b.encoder}`);
+    if (info.modelThreads !== undefined) parts.push(`ORT ${info.modelThreads} thr`);
   }
   if (row.stages) {
     const st = row.stages;
@@ -140,7 +162,17 @@ function notes(row: RowResult): string {
       `engine p50: total ${st.total} = encode ${st.encode} + retrieve ${st.retrieve} + rank ${st.rank} + rerank ${st.rerank} ms`,
     );
   }
-  if (row.agreement !== undefined && row.agreement < 1) parts.push(`top-${K} overlap ${row.agreement}`);
+  if (row.stages_p99) {
+    const st = row.stages_p99;
+    parts.push(
+      `engine p99: total ${st.total}, encode ${st.encode}, retrieve ${st.retrieve}, rank ${st.rank}, rerank ${st.rerank} ms`,
+    );
+  }
+  if (row.cold)
+    parts.push(
+      `cold start ${row.cold.cold_start_ms} ms = init ${row.cold.init_ms} + first recommend ${row.cold.first_recommend_ms}`,
+    );
+  if (row.load?.length) parts.push(`load ${Math.min(...row.load)}–${Math.max(...row.load)}`);
   if (info.truncated) parts.push(String(info.truncated));
   return parts.join('; ');
 }
@@ -156,18 +188,31 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
     ms(r.p50_ms),
     ms(r.p99_ms),
     String(r.runs),
+    r.recall_vs_f32 === undefined || r.recall_vs_f32 === null ? '—' : r.recall_vs_f32.toFixed(3),
     r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
     notes(r),
   ]);
   process.stdout.write(`${header}\n\n`);
   process.stdout.write(
     formatTable(
-      ['catalog', 'dtype', 'impl', 'stage', 'p50 ms', 'p99 ms', 'runs', 'vs best baseline', 'notes'],
+      [
+        'catalog',
+        'dtype',
+        'impl',
+        'stage',
+        'p50 ms',
+        'p99 ms',
+        'runs',
+        'recall vs f32',
+        'vs best same-dtype peer',
+        'notes',
+      ],
       rows,
     ),
   );
   process.stdout.write(
-    `\nvs best baseline: p50 of the fastest peer (tfjs-*, ort-*, naive-js) of that catalog and stage ÷ this row's p50 (> 1× = faster).\n` +
+    `\nvs best same-dtype peer: p50 of the fastest peer (tfjs-*, ort-*, naive-js) of that catalog, stage and dtype ÷ this row's p50 (> 1× = faster).\n` +
+      `recall vs f32: |top-${K} ∩ exact f32 top-${K}| / ${K}, mean over the first ${RECALL_QUERIES} queries.\n` +
       `recommend() rows have no peer: no baseline runs the whole pipeline, so no ratio.\n`,
   );
 }
@@ -175,8 +220,13 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
 async function main(): Promise<void> {
   const opts = options();
   const started = performance.now();
-  const loadStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  const loadNow = () => loadavg().map((x) => Math.round(x * 100) / 100);
+  const loadStart = loadNow();
   log(`load average at start: ${loadStart.join(' ')} (shared machine: other processes make timings noisy)`);
+  // The 1-minute load average every 5 s through the run (and before each turn of each row, per row).
+  const loadSamples: number[] = [loadStart[0]];
+  const sampler = setInterval(() => loadSamples.push(loadNow()[0]), 5000);
+  sampler.unref();
 
   const base = await openBase(opts.base, log);
   log(`models from bundle ${base.version} (${base.folder})`);
@@ -229,6 +279,7 @@ async function main(): Promise<void> {
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
     const page = await browser.newPage();
     await page.exposeFunction('benchLog', (line: string) => log(line));
+    await page.exposeFunction('benchLoad', () => loadNow()[0]);
     page.on('console', (msg) => {
       const text = msg.text();
       if (text.startsWith('Failed to load resource')) return; // said with its URL below
@@ -257,7 +308,11 @@ async function main(): Promise<void> {
         dim: a.dim,
         bundlesUrl: `/${a.bundlesPath}`,
         version: a.version,
-        ortModelUrl: `/${a.ortModelPath}`,
+        ortModelUrls: {
+          gemm: `/${a.ortModelPaths.gemm}`,
+          matmul: `/${a.ortModelPaths.matmul}`,
+          int8: `/${a.ortModelPaths.int8}`,
+        },
       })),
       k: K,
       runs: opts.runs,
@@ -275,8 +330,11 @@ async function main(): Promise<void> {
     const benchStarted = performance.now();
     const result: BenchResult = await page.evaluate((c) => window.edgerecBench(c), config);
     const benchSeconds = (performance.now() - benchStarted) / 1000;
-    const loadEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+    const loadEnd = loadNow();
+    clearInterval(sampler);
+    loadSamples.push(loadEnd[0]);
     const device = { ...result.device, browser: `Chromium ${browser.version()}` };
+    await scoreRecall(result.rows, artifacts);
     const rows = withRatios(result.rows);
     const total = (performance.now() - started) / 1000;
     log(
@@ -285,13 +343,15 @@ async function main(): Promise<void> {
 
     const json = `${JSON.stringify({
       device,
-      rows: rows.map(({ catalog, dtype, impl, stage, p50_ms, p99_ms, ...rest }) => ({
+      rows: rows.map(({ catalog, dtype, impl, stage, p50_ms, p99_ms, runs, recall_vs_f32, ...rest }) => ({
         catalog,
         dtype,
         impl,
         stage,
         p50_ms,
         p99_ms,
+        runs,
+        recall_vs_f32: recall_vs_f32 ?? null,
         ...rest,
       })),
       k: K,
@@ -303,7 +363,13 @@ async function main(): Promise<void> {
       models: base.version,
       catalogs: 'synthetic: seeded random unit rows around the real models of the bundle named in models',
       seconds: Math.round(total),
-      load: { start: loadStart, end: loadEnd },
+      load: {
+        start: loadStart,
+        end: loadEnd,
+        max_1m: Math.max(...loadSamples),
+        mean_1m: Math.round((loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length) * 100) / 100,
+        samples_1m_every_5s: loadSamples,
+      },
     })}\n`;
     if (opts.save) {
       writeFileSync(opts.save, json);
@@ -322,13 +388,38 @@ async function main(): Promise<void> {
         `edgerec browser benchmark — ${device.browser}, ${adapter}, ${device.hardwareConcurrency} cores, ` +
           `crossOriginIsolated ${device.crossOriginIsolated}\n` +
           `k = ${K}, dim = ${artifacts[0]?.dim}, ${opts.runs} runs after ${opts.warmup} warm-up; recommend() = { k: ${FEED_K} } over ${K} candidates; ` +
-          `models of bundle ${base.version}, synthetic catalogs; load average ${loadStart.join('/')} → ${loadEnd.join('/')}; ${total.toFixed(0)} s`,
+          `models of bundle ${base.version}, synthetic catalogs; load average ${loadStart.join('/')} → ${loadEnd.join('/')} ` +
+          `(1-min max ${Math.max(...loadSamples)}, mean ${(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2)}); ${total.toFixed(0)} s`,
       );
     }
   } finally {
     await browser?.close().catch(() => undefined);
     await server.close();
   }
+}
+
+/** recall_vs_f32 of every retrieve row from its answers (then dropped), against referenceTopK over f32. */
+async function scoreRecall(rows: RowResult[], artifacts: BenchArtifacts[]): Promise<void> {
+  for (const a of artifacts) {
+    const mine = rows.filter((r) => r.catalog === a.count && r.stage === 'retrieve');
+    if (mine.length === 0) continue;
+    const queries = benchQueries(BENCH_QUERIES, a.dim).slice(0, RECALL_QUERIES);
+    const exact = (await exactTopK(a, queries)).map((ids) => new Set(ids));
+    for (const row of mine) {
+      const answers = row.answers;
+      delete row.answers;
+      if (!answers || answers.length === 0) {
+        row.recall_vs_f32 = null;
+        continue;
+      }
+      let hit = 0;
+      answers.forEach((ids, q) => {
+        for (const i of ids) if (exact[q].has(i)) hit++;
+      });
+      row.recall_vs_f32 = Math.round((hit / (answers.length * a.k)) * 10000) / 10000;
+    }
+  }
+  for (const row of rows) if (row.stage === 'recommend') row.recall_vs_f32 = null;
 }
 
 main().catch((error) => {

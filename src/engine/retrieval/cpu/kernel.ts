@@ -133,7 +133,7 @@ export interface KernelLayout {
   rows: number;
   /** One heap per thread, room for `count` entries (pages never touched cost nothing). */
   heaps: number[];
-  /** Threads take rows in chunks of this many (a multiple of 4), from the counter CONTROL.NEXT. */
+  /** Threads take rows in chunks of this many (a multiple of 16), from the counter CONTROL.NEXT. */
   chunkRows: number;
   chunks: number;
   bytes: number;
@@ -141,15 +141,18 @@ export interface KernelLayout {
 
 const align = (n: number, to = 64): number => Math.ceil(n / to) * to;
 
-/** Rows per chunk: ~256 KiB of table (L2-sized), at least 1024 rows. */
+/** Rows per chunk: ~256 KiB of table (L2-sized), at least 1024 rows, a whole number of f32 blocks. */
 function chunkRowsFor(stride: number): number {
-  return Math.max(1024, 4 * Math.floor(2 ** 18 / stride / 4));
+  return Math.max(1024, F32_BLOCK * Math.floor(2 ** 18 / stride / F32_BLOCK));
 }
+
+/** Rows per block of the f32 layout (kernel.wat, scan_f32); chunks start on a block. */
+export const F32_BLOCK = 16;
 
 export function planLayout(table: DecodedItemTable, flavor: KernelFlavor, threads: number): KernelLayout {
   const { count, dim } = table;
   const dtype = table.dtype === 'i8' ? 'i8' : 'f32';
-  const padded = align(count, 4);
+  const padded = align(count, dtype === 'i8' ? 4 : F32_BLOCK);
   const stride = dtype === 'i8' ? align(dim, 16) : dim * 4;
   let at = 0;
   const take = (bytes: number): number => {
@@ -197,9 +200,9 @@ export function writeTable(buffer: ArrayBufferLike, layout: KernelLayout, table:
     new Float32Array(buffer, layout.scales, count).set(table.scales!.subarray(0, count));
     return;
   }
-  // Groups of four rows, dimension-major: element (4g + l, d) at 16g·dim + 4d + 4l bytes.
+  // Blocks of 16 rows, dimension-major: element (16b + l, d) at 64b·dim + 64d + 4l bytes.
   const source = table.dtype === 'f32' ? (table.values as Float32Array) : undefined;
-  const out = new Float32Array(buffer, layout.rows, align(count, 4) * dim);
+  const out = new Float32Array(buffer, layout.rows, align(count, F32_BLOCK) * dim);
   const chunkRows = 4096;
   for (let r0 = 0; r0 < count; r0 += chunkRows) {
     const r1 = Math.min(count, r0 + chunkRows);
@@ -209,8 +212,8 @@ export function writeTable(buffer: ArrayBufferLike, layout: KernelLayout, table:
       : decodeF16((table.values as Uint16Array).subarray(r0 * dim, r1 * dim));
     for (let r = r0; r < r1; r++) {
       const base = (r - r0) * dim;
-      const dst = (r >> 2) * 4 * dim + (r & 3);
-      for (let d = 0; d < dim; d++) out[dst + 4 * d] = rows[base + d];
+      const dst = (r >> 4) * F32_BLOCK * dim + (r & 15);
+      for (let d = 0; d < dim; d++) out[dst + F32_BLOCK * d] = rows[base + d];
     }
   }
 }
@@ -280,7 +283,7 @@ export function beginQuery(
   kernel.begin(hasExclude ? layout.exclude : -1, layout.heaps[t], k);
 }
 
-/** Scans rows [start, end) (start a multiple of 4) into the thread's heap; returns its size. */
+/** Scans rows [start, end) (start a multiple of 4, of 16 for f32) into the thread's heap; returns its size. */
 export function scanRange(
   kernel: KernelExports,
   layout: KernelLayout,

@@ -69,8 +69,52 @@ function worse(sa: number, ia: number, sb: number, ib: number): boolean {
   return sa < sb || (sa === sb && ia > ib);
 }
 
-/** Sorts (score, index) pairs best first and keeps the first k: the merge of per-thread results. */
+/** Rows below this fit beside a 32-bit score key in a float64's 53 bits (sortEntries' fast path). */
+const KEY_ROWS = 2 ** 21;
+const keyF32 = new Float32Array(1);
+const keyU32 = new Uint32Array(keyF32.buffer);
+
+/**
+ * Sorts (score, index) pairs best first (equal scores: lower index first) and keeps the first k: the merge
+ * of per-thread results, on every query. Each pair becomes one float64 key, (order-flipped score bits) · 2^21
+ * + index, exact below 2^53, sorted by the typed array's native numeric sort: about a tenth of the cost
+ * of a comparator sort. Indices ≥ 2^21, or a NaN, take the comparator sort.
+ */
 export function sortEntries(scores: ArrayLike<number>, indices: ArrayLike<number>, k: number): TopKResult {
+  const m = scores.length;
+  const keys = new Float64Array(m);
+  let zeros: Map<number, number> | undefined;
+  for (let i = 0; i < m; i++) {
+    const s = scores[i];
+    const row = indices[i];
+    if (!(row >= 0 && row < KEY_ROWS) || Number.isNaN(s)) return sortEntriesBy(scores, indices, k);
+    // -0 and +0 are equal scores (ties by index, as in the reference): one key; the original is kept.
+    if (s === 0) {
+      zeros ??= new Map();
+      zeros.set(row, s);
+    }
+    keyF32[0] = s === 0 ? 0 : s;
+    const bits = keyU32[0];
+    // Larger score → larger u: positives get the sign bit set, negatives are inverted.
+    const u = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+    keys[i] = (0xffffffff - u) * KEY_ROWS + row;
+  }
+  keys.sort();
+  const n = Math.min(m, Math.max(0, k));
+  const out = { indices: new Int32Array(n), scores: new Float32Array(n) };
+  for (let i = 0; i < n; i++) {
+    const key = keys[i];
+    const row = key % KEY_ROWS;
+    const u = 0xffffffff - (key - row) / KEY_ROWS;
+    keyU32[0] = u & 0x80000000 ? (u & 0x7fffffff) >>> 0 : ~u >>> 0;
+    out.indices[i] = row;
+    out.scores[i] = keyF32[0] === 0 && zeros ? zeros.get(row)! : keyF32[0];
+  }
+  return out;
+}
+
+/** sortEntries with a comparator: any index. */
+function sortEntriesBy(scores: ArrayLike<number>, indices: ArrayLike<number>, k: number): TopKResult {
   const order = Array.from({ length: scores.length }, (_, i) => i);
   order.sort((a, b) => (scores[a] === scores[b] ? indices[a] - indices[b] : scores[a] > scores[b] ? -1 : 1));
   const n = Math.min(order.length, Math.max(0, k));
