@@ -1,3 +1,10 @@
+export {
+  BundleSourceError,
+  IntegrityError,
+  ManifestError,
+  VariantNotFoundError,
+} from '../core/bundle/index.ts';
+export { SyncHttpError, SyncNetworkError } from '../core/contract/http.ts';
 export type {
   Backend,
   ClearedBundles,
@@ -18,6 +25,23 @@ export type {
   SyncState,
   SyncStatus,
 } from '../core/contract/index.ts';
-export type { Event } from '../core/events.ts';
-export { createRecommender, type Recommender, type RecommenderOptions } from './recommender.ts';
+export {
+  AbortedError,
+  EdgerecError,
+  ERROR_CODES,
+  type ErrorCode,
+  InputError,
+  InvalidOptionsError,
+  InvalidRequestError,
+  isEdgerecError,
+  StorageBlockedError,
+  TimeoutError,
+} from '../core/errors.ts';
+export { type Event, EventValidationError } from '../core/events.ts';
+export {
+  createRecommender,
+  type RecommendCall,
+  type Recommender,
+  type RecommenderOptions,
+} from './recommender.ts';
 export { createSession, refreshSession, type Session } from './session.ts';

@@ -68,9 +68,16 @@ export interface ProgressEvent {
   phase: ProgressPhase;
   /** The file being loaded, for download and verify. */
   file?: string;
+  /**
+   * download: bytes of the whole bundle (every file this device needs) loaded so far and in all, cached
+   * files counted in full; never decreases. verify: the file's bytes.
+   */
   loaded?: number;
   total?: number;
-  /** True when the file came from IndexedDB rather than the network. */
+  /** download: bytes of `file` loaded so far, streamed as they arrive, and its size. */
+  fileLoaded?: number;
+  fileTotal?: number;
+  /** True when the file came from IndexedDB rather than the network (reported once, in full). */
   cached?: boolean;
   message?: string;
 }
