@@ -8,6 +8,7 @@ import {
   type ModelEntry,
   RANKER_HEADS,
 } from '../core/bundle/index.ts';
+import type { CacheInfo, CachePruned } from '../core/contract/types.ts';
 import { EdgerecError, type ErrorCode, InvalidOptionsError, InvalidRequestError } from '../core/errors.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
@@ -15,6 +16,7 @@ import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
+import { cacheInfo, pruneCache } from './cache-control.ts';
 import { downloadProgress } from './download-progress.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
@@ -604,6 +606,16 @@ export class Engine {
    */
   async clearCache(): Promise<ClearedBundles> {
     return this.ready().storage.clearBundles();
+  }
+
+  /** What the bundle cache holds (src/engine/cache-control.ts). */
+  async cacheInfo(): Promise<CacheInfo> {
+    return cacheInfo(this.ready().storage);
+  }
+
+  /** Deletes every cached version but the current one (src/engine/cache-control.ts). */
+  async pruneCache(): Promise<CachePruned> {
+    return pruneCache(this.ready().storage);
   }
 
   /**

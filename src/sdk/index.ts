@@ -7,6 +7,9 @@ export {
 export { SyncHttpError, SyncNetworkError } from '../core/contract/http.ts';
 export type {
   Backend,
+  CachedVersion,
+  CacheInfo,
+  CachePruned,
   ClearedBundles,
   DeletedLocalData,
   DeviceChoice,
@@ -38,6 +41,7 @@ export {
   TimeoutError,
 } from '../core/errors.ts';
 export { type Event, EventValidationError } from '../core/events.ts';
+export type { RecommenderCache } from './cache-control.ts';
 export {
   createRecommender,
   type RecommendCall,

@@ -14,6 +14,7 @@ import type {
 } from '../core/contract/index.ts';
 import { EdgerecError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
+import { cacheControl, type RecommenderCache } from './cache-control.ts';
 import { cancellable, deadline, rejectOnAbort } from './cancel.ts';
 import { installErrorTransfer } from './errors-transfer.ts';
 
@@ -67,6 +68,8 @@ export interface Recommender {
    * running model keeps working; the next start downloads the bundle again, so it needs the network.
    */
   clearCache(): Promise<ClearedBundles>;
+  /** The bundle cache: `info()`, `persist()`, `prune()`. */
+  readonly cache: RecommenderCache;
   /**
    * Deletes this user's data on this device: every recorded event (those not yet uploaded too: they will
    * never be), hidden items, action counts, embeddings and sync bookkeeping. The bundle cache, other users'
@@ -145,6 +148,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     setPrivacy: (on) => live().setPrivacy(on),
     setAsideEvents: (limit) => live().setAsideEvents(limit),
     clearCache: () => live().clearCache(),
+    cache: cacheControl(live),
     deleteLocalData: () => live().deleteLocalData(),
     simulateDeviceLoss: () => live().simulateDeviceLoss(),
     async dispose() {

@@ -272,6 +272,38 @@ export interface ClearedBundles {
   files: number;
 }
 
+/** One bundle version in the IndexedDB cache. */
+export interface CachedVersion {
+  version: string;
+  /** The version the engine runs (and starts from offline). */
+  current: boolean;
+  /** The version before it, kept as a rollback target until pruned. */
+  previous: boolean;
+  /** Stored files of this version, and their bytes (a file shared with another version counts in both). */
+  files: number;
+  bytes: number;
+}
+
+/** What the bundle cache holds, and whether the browser may evict it. */
+export interface CacheInfo {
+  versions: CachedVersion[];
+  /** Bytes of every stored bundle file, each counted once. */
+  bytes: number;
+  files: number;
+  /** `navigator.storage.persisted()`: true when the browser will not evict the origin's storage. */
+  persisted: boolean;
+  /** `navigator.storage.estimate()` for the whole origin, when the browser says. */
+  usage?: number;
+  quota?: number;
+}
+
+/** What `cache.prune()` removed: every version but the current (and a pending) one. */
+export interface CachePruned {
+  versions: string[];
+  files: number;
+  bytes: number;
+}
+
 /** What `deleteUserData` removed: the user's local data, counted. */
 export interface DeletedUserData {
   userId: string;

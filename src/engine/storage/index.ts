@@ -679,6 +679,18 @@ export class EngineStorage {
   // ------------------------------------------------------------------------------------- meta, events, users
 
   /** A value of the `meta` store (the sync client keeps its cursors there). */
+  /** The size of every stored bundle file, by SHA-256 (Blob-backed files are not read, only sized). */
+  async storedFileSizes(): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    for (
+      let cursor = await this.database().transaction('files').store.openCursor();
+      cursor;
+      cursor = await cursor.continue()
+    )
+      sizes.set(cursor.key, cursor.value.size);
+    return sizes;
+  }
+
   async meta<T = unknown>(key: string): Promise<T | undefined> {
     return (await this.database().get('meta', key)) as T | undefined;
   }
