@@ -30,6 +30,7 @@ export const ERROR_CODES = [
 /** A stable, documented reason for a failure: branch on this, not on the message. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Options of an EdgerecError: the standard `cause`, and detail fields. */
 export interface EdgerecErrorOptions extends ErrorOptions {
   /** Machine-readable facts about this failure (a file, a status, a size), kept across the worker. */
   details?: Record<string, unknown>;

@@ -1,6 +1,7 @@
 /** The error of an invalid event, in a file of its own so that the SDK page imports no validator. */
 import { EdgerecError } from './errors.ts';
 
+/** One fault of an event: the field, what is wrong, and the input row when known. */
 export interface EventProblem {
   /** 1-based row (line) of the input the event came from, when known. */
   row?: number;

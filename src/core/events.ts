@@ -12,6 +12,7 @@ export const ACTION_CODE: Readonly<Record<Action, number>> = {
   hide: 4,
 };
 
+/** An interaction as stored in the local log and uploaded to the sync server. */
 export interface Event {
   /** Client-made unique id; the server deduplicates on it. */
   id: string;

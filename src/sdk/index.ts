@@ -1,9 +1,6 @@
-export {
-  BundleSourceError,
-  IntegrityError,
-  ManifestError,
-  VariantNotFoundError,
-} from '../core/bundle/index.ts';
+export { BundleSourceError, ManifestError, VariantNotFoundError } from '../core/bundle/errors.ts';
+export { IntegrityError } from '../core/bundle/integrity.ts';
+export { RANKER_HEADS, type RankerHead } from '../core/bundle/manifest.ts';
 export { SyncHttpError, SyncNetworkError } from '../core/contract/http.ts';
 export type {
   Backend,
@@ -12,12 +9,14 @@ export type {
   CachePruned,
   ClearedBundles,
   DeletedLocalData,
+  DeletedUserData,
   DeviceChoice,
   EmbeddingDetail,
   EmbeddingOutcome,
   EngineStatus,
   LiveResources,
   ProgressEvent,
+  ProgressPhase,
   Recommendation,
   RecommendRequest,
   RecommendResult,
@@ -31,6 +30,7 @@ export type {
 export {
   AbortedError,
   EdgerecError,
+  type EdgerecErrorOptions,
   ERROR_CODES,
   type ErrorCode,
   InputError,
@@ -40,7 +40,8 @@ export {
   StorageBlockedError,
   TimeoutError,
 } from '../core/errors.ts';
-export { type Event, EventValidationError } from '../core/events.ts';
+export { type EventProblem, EventValidationError } from '../core/event-errors.ts';
+export type { Event } from '../core/events.ts';
 export type { RecommenderCache } from './cache-control.ts';
 export {
   createRecommender,

@@ -18,6 +18,7 @@ import { cacheControl, type RecommenderCache } from './cache-control.ts';
 import { cancellable, deadline, rejectOnAbort } from './cancel.ts';
 import { installErrorTransfer } from './errors-transfer.ts';
 
+/** Options of `createRecommender`: the engine's, plus what only the page can give (callbacks, a worker, a signal). */
 export interface RecommenderOptions extends EngineOptions {
   /** Download, verify, compile and warm-up progress, per file where there is one. */
   onProgress?: (event: ProgressEvent) => void;
@@ -38,10 +39,13 @@ export type RecommendCall = RecommendRequest & { signal?: AbortSignal };
 /** How long an abandoned start may take to close its database before its worker is ended anyway. */
 const CLOSE_WAIT_MS = 2000;
 
+/** An engine running in a Web Worker; every method crosses to it and back. */
 export interface Recommender {
   /** Rejects with an ABORTED error as soon as `request.signal` aborts. */
   recommend(request: RecommendCall): Promise<RecommendResult>;
+  /** Stores an interaction on the device (and queues it for upload with a server); resolves with it as stored. */
   record(event: RecordedEvent): Promise<Event>;
+  /** The engine's state: bundle version, backends, isolation, pending events, sync. */
   status(): Promise<EngineStatus>;
   /**
    * Checks for a newer bundle; with `serverUrl`, also uploads the outbox and syncs the embeddings (after

@@ -10,6 +10,7 @@ export type DeletedLocalData = DeletedUserData;
 
 /** Where a stage ran: a GPU kernel, a WASM kernel (or ORT's wasm EP), or plain TypeScript. */
 export type Backend = 'webgpu' | 'wasm' | 'js';
+/** Where retrieval runs: `auto` tries WebGPU, then WASM; a named backend is used alone. */
 export type DeviceChoice = 'auto' | Backend;
 
 export interface EngineOptions {
@@ -62,8 +63,10 @@ export interface EngineOptions {
   retrievalThreads?: number;
 }
 
+/** The steps of a start, in order: `manifest`, `download` (per file), `verify`, `compile`, `warmup`, `ready`. */
 export type ProgressPhase = 'manifest' | 'download' | 'verify' | 'compile' | 'warmup' | 'ready';
 
+/** One step of `createRecommender`'s start, passed to `onProgress`. */
 export interface ProgressEvent {
   phase: ProgressPhase;
   /** The file being loaded, for download and verify. */
@@ -82,6 +85,7 @@ export interface ProgressEvent {
   message?: string;
 }
 
+/** What `recommend` is asked: how many items, and how to choose them. */
 export interface RecommendRequest {
   k: number;
   /** Item ids never to return (on top of hidden ones, and of seen ones unless `includeSeen`). */
@@ -99,6 +103,7 @@ export interface RecommendRequest {
   interests?: 'single' | 'multi';
 }
 
+/** One recommended item, with its utility, the ranker's probabilities and the reason shown to the user. */
 export interface Recommendation {
   itemId: string;
   title: string;
@@ -109,6 +114,7 @@ export interface Recommendation {
   reason: { text: string; kind: 'recent' | 'interest' | 'popular'; itemId?: string };
 }
 
+/** Milliseconds spent in each stage of one `recommend` call, measured in the worker. */
 export interface StageTimings {
   encode: number;
   retrieve: number;
@@ -117,6 +123,7 @@ export interface StageTimings {
   total: number;
 }
 
+/** The answer of `recommend`: the items, where each stage ran, how long it took, the bundle version. */
 export interface RecommendResult {
   items: Recommendation[];
   backend: { retrieval: Backend; ranker: 'webgpu' | 'wasm'; encoder: 'webgpu' | 'wasm' };
@@ -124,6 +131,7 @@ export interface RecommendResult {
   modelVersion: string;
 }
 
+/** An interaction to `record`; the engine fills in `id`, `userId` and `ts` when they are left out. */
 export interface RecordedEvent {
   itemId: string;
   action: Action;
@@ -154,6 +162,7 @@ export interface SyncResult {
   state: SyncState;
 }
 
+/** The engine's state (`status()`): readiness, bundle version, backends, isolation, sync and resources. */
 export interface EngineStatus {
   ready: boolean;
   modelVersion?: string;
@@ -203,6 +212,7 @@ export type SyncState =
   | 'disabled'
   | 'privacy';
 
+/** The sync client's state, part of `status()`. */
 export interface SyncStatus {
   state: SyncState;
   /**
@@ -232,6 +242,7 @@ export type EmbeddingOutcome =
   | 'error'
   | 'disabled';
 
+/** What the last embedding sync did, in detail. */
 export interface EmbeddingDetail {
   /**
    * The server's long-term embedding: `adopted` (stored as the user's longTerm), `unchanged` (already
@@ -267,6 +278,7 @@ export interface SyncPassResult {
 }
 
 /** What `clearBundles` removed. */
+/** What `clearCache()` deleted: the versions and how many files. */
 export interface ClearedBundles {
   versions: string[];
   files: number;
