@@ -6,6 +6,7 @@
  *   dist/retrieval-cpu.worker.js    the WASM retriever's helper threads (nested in the engine worker)
  *   dist/assets/*.wasm              the retrieval kernels
  *   dist/edgerec.d.ts               the public types, bundled into one file
+ *   dist/react.js, dist/react.d.ts  `edgerec/react`: the React hooks (react is an optional peer dependency)
  *
  * Every `new URL('./x', import.meta.url)` in the sources (workers, wasm) is kept in that literal form in
  * the output, pointing at the emitted file: the form Vite and webpack 5 recognise as a worker or an asset,
@@ -33,7 +34,9 @@ const OUT = join(ROOT, 'dist');
 const SOURCES = [join(ROOT, 'src'), join(ROOT, 'workers')];
 
 /** The package's `dependencies`: what the SDK imports at run time, left for the consumer's bundler. */
-const EXTERNAL = ['onnxruntime-web', 'comlink', 'idb', '@petamoriken/float16'];
+const EXTERNAL = ['onnxruntime-web', 'comlink', 'idb', '@petamoriken/float16', 'react'];
+/** Our own entries: `edgerec/react` imports the SDK from `./edgerec.js`, so both share one registry. */
+const ENTRIES = { edgerec: 'src/sdk/index.ts', react: 'src/react/index.ts' };
 const isExternal = (id: string) => EXTERNAL.some((name) => id === name || id.startsWith(`${name}/`));
 
 const NEW_URL = /new\s+URL\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*,\s*import\.meta\.url\s*\)/g;
@@ -109,17 +112,18 @@ function bundledTypes(): Plugin {
     apply: 'build',
     async closeBundle() {
       const { generateDtsBundle } = await import('dts-bundle-generator');
-      const [text] = generateDtsBundle(
-        [
-          {
-            filePath: join(ROOT, 'src/sdk/index.ts'),
-            output: { noBanner: true, exportReferencedTypes: false },
-          },
-        ],
+      const [sdk, react] = generateDtsBundle(
+        Object.values(ENTRIES).map((entry) => ({
+          filePath: join(ROOT, entry),
+          output: { noBanner: true, exportReferencedTypes: false },
+          // edgerec/react refers to the SDK's types by the package name, as the consumer imports them.
+          libraries: { importedLibraries: ['react'] },
+        })),
         { preferredConfigPath: join(ROOT, 'tsconfig.json') },
       );
       const { writeFileSync } = await import('node:fs');
-      writeFileSync(join(OUT, 'edgerec.d.ts'), text);
+      writeFileSync(join(OUT, 'edgerec.d.ts'), sdk);
+      writeFileSync(join(OUT, 'react.d.ts'), react);
     },
   };
 }
@@ -176,7 +180,10 @@ export default defineConfig({
     sourcemap: true,
     copyPublicDir: false,
     reportCompressedSize: false,
-    lib: { entry: { edgerec: join(ROOT, 'src/sdk/index.ts') }, formats: ['es'] },
+    lib: {
+      entry: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, join(ROOT, file)])),
+      formats: ['es'],
+    },
     rolldownOptions: {
       external: isExternal,
       output: {

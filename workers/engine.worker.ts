@@ -2,8 +2,10 @@
 import { expose } from 'comlink';
 import type { EngineApi } from '../src/engine/api.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { installErrorTransfer } from '../src/sdk/errors-transfer.ts';
 
 // The worker is thin on purpose: everything lives in src/engine, which tests also run in a page.
+installErrorTransfer();
 const engine = new Engine();
 
 const api: EngineApi = {
@@ -16,6 +18,8 @@ const api: EngineApi = {
   setPrivacy: (on) => engine.setPrivacy(on),
   setAsideEvents: (limit) => engine.setAsideEvents(limit),
   clearCache: () => engine.clearCache(),
+  cacheInfo: () => engine.cacheInfo(),
+  pruneCache: () => engine.pruneCache(),
   deleteLocalData: () => engine.deleteLocalData(),
   simulateDeviceLoss: () => engine.simulateDeviceLoss(),
   dispose: () => engine.dispose(),

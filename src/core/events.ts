@@ -1,3 +1,4 @@
+import { type EventProblem, EventValidationError } from './event-errors.ts';
 /** The five actions every data set maps its signals onto (DESIGN.md, "Event"). */
 export const ACTIONS = ['impression', 'click', 'closeup', 'save', 'hide'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -11,6 +12,7 @@ export const ACTION_CODE: Readonly<Record<Action, number>> = {
   hide: 4,
 };
 
+/** An interaction as stored in the local log and uploaded to the sync server. */
 export interface Event {
   /** Client-made unique id; the server deduplicates on it. */
   id: string;
@@ -36,26 +38,7 @@ export const EVENT_LIMITS = {
   dwellMs: 8.64e7,
 } as const;
 
-export interface EventProblem {
-  /** 1-based row (line) of the input the event came from, when known. */
-  row?: number;
-  field: string;
-  message: string;
-}
-
-export class EventValidationError extends Error {
-  readonly problems: readonly EventProblem[];
-  constructor(problems: readonly EventProblem[]) {
-    super(problems.map(formatProblem).join('; '));
-    this.name = 'EventValidationError';
-    this.problems = problems;
-  }
-}
-
-export function formatProblem(problem: EventProblem): string {
-  const where = problem.row === undefined ? '' : `row ${problem.row}: `;
-  return `${where}${problem.field}: ${problem.message}`;
-}
+export { type EventProblem, EventValidationError, formatProblem } from './event-errors.ts';
 
 function checkId(value: unknown, field: string, problems: EventProblem[], row?: number): void {
   if (typeof value !== 'string') {

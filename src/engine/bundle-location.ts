@@ -1,4 +1,5 @@
 import { type BundleSource, httpBundleSource, parseManifest } from '../core/bundle/index.ts';
+import { bundleHttpCode, EdgerecError } from '../core/errors.ts';
 
 /** Where a bundle folder is, and the version it holds. */
 export interface BundleLocation {
@@ -12,16 +13,16 @@ export interface BundleLocation {
  * `latest.json` / `manifest.json` that is not what it must be. Never taken for "offline": a cached
  * version is not silently used instead.
  */
-export class BundleLocationError extends Error {
+export class BundleLocationError extends EdgerecError {
   constructor(
     message: string,
     /** The URL that answered so. */
     readonly url: string,
-    /** Its HTTP status, when it was one. */
+    /** Its HTTP status, when it was one (none: it answered, but not with a bundle). */
     readonly status?: number,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super(status === undefined || status < 400 ? 'BUNDLE_INVALID' : bundleHttpCode(status), message, options);
     this.name = 'BundleLocationError';
   }
 }

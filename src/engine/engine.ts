@@ -8,12 +8,16 @@ import {
   type ModelEntry,
   RANKER_HEADS,
 } from '../core/bundle/index.ts';
+import type { CacheInfo, CachePruned } from '../core/contract/types.ts';
+import { EdgerecError, type ErrorCode, InvalidOptionsError, InvalidRequestError } from '../core/errors.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
+import { cacheInfo, pruneCache } from './cache-control.ts';
+import { downloadProgress } from './download-progress.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
 import { requestOrtThreads, wasmThreads } from './ort.ts';
@@ -42,16 +46,16 @@ import type {
   SyncResult,
 } from './types.ts';
 
-export class EngineNotReadyError extends Error {
+export class EngineNotReadyError extends EdgerecError {
   constructor() {
-    super('the engine is not initialised: call init() first');
+    super('NOT_READY', 'the engine is not initialised: call init() first');
     this.name = 'EngineNotReadyError';
   }
 }
 
-export class BundleUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
+export class BundleUnavailableError extends EdgerecError {
+  constructor(message: string, code: ErrorCode) {
+    super(code, message);
     this.name = 'BundleUnavailableError';
   }
 }
@@ -117,19 +121,21 @@ export class Engine {
     options: EngineOptions,
     onProgress: (p: ProgressEvent) => void = () => {},
   ): Promise<EngineStatus> {
-    if (!options.userId) throw new TypeError('createRecommender: userId is required');
+    if (!options.userId) throw new InvalidOptionsError('createRecommender: userId is required');
     if (!options.bundleUrl && !options.serverUrl) {
-      throw new TypeError(
+      throw new InvalidOptionsError(
         'createRecommender: pass bundleUrl (the folder edgerec bundle wrote, e.g. "/models/") or serverUrl (an edgerec serve server)',
       );
     }
     // A malformed serverUrl is refused now, not after the bundle has loaded.
-    if (options.serverUrl) serverRoot(options.serverUrl);
+    if (options.serverUrl) checkedOption(() => serverRoot(options.serverUrl!));
     if (options.modelThreads !== undefined && !requestOrtThreads(options.modelThreads))
       console.warn('edgerec: modelThreads ignored: onnxruntime-web already runs in this worker');
     const maxLogEvents = options.maxLogEvents ?? DEFAULT_MAX_LOG_EVENTS;
     if (!Number.isInteger(maxLogEvents) || maxLogEvents < 1)
-      throw new RangeError(`createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`);
+      throw new InvalidOptionsError(
+        `createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`,
+      );
     // The server's registry is laid out as a bundles folder: locateBundle works on it unchanged.
     const bundleUrl = options.bundleUrl ?? registryUrl(options.serverUrl!);
     this.options = {
@@ -153,6 +159,7 @@ export class Engine {
     if (!version)
       throw new BundleUnavailableError(
         `${bundleUrl} cannot be reached and there is none cached yet: the first start needs the network`,
+        'OFFLINE_NO_CACHE',
       );
     this.state = await this.loadState(version, located?.network, onProgress);
     await this.storage.pruneToRecent();
@@ -193,19 +200,14 @@ export class Engine {
     if (network) {
       // Everything this device may run, stored and verified up front: an offline start then never finds a
       // variant missing, whichever execution provider wins the warm-up.
+      const download = downloadProgress(onProgress);
       await storage.prefetch(
         network,
         manifest,
-        (p) =>
-          onProgress({
-            phase: 'download',
-            file: p.file,
-            loaded: p.loadedBytes,
-            total: p.totalBytes,
-            cached: p.fromCache,
-          }),
+        download.onFile,
         (m) => this.neededFiles(m),
         verified,
+        download.onBytes,
       );
     }
     const load = async (ref: FileRef) => {
@@ -297,6 +299,7 @@ export class Engine {
       const present = manifest.items.map((t) => t.dtype).join(', ');
       throw new BundleUnavailableError(
         `bundle ${manifest.version} has no ${options.dtype} item table (it has ${present})`,
+        'BUNDLE_INVALID',
       );
     }
     const dtype = options.rankerDtype ?? 'int8';
@@ -539,7 +542,7 @@ export class Engine {
 
   /** A new bearer token for the sync server: clears `unauthorized` and uploads at once. */
   async setToken(token: string): Promise<void> {
-    if (!this.syncClient) throw new TypeError('setToken: this engine has no serverUrl');
+    if (!this.syncClient) throw new InvalidRequestError('setToken: this engine has no serverUrl');
     this.syncClient.setToken(token);
   }
 
@@ -608,6 +611,16 @@ export class Engine {
     return this.ready().storage.clearBundles();
   }
 
+  /** What the bundle cache holds (src/engine/cache-control.ts). */
+  async cacheInfo(): Promise<CacheInfo> {
+    return cacheInfo(this.ready().storage);
+  }
+
+  /** Deletes every cached version but the current one (src/engine/cache-control.ts). */
+  async pruneCache(): Promise<CachePruned> {
+    return pruneCache(this.ready().storage);
+  }
+
   /**
    * Deletes this user's data on this device: the whole event log — events not yet uploaded included, which
    * are then never uploaded — hidden items, action counts, the long-term and device embeddings' local
@@ -642,18 +655,31 @@ export const MAX_K = 256;
 function checkRequest(request: RecommendRequest): number {
   const { k, diversity, weights, interests } = request;
   if (interests !== undefined && interests !== 'single' && interests !== 'multi')
-    throw new RangeError(`recommend: interests must be "single" or "multi", got ${String(interests)}`);
+    throw new InvalidRequestError(
+      `recommend: interests must be "single" or "multi", got ${String(interests)}`,
+    );
   if (!Number.isInteger(k) || k < 1 || k > MAX_K)
-    throw new RangeError(`recommend: k must be an integer from 1 to ${MAX_K}, got ${k}`);
+    throw new InvalidRequestError(`recommend: k must be an integer from 1 to ${MAX_K}, got ${k}`);
   if (diversity !== undefined && !(diversity >= 0 && diversity <= 1))
-    throw new RangeError(`recommend: diversity must be in [0, 1], got ${diversity}`);
+    throw new InvalidRequestError(`recommend: diversity must be in [0, 1], got ${diversity}`);
   for (const [head, w] of Object.entries(weights ?? {})) {
     if (!(RANKER_HEADS as readonly string[]).includes(head))
-      throw new RangeError(`recommend: unknown utility weight "${head}" (heads: ${RANKER_HEADS.join(', ')})`);
+      throw new InvalidRequestError(
+        `recommend: unknown utility weight "${head}" (heads: ${RANKER_HEADS.join(', ')})`,
+      );
     if (!Number.isFinite(w))
-      throw new RangeError(`recommend: utility weight ${head} must be a finite number`);
+      throw new InvalidRequestError(`recommend: utility weight ${head} must be a finite number`);
   }
   return k;
+}
+
+/** Runs an option check of core (which throws TypeError) so that it fails as an INVALID_OPTIONS error. */
+function checkedOption(check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    throw new InvalidOptionsError(`createRecommender: ${(error as Error).message}`);
+  }
 }
 
 /** The validation-chosen ranker fusion (manifest.defaultRanker; late for older bundles); encoders pass. */

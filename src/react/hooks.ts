@@ -13,16 +13,21 @@ import { acquireRecommender, recommenderKey } from './shared-recommender.ts';
  * server (SSR) touches no browser global; effects, which create the worker, never run there.
  */
 export interface ReactHooksApi {
+  /** React's `useState`. */
   useState<S>(initial: S | (() => S)): [S, (next: S | ((previous: S) => S)) => void];
+  /** React's `useEffect`. */
   useEffect(effect: () => undefined | (() => void), deps?: readonly unknown[]): void;
+  /** React's `useCallback`. */
   useCallback<F extends (...args: never[]) => unknown>(callback: F, deps: readonly unknown[]): F;
 }
 
+/** What `useRecommender` returns: loading (with progress), ready (with the recommender) or error. */
 export type RecommenderState =
   | { state: 'loading'; recommender?: undefined; error?: undefined; progress?: ProgressEvent }
   | { state: 'ready'; recommender: Recommender; error?: undefined; progress?: ProgressEvent }
   | { state: 'error'; recommender?: undefined; error: Error; progress?: ProgressEvent };
 
+/** What `useRecommendations` returns. */
 export interface RecommendationsState {
   /** The last result; kept while a new one loads, so a feed does not flash empty. */
   result?: RecommendResult;
@@ -32,6 +37,7 @@ export interface RecommendationsState {
   refresh(): void;
 }
 
+/** The hooks bound to the given React (`edgerec/react` exports them bound to the app's own `react`). */
 export function createReactHooks(react: ReactHooksApi) {
   const { useState, useEffect, useCallback } = react;
 

@@ -12,18 +12,40 @@ import type {
   SetAsideEvent,
   SyncResult,
 } from '../core/contract/index.ts';
+import { EdgerecError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
+import { cacheControl, type RecommenderCache } from './cache-control.ts';
+import { cancellable, deadline, rejectOnAbort } from './cancel.ts';
+import { installErrorTransfer } from './errors-transfer.ts';
 
+/** Options of `createRecommender`: the engine's, plus what only the page can give (callbacks, a worker, a signal). */
 export interface RecommenderOptions extends EngineOptions {
   /** Download, verify, compile and warm-up progress, per file where there is one. */
   onProgress?: (event: ProgressEvent) => void;
   /** A worker you created yourself (e.g. for a CSP that forbids module workers from blobs). */
   worker?: Worker;
+  /**
+   * Aborts the start: `createRecommender` rejects with an ABORTED error, the worker is ended and its
+   * IndexedDB connection closed. Only the start: dispose() ends a recommender that has started.
+   */
+  signal?: AbortSignal;
+  /** Rejects the start with a TIMEOUT error after this many ms, cleaning up as an abort does. */
+  timeoutMs?: number;
 }
 
+/** A request with the `signal` that abandons it (the result is dropped; the worker finishes the work). */
+export type RecommendCall = RecommendRequest & { signal?: AbortSignal };
+
+/** How long an abandoned start may take to close its database before its worker is ended anyway. */
+const CLOSE_WAIT_MS = 2000;
+
+/** An engine running in a Web Worker; every method crosses to it and back. */
 export interface Recommender {
-  recommend(request: RecommendRequest): Promise<RecommendResult>;
+  /** Rejects with an ABORTED error as soon as `request.signal` aborts. */
+  recommend(request: RecommendCall): Promise<RecommendResult>;
+  /** Stores an interaction on the device (and queues it for upload with a server); resolves with it as stored. */
   record(event: RecordedEvent): Promise<Event>;
+  /** The engine's state: bundle version, backends, isolation, pending events, sync. */
   status(): Promise<EngineStatus>;
   /**
    * Checks for a newer bundle; with `serverUrl`, also uploads the outbox and syncs the embeddings (after
@@ -50,6 +72,8 @@ export interface Recommender {
    * running model keeps working; the next start downloads the bundle again, so it needs the network.
    */
   clearCache(): Promise<ClearedBundles>;
+  /** The bundle cache: `info()`, `persist()`, `prune()`. */
+  readonly cache: RecommenderCache;
   /**
    * Deletes this user's data on this device: every recorded event (those not yet uploaded too: they will
    * never be), hidden items, action counts, embeddings and sync bookkeeping. The bundle cache, other users'
@@ -67,7 +91,13 @@ export interface Recommender {
  * Every call crosses to the worker; the main thread never blocks on a model.
  */
 export async function createRecommender(options: RecommenderOptions): Promise<Recommender> {
-  const { onProgress, worker: given, ...engineOptions } = options;
+  installErrorTransfer();
+  const { onProgress, worker: given, signal, timeoutMs, ...engineOptions } = options;
+  const start = deadline(signal, timeoutMs, 'createRecommender');
+  if (start.signal.aborted) {
+    start.dispose();
+    await cancellable(start.signal, 'createRecommender', async () => {});
+  }
   const worker =
     given ??
     new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
@@ -79,25 +109,42 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   let onError: ((event: ErrorEvent) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
     onError = (event) =>
-      reject(new Error(`the edgerec worker failed to start: ${event.message || 'it could not be loaded'}`));
+      reject(
+        new EdgerecError(
+          'WORKER_FAILED',
+          `the edgerec worker failed to start: ${event.message || 'it could not be loaded'}`,
+        ),
+      );
     worker.addEventListener('error', onError);
   });
+  const { aborted, remove } = rejectOnAbort(start.signal, 'createRecommender');
   try {
-    await Promise.race([remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined), failed]);
-    worker.removeEventListener('error', onError!);
+    await Promise.race([
+      remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined),
+      failed,
+      aborted,
+    ]);
   } catch (error) {
-    worker.removeEventListener('error', onError!);
+    // The engine closes its database before the worker ends, so that the page can delete or upgrade it
+    // at once; a worker that never loaded cannot answer, hence the bounded wait.
+    if (!(error instanceof EdgerecError && error.code === 'WORKER_FAILED'))
+      await Promise.race([remote.dispose().catch(() => {}), delay(CLOSE_WAIT_MS)]);
     remote[releaseProxy]();
     if (!given) worker.terminate();
     throw error;
+  } finally {
+    worker.removeEventListener('error', onError!);
+    remove();
+    start.dispose();
   }
   let disposed = false;
   const live = () => {
-    if (disposed) throw new Error('this recommender was disposed');
+    if (disposed) throw new EdgerecError('DISPOSED', 'this recommender was disposed');
     return remote;
   };
   return {
-    recommend: (request) => live().recommend(request),
+    recommend: ({ signal: requestSignal, ...request }) =>
+      cancellable(requestSignal, 'recommend', () => live().recommend(request)),
     record: (event) => live().record(event),
     status: () => live().status(),
     sync: () => live().sync(),
@@ -105,6 +152,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     setPrivacy: (on) => live().setPrivacy(on),
     setAsideEvents: (limit) => live().setAsideEvents(limit),
     clearCache: () => live().clearCache(),
+    cache: cacheControl(live),
     deleteLocalData: () => live().deleteLocalData(),
     simulateDeviceLoss: () => live().simulateDeviceLoss(),
     async dispose() {
@@ -116,3 +164,5 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     },
   };
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -17,9 +17,11 @@ export type SizeKind = 'page JS' | 'worker JS' | 'WASM';
 /**
  * Brotli bytes past which the package test fails: the sizes measured when the budget was set (page JS
  * 2.3 kB, worker JS 70.6 kB, WASM 4214 kB, ONNX Runtime 1.30) plus about 10%. Raise one only knowingly.
+ * Raised: page JS to 5 kB for issue 16's typed errors (the classes the page rebuilds from the worker's
+ * errors, the wire format), cancellation and cache control (measured 4.2 kB).
  */
 export const BUDGET: Readonly<Record<SizeKind, number>> = {
-  'page JS': 3 * 1024,
+  'page JS': 5 * 1024,
   'worker JS': 78 * 1024,
   WASM: 4_650 * 1024,
 };

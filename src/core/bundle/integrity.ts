@@ -2,10 +2,11 @@
  * Integrity of bundle files: every file a manifest names is checked against its byte length and SHA-256
  * before anything reads it, in Node and in the browser alike (WebCrypto exists in both).
  */
+import { EdgerecError } from '../errors.ts';
 import type { FileRef } from './manifest.ts';
 
 /** A file whose bytes are not the ones its manifest entry promises. */
-export class IntegrityError extends Error {
+export class IntegrityError extends EdgerecError {
   constructor(
     readonly file: string,
     /** What failed: the length is checked first, as it is free and explains a truncated download. */
@@ -14,6 +15,7 @@ export class IntegrityError extends Error {
     readonly actual: number | string,
   ) {
     super(
+      'BUNDLE_INTEGRITY',
       check === 'bytes'
         ? `${file}: expected ${expected} bytes, got ${actual}`
         : `${file}: sha256 mismatch (expected ${abbreviate(expected)}, got ${abbreviate(actual)}) — ` +

@@ -4,6 +4,7 @@
  * SHA-256 match.
  */
 import { InputError } from '../errors.ts';
+import { BundleSourceError, VariantNotFoundError } from './errors.ts';
 import { verifyFile } from './integrity.ts';
 import type {
   BundleCatalog,
@@ -18,6 +19,7 @@ import type {
   ModelRole,
   RankerFusion,
 } from './manifest.ts';
+import { readStreamed } from './stream.ts';
 import { describeVariant, ITEM_DTYPE_BYTES, parseCatalog, parseManifest } from './validate.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -25,7 +27,8 @@ export const MANIFEST_FILE = 'manifest.json';
 /** Where a bundle's files come from; paths are relative to the folder holding `manifest.json`. */
 export interface BundleSource {
   readText(path: string): Promise<string>;
-  readBytes(path: string): Promise<Uint8Array>;
+  /** `onBytes`, when given and the source can, hears the bytes read so far while the file arrives. */
+  readBytes(path: string, onBytes?: (loaded: number) => void): Promise<Uint8Array>;
   /**
    * Optional: the bytes of `ref`, which the source itself guarantees match its length and SHA-256 (a cache
    * that verified them already). `Bundle.file` then does not hash them a second time.
@@ -35,27 +38,7 @@ export interface BundleSource {
   describe(): string;
 }
 
-/** A bundle file that could not be read at all (as opposed to read and found wrong). */
-export class BundleSourceError extends Error {
-  constructor(
-    message: string,
-    readonly location: string,
-    /** The HTTP status, when a server answered. */
-    readonly status?: number,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'BundleSourceError';
-  }
-}
-
-/** A variant asked of a bundle that does not have it. */
-export class VariantNotFoundError extends InputError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'VariantNotFoundError';
-  }
-}
+export { BundleSourceError, VariantNotFoundError };
 
 /**
  * A bundle served over HTTP; `baseUrl` is the folder holding `manifest.json`, absolute or (in a page or
@@ -70,7 +53,13 @@ export function httpBundleSource(baseUrl: string, fetchImpl?: typeof fetch): Bun
     const url = new URL(path, base).href;
     // Manifest paths are validated, but a source must not be talked into reading outside its folder.
     if (!url.startsWith(base.href))
-      throw new BundleSourceError(`${path}: outside the bundle at ${base.href}`, url);
+      throw new BundleSourceError(
+        `${path}: outside the bundle at ${base.href}`,
+        url,
+        undefined,
+        undefined,
+        'BUNDLE_INVALID',
+      );
     let response: Response;
     try {
       response = await doFetch(url);
@@ -87,7 +76,11 @@ export function httpBundleSource(baseUrl: string, fetchImpl?: typeof fetch): Bun
   };
   return {
     readText: async (path) => (await get(path)).text(),
-    readBytes: async (path) => new Uint8Array(await (await get(path)).arrayBuffer()),
+    readBytes: async (path, onBytes) => {
+      const response = await get(path);
+      if (onBytes) return readStreamed(response, onBytes);
+      return new Uint8Array(await response.arrayBuffer());
+    },
     describe: () => base.href,
   };
 }

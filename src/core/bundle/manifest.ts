@@ -32,6 +32,7 @@ export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 /** The ranker's heads, in the order of the columns of its `probs` output. */
 export const RANKER_HEADS = ['click', 'closeup', 'save', 'hide'] as const;
+/** A head of the ranker: the probability of one action. */
 export type RankerHead = (typeof RANKER_HEADS)[number];
 
 /**

@@ -5,29 +5,12 @@
  * problem is reported by its JSON path, in words.
  */
 import type { AnySchemaObject, ErrorObject } from 'ajv';
-import { InputError } from '../errors.ts';
+import { ManifestError } from './errors.ts';
 import type { BundleCatalog, BundleManifest, ItemDtype, ModelEntry } from './manifest.ts';
 import { CATALOG_FIELDS, CATALOG_SCHEMA, MANIFEST_SCHEMA } from './schema.ts';
 import * as validators from './validators.generated.ts';
 
-/** A malformed `manifest.json` or `catalog.json`; `problems` holds every problem found, path first. */
-export class ManifestError extends InputError {
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-  ) {
-    super(`${file}: ${summarize(problems)}`);
-    this.name = 'ManifestError';
-  }
-}
-
-const SHOWN_PROBLEMS = 5;
-
-function summarize(problems: string[]): string {
-  const shown = problems.slice(0, SHOWN_PROBLEMS).join('; ');
-  const more = problems.length - SHOWN_PROBLEMS;
-  return more > 0 ? `${shown} (and ${more} more problem${more === 1 ? '' : 's'})` : shown;
-}
+export { ManifestError };
 
 /** Bytes per value of each item-table dtype. */
 export const ITEM_DTYPE_BYTES: Readonly<Record<ItemDtype, number>> = { f32: 4, f16: 2, i8: 1 };

@@ -1,5 +1,7 @@
 import type { Event } from '../events.ts';
 import type {
+  CacheInfo,
+  CachePruned,
   ClearedBundles,
   DeletedLocalData,
   EngineOptions,
@@ -28,6 +30,10 @@ export interface EngineApi {
   setAsideEvents(limit?: number): Promise<SetAsideEvent[]>;
   /** Deletes the cached bundles only. */
   clearCache(): Promise<ClearedBundles>;
+  /** What the bundle cache holds (versions, bytes) and whether it is persisted. */
+  cacheInfo(): Promise<CacheInfo>;
+  /** Deletes every cached version but the current one. */
+  pruneCache(): Promise<CachePruned>;
   /** Deletes this user's local data (events, hidden items, counts, embeddings) and says what it deleted. */
   deleteLocalData(): Promise<DeletedLocalData>;
   /** Destroys the retrieval GPU device, to exercise the CPU fallback (tests, diagnostics). */

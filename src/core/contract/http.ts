@@ -2,20 +2,21 @@
  * The sync server's HTTP API as both sides of the worker call it: the engine's sync client, and the SDK's
  * session calls on the page. Web-platform globals only (fetch, AbortController, URL), present in Node too.
  */
+import { EdgerecError } from '../errors.ts';
 
 /** A `Retry-After` further out than this is taken as this: a server bug must not park a device for days. */
 export const RETRY_AFTER_MAX_MS = 3600_000;
 
 /** The server could not be reached (no network, DNS, refused connection, CORS failure, aborted). */
-export class SyncNetworkError extends Error {
+export class SyncNetworkError extends EdgerecError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super('NETWORK', message, options);
     this.name = 'SyncNetworkError';
   }
 }
 
 /** The server answered with a non-2xx status; `message` is the server's own (`{statusCode, error, message}`). */
-export class SyncHttpError extends Error {
+export class SyncHttpError extends EdgerecError {
   constructor(
     readonly status: number,
     /** The server's message alone (the error's message adds the method and path). */
@@ -27,7 +28,10 @@ export class SyncHttpError extends Error {
     method: string,
     path: string,
   ) {
-    super(`${method} ${path}: ${status} ${serverMessage}`);
+    super(
+      status === 401 || status === 403 ? 'UNAUTHORIZED' : 'SERVER_ERROR',
+      `${method} ${path}: ${status} ${serverMessage}`,
+    );
     this.name = 'SyncHttpError';
   }
 }

@@ -10,6 +10,7 @@ export type DeletedLocalData = DeletedUserData;
 
 /** Where a stage ran: a GPU kernel, a WASM kernel (or ORT's wasm EP), or plain TypeScript. */
 export type Backend = 'webgpu' | 'wasm' | 'js';
+/** Where retrieval runs: `auto` tries WebGPU, then WASM; a named backend is used alone. */
 export type DeviceChoice = 'auto' | Backend;
 
 export interface EngineOptions {
@@ -68,19 +69,29 @@ export interface EngineOptions {
   modelThreads?: number;
 }
 
+/** The steps of a start, in order: `manifest`, `download` (per file), `verify`, `compile`, `warmup`, `ready`. */
 export type ProgressPhase = 'manifest' | 'download' | 'verify' | 'compile' | 'warmup' | 'ready';
 
+/** One step of `createRecommender`'s start, passed to `onProgress`. */
 export interface ProgressEvent {
   phase: ProgressPhase;
   /** The file being loaded, for download and verify. */
   file?: string;
+  /**
+   * download: bytes of the whole bundle (every file this device needs) loaded so far and in all, cached
+   * files counted in full; never decreases. verify: the file's bytes.
+   */
   loaded?: number;
   total?: number;
-  /** True when the file came from IndexedDB rather than the network. */
+  /** download: bytes of `file` loaded so far, streamed as they arrive, and its size. */
+  fileLoaded?: number;
+  fileTotal?: number;
+  /** True when the file came from IndexedDB rather than the network (reported once, in full). */
   cached?: boolean;
   message?: string;
 }
 
+/** What `recommend` is asked: how many items, and how to choose them. */
 export interface RecommendRequest {
   k: number;
   /** Item ids never to return (on top of hidden ones, and of seen ones unless `includeSeen`). */
@@ -98,6 +109,7 @@ export interface RecommendRequest {
   interests?: 'single' | 'multi';
 }
 
+/** One recommended item, with its utility, the ranker's probabilities and the reason shown to the user. */
 export interface Recommendation {
   itemId: string;
   title: string;
@@ -108,6 +120,7 @@ export interface Recommendation {
   reason: { text: string; kind: 'recent' | 'interest' | 'popular'; itemId?: string };
 }
 
+/** Milliseconds spent in each stage of one `recommend` call, measured in the worker. */
 export interface StageTimings {
   encode: number;
   retrieve: number;
@@ -116,6 +129,7 @@ export interface StageTimings {
   total: number;
 }
 
+/** The answer of `recommend`: the items, where each stage ran, how long it took, the bundle version. */
 export interface RecommendResult {
   items: Recommendation[];
   backend: { retrieval: Backend; ranker: 'webgpu' | 'wasm'; encoder: 'webgpu' | 'wasm' };
@@ -123,6 +137,7 @@ export interface RecommendResult {
   modelVersion: string;
 }
 
+/** An interaction to `record`; the engine fills in `id`, `userId` and `ts` when they are left out. */
 export interface RecordedEvent {
   itemId: string;
   action: Action;
@@ -153,6 +168,7 @@ export interface SyncResult {
   state: SyncState;
 }
 
+/** The engine's state (`status()`): readiness, bundle version, backends, isolation, sync and resources. */
 export interface EngineStatus {
   ready: boolean;
   modelVersion?: string;
@@ -204,6 +220,7 @@ export type SyncState =
   | 'disabled'
   | 'privacy';
 
+/** The sync client's state, part of `status()`. */
 export interface SyncStatus {
   state: SyncState;
   /**
@@ -233,6 +250,7 @@ export type EmbeddingOutcome =
   | 'error'
   | 'disabled';
 
+/** What the last embedding sync did, in detail. */
 export interface EmbeddingDetail {
   /**
    * The server's long-term embedding: `adopted` (stored as the user's longTerm), `unchanged` (already
@@ -268,9 +286,42 @@ export interface SyncPassResult {
 }
 
 /** What `clearBundles` removed. */
+/** What `clearCache()` deleted: the versions and how many files. */
 export interface ClearedBundles {
   versions: string[];
   files: number;
+}
+
+/** One bundle version in the IndexedDB cache. */
+export interface CachedVersion {
+  version: string;
+  /** The version the engine runs (and starts from offline). */
+  current: boolean;
+  /** The version before it, kept as a rollback target until pruned. */
+  previous: boolean;
+  /** Stored files of this version, and their bytes (a file shared with another version counts in both). */
+  files: number;
+  bytes: number;
+}
+
+/** What the bundle cache holds, and whether the browser may evict it. */
+export interface CacheInfo {
+  versions: CachedVersion[];
+  /** Bytes of every stored bundle file, each counted once. */
+  bytes: number;
+  files: number;
+  /** `navigator.storage.persisted()`: true when the browser will not evict the origin's storage. */
+  persisted: boolean;
+  /** `navigator.storage.estimate()` for the whole origin, when the browser says. */
+  usage?: number;
+  quota?: number;
+}
+
+/** What `cache.prune()` removed: every version but the current (and a pending) one. */
+export interface CachePruned {
+  versions: string[];
+  files: number;
+  bytes: number;
 }
 
 /** What `deleteUserData` removed: the user's local data, counted. */

@@ -1,11 +1,12 @@
 /** Typed errors of the engine's IndexedDB storage. */
 import { BundleSourceError, IntegrityError } from '../../core/bundle/index.ts';
+import { EdgerecError } from '../../core/errors.ts';
 
 /**
  * The browser refused a write because the origin's storage quota is used up. Never swallowed: the caller
  * decides whether to prune old versions, drop the event log or run without a cache.
  */
-export class QuotaExceededStorageError extends Error {
+export class QuotaExceededStorageError extends EdgerecError {
   constructor(
     /** What was being stored, e.g. `file items-f16.9bc54d9e5347.bin` or `event e-123`. */
     readonly what: string,
@@ -13,29 +14,29 @@ export class QuotaExceededStorageError extends Error {
     readonly bytes: number,
     options?: ErrorOptions,
   ) {
-    super(`storage quota exceeded while storing ${what} (${bytes} bytes)`, options);
+    super('QUOTA_EXCEEDED', `storage quota exceeded while storing ${what} (${bytes} bytes)`, options);
     this.name = 'QuotaExceededStorageError';
   }
 }
 
 /** IndexedDB cannot be used at all (disabled, a private mode that refuses it, a failed open). */
-export class StorageUnavailableError extends Error {
+export class StorageUnavailableError extends EdgerecError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super('STORAGE_UNAVAILABLE', message, options);
     this.name = 'StorageUnavailableError';
   }
 }
 
 /** The connection is closed: by `close()`, by a newer schema version in another tab, or by the browser. */
-export class StorageClosedError extends Error {
+export class StorageClosedError extends EdgerecError {
   constructor(readonly reason: string) {
-    super(`engine storage is closed (${reason})`);
+    super('STORAGE_UNAVAILABLE', `engine storage is closed (${reason})`);
     this.name = 'StorageClosedError';
   }
 }
 
 /** A version cannot become current: its manifest or some of its files are not stored and verified. */
-export class IncompleteVersionError extends Error {
+export class IncompleteVersionError extends EdgerecError {
   constructor(
     readonly version: string,
     /** Files (manifest paths, or `manifest.json`) that are missing or failed verification. */
@@ -43,7 +44,7 @@ export class IncompleteVersionError extends Error {
   ) {
     const shown =
       missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
-    super(`bundle ${version} is not completely stored: ${shown}`);
+    super('BUNDLE_INTEGRITY', `bundle ${version} is not completely stored: ${shown}`);
     this.name = 'IncompleteVersionError';
   }
 }
@@ -51,7 +52,13 @@ export class IncompleteVersionError extends Error {
 /** A bundle file is neither cached nor fetchable (no network source was given). */
 export class NotCachedError extends BundleSourceError {
   constructor(file: string, version: string) {
-    super(`${file} of bundle ${version} is not in the IndexedDB cache and there is no network source`, file);
+    super(
+      `${file} of bundle ${version} is not in the IndexedDB cache and there is no network source`,
+      file,
+      undefined,
+      undefined,
+      'OFFLINE_NO_CACHE',
+    );
     this.name = 'NotCachedError';
   }
 }

@@ -22,7 +22,7 @@ import {
   verifyFile,
 } from '../../core/bundle/index.ts';
 import type { ClearedBundles, DeletedUserData, SetAsideEvent } from '../../core/contract/types.ts';
-import { InputError } from '../../core/errors.ts';
+import { InputError, StorageBlockedError } from '../../core/errors.ts';
 import { type Event, validateEvent } from '../../core/events.ts';
 import {
   CachedFileIntegrityError,
@@ -86,7 +86,17 @@ export type StorageWarning =
 export interface EngineStorageOptions {
   /** Called for every StorageWarning; defaults to console.warn. */
   onWarning?: (warning: StorageWarning) => void;
+  /**
+   * How long an open blocked by another connection may wait before it fails with StorageBlockedError
+   * (default 5 s): an older tab that never closes must not park this one forever.
+   */
+  blockedTimeoutMs?: number;
+  /** The schema version to open: DB_VERSION, except in tests that play a newer release. */
+  version?: number;
 }
+
+/** How long a blocked open waits for the other connections to close by default. */
+export const BLOCKED_TIMEOUT_MS = 5000;
 
 /** Progress of `prefetch`, reported after each file. */
 export interface PrefetchProgress {
@@ -98,6 +108,18 @@ export interface PrefetchProgress {
   loadedFiles: number;
   totalFiles: number;
   loadedBytes: number;
+  totalBytes: number;
+  /** The size of `file`. */
+  fileBytes: number;
+}
+
+/** Bytes of one file downloading in `prefetch`, as they arrive. */
+export interface ByteProgress {
+  file: string;
+  loaded: number;
+  /** The file's size (its manifest entry). */
+  bytes: number;
+  /** The size of every file the prefetch stores, cached ones included. */
   totalBytes: number;
 }
 
@@ -196,6 +218,40 @@ function eventOf(record: EventRecord): Event {
   return event;
 }
 
+/**
+ * The failure of an open that stays blocked for `wait` ms after its `blocked` event. The open request itself
+ * cannot be cancelled: when the other connection finally closes, the late connection is closed at once.
+ */
+function blockedAfter(name: string, wait: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let fail: (error: StorageBlockedError) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => {});
+  return {
+    failed,
+    start(current: number, next: number) {
+      timer ??= setTimeout(
+        () =>
+          fail(
+            new StorageBlockedError(
+              `database ${name} cannot be upgraded from v${current} to v${next}: another connection (an ` +
+                `edgerec tab of an older release, or another script of this origin) kept it open for ${wait} ms ` +
+                'and did not close on request; close or reload the other tabs of this site',
+              name,
+              wait,
+            ),
+          ),
+        wait,
+      );
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}
+
 /** The `by-synced-ts` keys of every event in one outbox state. */
 const syncedRange = (flag: SyncedFlag) => IDBKeyRange.bound([flag, -Infinity], [flag, Infinity]);
 /** The `by-user-ts` keys of every event of one user. */
@@ -238,27 +294,40 @@ export class EngineStorage {
     // The instance does not exist yet when the callbacks are made; they reach it through this box.
     const box: { storage?: EngineStorage } = {};
     let db: EdgerecDatabase;
+    const wait = options.blockedTimeoutMs ?? BLOCKED_TIMEOUT_MS;
+    const version = options.version ?? DB_VERSION;
+    const blocked = blockedAfter(name, wait);
+    let opening: Promise<EdgerecDatabase> | undefined;
     try {
-      db = await openDB<EdgerecDB>(name, DB_VERSION, {
+      opening = openDB<EdgerecDB>(name, version, {
         upgrade: (database, oldVersion) => upgradeSchema(database, oldVersion),
-        blocked: (current) =>
+        blocked: (current) => {
           warn({
             kind: 'blocked',
-            message: `database ${name} v${current} is open elsewhere; waiting for it to close to upgrade`,
-          }),
+            message: `database ${name} v${current} is open elsewhere; waiting up to ${wait} ms for it to close to upgrade`,
+          });
+          blocked.start(current, version);
+        },
         // A newer schema is waiting on this connection (another tab updated): step aside rather than
         // block that tab forever; this instance then fails its calls with StorageClosedError.
         blocking: (_current, next) =>
           box.storage?.markClosed(`another connection upgrades ${name} to v${next}`, true),
         terminated: () => box.storage?.markClosed('the browser closed the connection', false),
       });
+      db = await Promise.race([opening, blocked.failed]);
     } catch (error) {
+      if (error instanceof StorageBlockedError) {
+        void opening?.then((late) => late.close()).catch(() => {});
+        throw error;
+      }
       throw new StorageUnavailableError(
         `could not open IndexedDB database ${name}: ${(error as Error).message}`,
         {
           cause: error,
         },
       );
+    } finally {
+      blocked.stop();
     }
     box.storage = new EngineStorage(db, name, warn);
     return box.storage;
@@ -395,11 +464,12 @@ export class EngineStorage {
     version: string,
     cachedError?: IntegrityError,
     verified?: VerifiedFiles,
+    onBytes?: (loaded: number) => void,
   ): Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
       if (!network) throw new NotCachedError(ref.file, version);
-      bytes = await network.readBytes(ref.file);
+      bytes = await network.readBytes(ref.file, onBytes);
     } catch (error) {
       if (cachedError) throw new CachedFileIntegrityError(cachedError, error);
       throw error;
@@ -471,6 +541,7 @@ export class EngineStorage {
     onProgress?: (progress: PrefetchProgress) => void,
     files: (manifest: BundleManifest) => FileRef[] = manifestFiles,
     verified?: VerifiedFiles,
+    onBytes?: (progress: ByteProgress) => void,
   ): Promise<void> {
     // Typed is not validated: the manifest may come straight from a server response.
     validateManifest(manifest, `${network.describe()}${MANIFEST_FILE}`);
@@ -487,7 +558,10 @@ export class EngineStorage {
         const ref = refs[next++];
         try {
           const cached = await this.verifiedCachedFile(ref, version, verified);
-          if (!cached.bytes) await this.fetchFile(ref, network, version, cached.error, verified);
+          const bytes = onBytes
+            ? (loaded: number) => onBytes({ file: ref.file, loaded, bytes: ref.bytes, totalBytes })
+            : undefined;
+          if (!cached.bytes) await this.fetchFile(ref, network, version, cached.error, verified, bytes);
           loadedFiles++;
           loadedBytes += ref.bytes;
           onProgress?.({
@@ -498,6 +572,7 @@ export class EngineStorage {
             totalFiles: refs.length,
             loadedBytes,
             totalBytes,
+            fileBytes: ref.bytes,
           });
         } catch (error) {
           failure ??= { error };
@@ -623,6 +698,18 @@ export class EngineStorage {
   // ------------------------------------------------------------------------------------- meta, events, users
 
   /** A value of the `meta` store (the sync client keeps its cursors there). */
+  /** The size of every stored bundle file, by SHA-256 (Blob-backed files are not read, only sized). */
+  async storedFileSizes(): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    for (
+      let cursor = await this.database().transaction('files').store.openCursor();
+      cursor;
+      cursor = await cursor.continue()
+    )
+      sizes.set(cursor.key, cursor.value.size);
+    return sizes;
+  }
+
   async meta<T = unknown>(key: string): Promise<T | undefined> {
     return (await this.database().get('meta', key)) as T | undefined;
   }

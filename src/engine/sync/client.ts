@@ -170,6 +170,11 @@ export class SyncClient {
 
   /** A pass now (after the one in flight, if any): outbox, server embedding, device embedding. */
   sync(): Promise<SyncPassResult> {
+    // This pass takes every recorded event along: a debounce still pending would only start another,
+    // empty pass after it (and show 'uploading' to a caller who just saw the pass end).
+    if (this.debounceTimer !== undefined) this.clock.clearTimeout(this.debounceTimer);
+    this.debounceTimer = undefined;
+    this.debounceSince = undefined;
     return this.request({ pull: true, explicit: true });
   }
 

@@ -1,22 +1,23 @@
 /** Typed errors of the WebGPU retrieval kernels; the engine catches them and falls back to the CPU. */
+import { EdgerecError } from '../../../core/errors.ts';
 
 /** No adapter or device, or the adapter lacks a limit the kernels need (e.g. a big enough storage binding). */
-export class WebGpuUnavailableError extends Error {
+export class WebGpuUnavailableError extends EdgerecError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super('DEVICE_UNAVAILABLE', message, options);
     this.name = 'WebGpuUnavailableError';
   }
 }
 
 /** The device is gone (destroyed, driver reset, GPU process crash): every later `topK` rejects with this. */
-export class DeviceLostError extends Error {
+export class DeviceLostError extends EdgerecError {
   constructor(
     message: string,
     /** The browser's loss info, when `device.lost` has resolved. */
     readonly info?: GPUDeviceLostInfo,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super('DEVICE_LOST', message, options);
     this.name = 'DeviceLostError';
   }
 }
