@@ -18,6 +18,8 @@ const api: EngineApi = {
   clearCache: () => engine.clearCache(),
   deleteLocalData: () => engine.deleteLocalData(),
   simulateDeviceLoss: () => engine.simulateDeviceLoss(),
+  learn: () => engine.learn(),
+  simulateLearningDeviceLoss: () => engine.simulateLearningDeviceLoss(),
   dispose: () => engine.dispose(),
 };
 

@@ -6,6 +6,8 @@ export type {
   EmbeddingDetail,
   EmbeddingOutcome,
   EngineStatus,
+  LearningBackendName,
+  LearningStatus,
   LiveResources,
   ProgressEvent,
   Recommendation,
