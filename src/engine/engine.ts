@@ -161,6 +161,7 @@ export class Engine {
       this.learner = new DeviceLearner({
         storage: this.storage,
         userId: options.userId,
+        ...(this.deps.clock ? { timers: this.deps.clock } : {}),
         ...(typeof options.learning === 'object' && options.learning.backends
           ? { backends: options.learning.backends }
           : {}),
@@ -436,7 +437,7 @@ export class Engine {
    */
   private async deviceEmbedding(): Promise<DeviceEmbedding | undefined> {
     const { state, storage, options } = this;
-    if (!state || !storage || !options) return undefined;
+    if (!state || !storage || !options || options.shareEmbedding === false) return undefined;
     const learned = (await storage.userState(options.userId))?.learned;
     if (learned && learned.modelVersion === state.manifest.version && learned.source === 'device')
       return { vector: learned.vector, modelVersion: learned.modelVersion };

@@ -57,6 +57,12 @@ export interface EngineOptions {
    * backends the warm-up may choose from (default webgpu, wasm, cpu; the fastest is kept).
    */
   learning?: boolean | { backends?: LearningBackendName[] };
+  /**
+   * Whether the device's embedding (64 numbers, learnt or encoded from local activity) is written to the
+   * sync server — in privacy mode too, where it is the only thing about the user that leaves the device.
+   * `false` opts out of that as well: with privacy on, nothing about the user leaves the device.
+   */
+  shareEmbedding?: boolean;
   /** IndexedDB database name (tests use their own). */
   databaseName?: string;
   /**

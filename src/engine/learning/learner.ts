@@ -33,6 +33,11 @@ export interface LearnerOptions {
   /** ...or this long after the last event when fewer came (ms). */
   idleMs?: number;
   backends?: readonly LearningBackend[];
+  /** The timers learning is scheduled with (the sync client's clock, so tests can freeze both). */
+  timers?: {
+    setTimeout(callback: () => void, ms: number): unknown;
+    clearTimeout(handle: unknown): void;
+  };
 }
 
 /** The learned embedding of a user state, when it lives in `version`'s item space. */
@@ -55,7 +60,7 @@ export class DeviceLearner {
   private timings?: Partial<Record<LearningBackend, number>>;
   private deviceLost = false;
   private newEvents = 0;
-  private timer?: ReturnType<typeof setTimeout>;
+  private timer?: unknown;
   private running?: Promise<LearningStatus>;
   private disposed = false;
   private readonly info: LearningStatus = { state: 'waiting', runs: 0, steps: 0 };
@@ -73,9 +78,10 @@ export class DeviceLearner {
   notifyRecorded(): void {
     if (this.disposed) return;
     this.newEvents++;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    const timers = this.deps.timers ?? globalThis;
+    if (this.timer !== undefined) timers.clearTimeout(this.timer as never);
     const soon = this.newEvents >= (this.deps.everyEvents ?? 5);
-    this.timer = setTimeout(
+    this.timer = timers.setTimeout(
       () => {
         this.timer = undefined;
         void this.learnNow().catch(() => {});
@@ -105,7 +111,7 @@ export class DeviceLearner {
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) (this.deps.timers ?? globalThis).clearTimeout(this.timer as never);
     await this.running?.catch(() => {});
   }
 
