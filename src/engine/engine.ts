@@ -10,6 +10,7 @@ import {
 } from '../core/bundle/index.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
+import { DEFAULT_LEARNED_WEIGHT } from '../core/learning/index.ts';
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
@@ -358,8 +359,9 @@ export class Engine {
     const { events, actions } = await this.localActions(state, storage, options.userId);
     // The server's long-term embedding lives in the space of one item table: only this version's counts.
     // The embedding learnt on the device (or adopted from another device) takes its place when there is one.
+    const learned = learnedVector(user, state.manifest.version);
     const long =
-      learnedVector(user, state.manifest.version) ??
+      learned ??
       (user.longTerm && user.longTerm.modelVersion === state.manifest.version
         ? Float32Array.from(user.longTerm.vector)
         : undefined);
@@ -380,7 +382,8 @@ export class Engine {
         exclude: rowsOf(request.exclude ?? []),
         includeSeen: request.includeSeen,
         ...(long ? { longTerm: long } : {}),
-        longTermWeight: options.longTermWeight,
+        // A learned embedding weighs as the replay's validation chose (DEFAULT_LEARNED_WEIGHT).
+        longTermWeight: learned ? DEFAULT_LEARNED_WEIGHT : options.longTermWeight,
         counts: user.counts,
         now: Date.now(),
         weights: { ...state.manifest.utility.weights, ...request.weights },

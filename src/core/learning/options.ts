@@ -27,7 +27,7 @@ export interface LearningOptions {
 export const DEFAULT_LEARNING_OPTIONS: Readonly<LearningOptions> = {
   learningRate: 0.5,
   steps: 30,
-  l2: 0.1,
+  l2: 1,
   scale: 5,
   halfLifeDays: 7,
   hideWeight: 4,
@@ -37,3 +37,10 @@ export const DEFAULT_LEARNING_OPTIONS: Readonly<LearningOptions> = {
   maxEvents: 500,
   seed: 0,
 };
+
+/**
+ * Weight of the learned embedding against the compact encoder's real-time one in the retrieval query
+ * (the engine's `longTermWeight` while a learned embedding exists): 1, the learned one alone — chosen with
+ * λ = 1 on the replay's validation window (docs/replay.md).
+ */
+export const DEFAULT_LEARNED_WEIGHT = 1;

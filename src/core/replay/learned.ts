@@ -1,5 +1,6 @@
 import type { InterestOptions } from '../interests/index.ts';
 import {
+  DEFAULT_LEARNED_WEIGHT,
   DEFAULT_LEARNING_OPTIONS,
   type LearningOptions,
   learnFromEvents,
@@ -10,7 +11,7 @@ import type { ReplayEvent, ReplayVariant } from './variants.ts';
 export interface LearnedVariantOptions {
   /** The learner's settings (defaults: DEFAULT_LEARNING_OPTIONS). */
   learning?: Partial<LearningOptions>;
-  /** Long-term weight of the request: the learned embedding against the encoder's (default: the replay's). */
+  /** Long-term weight of the request: the learned embedding against the encoder's (DEFAULT_LEARNED_WEIGHT). */
   weight?: number;
   /** Also retrieve for PinnerSage interests (`learned+multi`), with these overrides. */
   multi?: Partial<InterestOptions>;
@@ -45,11 +46,12 @@ export function learnedVariant(
           }
           const shaped = {
             ...base,
-            ...(options.weight !== undefined ? { longTermWeight: options.weight } : {}),
             interests: options.multi ? ('multi' as const) : ('single' as const),
             ...(options.multi ? { interestOptions: options.multi } : {}),
           };
-          return learned ? { ...shaped, longTerm: learned } : shaped;
+          return learned
+            ? { ...shaped, longTerm: learned, longTermWeight: options.weight ?? DEFAULT_LEARNED_WEIGHT }
+            : shaped;
         },
         observe(session) {
           events.push(...session);
