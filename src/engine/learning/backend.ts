@@ -9,6 +9,14 @@ import {
 } from '../../core/learning/index.ts';
 
 export type LearningBackend = 'webgpu' | 'wasm' | 'cpu';
+
+/** Thrown inside a run (or the warm-up) when the learner is disposed: the run ends at the next step. */
+export class LearningCancelled extends Error {
+  constructor() {
+    super('on-device learning: cancelled (disposed)');
+    this.name = 'LearningCancelled';
+  }
+}
 /** Tried in this order; the timed warm-up keeps the fastest that works. */
 export const LEARNING_BACKENDS: readonly LearningBackend[] = ['webgpu', 'wasm', 'cpu'];
 
@@ -89,6 +97,8 @@ export async function chooseBackend(
   dim: number,
   candidates: readonly LearningBackend[] = LEARNING_BACKENDS,
   runs = 2,
+  /** Checked between backends: true ends the warm-up early (the engine is being disposed). */
+  cancelled: () => boolean = () => false,
 ): Promise<BackendChoice> {
   const { examples, rows } = warmupExample(dim);
   const options = { ...DEFAULT_LEARNING_OPTIONS, steps: 10 };
@@ -96,6 +106,7 @@ export async function chooseBackend(
   const failures: string[] = [];
   let best: LearningBackend | undefined;
   for (const name of candidates) {
+    if (cancelled()) throw new LearningCancelled();
     if (!(await selectBackend(tf, name))) {
       failures.push(`${name}: did not initialise`);
       continue;

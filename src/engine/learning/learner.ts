@@ -12,7 +12,14 @@ import type { EngineStorage, UserState } from '../storage/index.ts';
 
 export type { LearningStatus };
 
-import { chooseBackend, type LearningBackend, loadTfjs, selectBackend, webgpuDevice } from './backend.ts';
+import {
+  chooseBackend,
+  type LearningBackend,
+  LearningCancelled,
+  loadTfjs,
+  selectBackend,
+  webgpuDevice,
+} from './backend.ts';
 
 /** What the learner reads of the running bundle version. */
 export interface LearnerModel {
@@ -118,7 +125,7 @@ export class DeviceLearner {
   private async ensureBackend(dim: number): Promise<Tf> {
     this.tf ??= await loadTfjs();
     if (!this.backend) {
-      const choice = await chooseBackend(this.tf, dim, this.deps.backends);
+      const choice = await chooseBackend(this.tf, dim, this.deps.backends, 2, () => this.disposed);
       this.backend = choice.backend;
       this.timings = choice.timings;
       this.info.timings = choice.timings;
@@ -173,12 +180,16 @@ export class DeviceLearner {
         const user = await storage.userState(userId);
         const prior = priorOf(user, model.version);
         // Yield to the event loop between steps: a recommend() waits at most one step.
-        const onStep = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+        // Disposal ends a run at its next step (dispose() must not wait for a whole run).
+        const onStep = async () => {
+          await new Promise<void>((resolve) => setTimeout(resolve, 0));
+          if (this.disposed) throw new LearningCancelled();
+        };
         let learned: Awaited<ReturnType<typeof learnFromEvents>>;
         try {
           learned = await learnFromEvents(tf, model.table, local, prior, this.options, onStep);
         } catch (error) {
-          if (this.backend !== 'webgpu') throw error;
+          if (this.backend !== 'webgpu' || error instanceof LearningCancelled) throw error;
           await this.fallBack(
             `tfjs webgpu failed (${error instanceof Error ? error.message : String(error)})`,
           );
