@@ -52,7 +52,17 @@ export default defineConfig({
   // The demo's pages: the feed and the quantization lab (vite build would otherwise take index.html only).
   build: { rollupOptions: { input: { main: 'index.html', lab: 'lab.html' } } },
   // The demo pages only: examples/ import the built package by name and have their own builds.
-  optimizeDeps: { entries: ['index.html'] },
+  // tfjs is imported lazily by on-device learning: pre-bundled up front, so a test never sees vite reload.
+  optimizeDeps: {
+    entries: ['index.html'],
+    include: [
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-core/dist/register_all_gradients',
+      '@tensorflow/tfjs-backend-cpu',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-backend-webgpu',
+    ],
+  },
   test: {
     projects: [
       {

@@ -22,6 +22,8 @@ const api: EngineApi = {
   pruneCache: () => engine.pruneCache(),
   deleteLocalData: () => engine.deleteLocalData(),
   simulateDeviceLoss: () => engine.simulateDeviceLoss(),
+  learn: () => engine.learn(),
+  simulateLearningDeviceLoss: () => engine.simulateLearningDeviceLoss(),
   dispose: () => engine.dispose(),
 };
 

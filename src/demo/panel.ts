@@ -79,6 +79,22 @@ export class Panel {
         `encode ${ms(t.encode)} · retrieve ${ms(t.retrieve)} · rank ${ms(t.rank)} · rerank ${ms(t.rerank)}`,
       );
     }
+    const learning = status?.learning;
+    if (learning && learning.state !== 'off') {
+      row(
+        this.engineList,
+        'learning',
+        `${learning.state}${learning.backend ? ` on tfjs ${learning.backend}` : ''} · ${learning.runs} runs · ${learning.steps} steps`,
+      );
+      if (learning.loss !== undefined && learning.initialLoss !== undefined)
+        row(
+          this.engineList,
+          'last loss',
+          `${learning.initialLoss.toFixed(3)} → ${learning.loss.toFixed(3)} (${learning.positives} positives, ${learning.negatives} negatives)`,
+        );
+      if (learning.lastFallback) row(this.engineList, 'learning fallback', learning.lastFallback);
+      if (learning.lastError) row(this.engineList, 'learning error', learning.lastError);
+    }
     this.syncList.replaceChildren();
     if (status) {
       row(this.syncList, 'network', status.online ? 'online' : 'offline');

@@ -12,12 +12,14 @@ import type { CacheInfo, CachePruned } from '../core/contract/types.ts';
 import { EdgerecError, type ErrorCode, InvalidOptionsError, InvalidRequestError } from '../core/errors.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
+import { DEFAULT_LEARNED_WEIGHT } from '../core/learning/index.ts';
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { cacheInfo, pruneCache } from './cache-control.ts';
 import { downloadProgress } from './download-progress.ts';
+import { DeviceLearner, type LearningStatus, learnedVector } from './learning/index.ts';
 import { Lease } from './lease.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
 import { requestOrtThreads, wasmThreads } from './ort.ts';
@@ -114,6 +116,7 @@ export class Engine {
   /** The bundle check in flight: concurrent sync() calls share it, so a version is loaded once. */
   private bundleCheck?: Promise<Pick<SyncResult, 'bundle' | 'version' | 'bundleError'>>;
   private recordsSinceTrim = 0;
+  private learner?: DeviceLearner;
 
   constructor(private readonly deps: EngineDeps = {}) {}
 
@@ -164,6 +167,25 @@ export class Engine {
     this.state = await this.loadState(version, located?.network, onProgress);
     await this.storage.pruneToRecent();
     await this.storage.trimEvents(options.userId, maxLogEvents);
+    if (options.learning !== false)
+      this.learner = new DeviceLearner({
+        storage: this.storage,
+        userId: options.userId,
+        ...(this.deps.clock ? { timers: this.deps.clock } : {}),
+        ...(typeof options.learning === 'object' && options.learning.backends
+          ? { backends: options.learning.backends }
+          : {}),
+        model: () => {
+          const state = this.state;
+          if (!state) return undefined;
+          return {
+            version: state.manifest.version,
+            table: state.table,
+            index: state.index,
+            use: (task) => state.lease.use(task),
+          };
+        },
+      });
     if (options.serverUrl) {
       this.syncClient = new SyncClient({
         storage: this.storage,
@@ -343,10 +365,13 @@ export class Engine {
     const user = snapshot.user ?? emptyUserState(options.userId);
     const { events, actions } = localActionsOf(state, snapshot.events);
     // The server's long-term embedding lives in the space of one item table: only this version's counts.
+    // The embedding learnt on the device (or adopted from another device) takes its place when there is one.
+    const learned = learnedVector(user, state.manifest.version);
     const long =
-      user.longTerm && user.longTerm.modelVersion === state.manifest.version
+      learned ??
+      (user.longTerm && user.longTerm.modelVersion === state.manifest.version
         ? Float32Array.from(user.longTerm.vector)
-        : undefined;
+        : undefined);
     const rowsOf = (ids: Iterable<string>) =>
       [...ids].map((id) => state.index.get(id)).filter((i): i is number => i !== undefined);
     const marks: Partial<Record<FeedStage, number>> = {};
@@ -364,7 +389,8 @@ export class Engine {
         exclude: rowsOf(request.exclude ?? []),
         includeSeen: request.includeSeen,
         ...(long ? { longTerm: long } : {}),
-        longTermWeight: options.longTermWeight,
+        // A learned embedding weighs as the replay's validation chose (DEFAULT_LEARNED_WEIGHT).
+        longTermWeight: learned ? DEFAULT_LEARNED_WEIGHT : options.longTermWeight,
         counts: user.counts,
         now: Date.now(),
         weights: { ...state.manifest.utility.weights, ...request.weights },
@@ -412,13 +438,17 @@ export class Engine {
   }
 
   /**
-   * The device-learned embedding the sync client writes to the server: the compact encoder's real-time
-   * user embedding over the local actions, exactly the `user_short` recommend() feeds the ranker, in the
-   * space of the running bundle. Undefined before the first action (or once disposed).
+   * The device-learned embedding the sync client writes to the server: the one on-device learning stored
+   * (src/engine/learning) when it learnt one for the running bundle; else the compact encoder's real-time
+   * user embedding over the local actions (the `user_short` recommend() feeds the ranker). Undefined before
+   * the first action (or once disposed). An embedding adopted from another device is not written back.
    */
   private async deviceEmbedding(): Promise<DeviceEmbedding | undefined> {
     const { state, storage, options } = this;
-    if (!state || !storage || !options) return undefined;
+    if (!state || !storage || !options || options.shareEmbedding === false) return undefined;
+    const learned = (await storage.userState(options.userId))?.learned;
+    if (learned && learned.modelVersion === state.manifest.version && learned.source === 'device')
+      return { vector: learned.vector, modelVersion: learned.modelVersion };
     return state.lease.use(async () => {
       const { actions } = await this.localActions(state, storage, options.userId);
       const short = await realtimeEmbedding(state, actions);
@@ -453,6 +483,7 @@ export class Engine {
       await storage.trimEvents(options.userId, options.maxLogEvents);
     }
     this.syncClient?.notifyRecorded();
+    this.learner?.notifyRecorded();
     return event;
   }
 
@@ -589,6 +620,7 @@ export class Engine {
       online,
       sync,
       lastFallback: state.retriever.lastFallback,
+      learning: this.learner?.status() ?? { state: 'off', runs: 0, steps: 0 },
       resources,
       ...isolation,
     };
@@ -633,7 +665,21 @@ export class Engine {
     return storage.deleteUserData(options.userId, [syncMetaKey(options.userId)]);
   }
 
+  /** A learning run now (after any in flight), off no request; resolves with the learning status. */
+  async learn(): Promise<LearningStatus> {
+    this.ready();
+    if (!this.learner) return { state: 'off', runs: 0, steps: 0 };
+    return this.learner.learnNow();
+  }
+
+  /** Destroys tfjs's WebGPU device that learning runs on (tests): learning carries on on wasm. */
+  async simulateLearningDeviceLoss(): Promise<boolean> {
+    return (await this.learner?.simulateDeviceLoss()) ?? false;
+  }
+
   async dispose(): Promise<void> {
+    await this.learner?.dispose();
+    this.learner = undefined;
     // First: its timers stop, and the pass in flight ends before the storage it writes closes.
     await this.syncClient?.dispose();
     this.syncClient = undefined;

@@ -14,6 +14,8 @@ export type {
   EmbeddingDetail,
   EmbeddingOutcome,
   EngineStatus,
+  LearningBackendName,
+  LearningStatus,
   LiveResources,
   ProgressEvent,
   ProgressPhase,

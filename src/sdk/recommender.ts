@@ -5,6 +5,7 @@ import type {
   EngineApi,
   EngineOptions,
   EngineStatus,
+  LearningStatus,
   ProgressEvent,
   RecommendRequest,
   RecommendResult,
@@ -82,6 +83,13 @@ export interface Recommender {
   deleteLocalData(): Promise<DeletedLocalData>;
   /** Destroys the retrieval GPU device, to check the CPU fallback; false when retrieval is not on WebGPU. */
   simulateDeviceLoss(): Promise<boolean>;
+  /**
+   * Runs on-device learning of the user embedding now (it also runs by itself a few events after
+   * recording, in the worker): resolves with the learning status — backend, runs, steps, last loss.
+   */
+  learn(): Promise<LearningStatus>;
+  /** Destroys the GPU device tfjs learns on, to check that learning carries on on wasm. */
+  simulateLearningDeviceLoss(): Promise<boolean>;
   /** Frees the GPU buffers and ORT sessions, and ends the worker. */
   dispose(): Promise<void>;
 }
@@ -155,6 +163,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     cache: cacheControl(live),
     deleteLocalData: () => live().deleteLocalData(),
     simulateDeviceLoss: () => live().simulateDeviceLoss(),
+    learn: () => live().learn(),
+    simulateLearningDeviceLoss: () => live().simulateLearningDeviceLoss(),
     async dispose() {
       if (disposed) return;
       disposed = true;

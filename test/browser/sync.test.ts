@@ -317,7 +317,7 @@ describe('sync client against the real server', () => {
     expect(local.localOnly).toBe(3);
   });
 
-  it('a stale embedding base gets 409; the client adopts the current version and its write then succeeds (page engine, frozen timers)', async () => {
+  it('a stale embedding base gets 409 from the server; the client adopts the current version at its pull and its write then succeeds (page engine, frozen timers)', async () => {
     const { userId, token } = await createSession(SERVER);
     const name = databaseName();
     const engine = await pageEngine(
@@ -347,7 +347,10 @@ describe('sync client against the real server', () => {
 
     await engine.record({ itemId: ids[51], action: 'save' });
     const second = await engine.sync();
-    expect(second.embeddingDetail).toMatchObject({ device: 'pushed-after-conflict', deviceVersion: 3 });
+    // The pass's pull saw version 2 (another device's embedding of this bundle) and took it as its base
+    // (and as the prior of its learning), so its write is not blind and meets no 409. A write landing between
+    // the pull and the push gets the 409 and the retry: test/browser/sync-learning.test.ts.
+    expect(second.embeddingDetail).toMatchObject({ device: 'pushed', deviceVersion: 3 });
     expect(second.embedding).toBe('pushed');
     const { device } = await embeddings(userId, token);
     const local = await storedSync(name, userId);

@@ -33,13 +33,7 @@ const EXAMPLE = join(ROOT, 'examples', 'basic');
 const ARTIFACTS = join(ROOT, 'test-results', 'package');
 const ITEMS = 12;
 /** Packages only the CLI needs: optional peer dependencies, so a consumer of the SDK never gets them. */
-const CLI_ONLY = [
-  '@tensorflow/tfjs',
-  '@tensorflow/tfjs-backend-wasm',
-  'onnxruntime-node',
-  'tsx',
-  'commander',
-];
+const CLI_ONLY = ['@tensorflow/tfjs', 'onnxruntime-node', 'tsx', 'commander'];
 
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',

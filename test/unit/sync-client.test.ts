@@ -590,15 +590,37 @@ describe('SyncClient embeddings', () => {
 
   it('on 409 adopts the current version as its base and writes once more; unchanged vectors are not rewritten', async () => {
     const { server, client, box, storage } = await setup();
-    // Another device wrote version 5 this device has never seen.
-    server.device = { vector: [9, 9, 9], modelVersion: 'v1', version: 5, updatedAt: 1 };
+    // Another device wrote version 5 this device has never seen, on another bundle version (so the pull
+    // does not adopt it: it lives in another item space).
+    server.device = { vector: [9, 9, 9], modelVersion: 'v0', version: 5, updatedAt: 1 };
     box.embedding = { vector: [1, 2, 3], modelVersion: 'v1' };
     const result = await client.sync();
     expect(result.embeddingDetail).toMatchObject({ device: 'pushed-after-conflict', deviceVersion: 6 });
+    expect(storage.users.get(USER)?.learned).toBeUndefined();
     expect(server.device).toMatchObject({ vector: [1, 2, 3], version: 6 });
     expect(storage.metas.get(`sync:${USER}`)).toMatchObject({ deviceVersion: 6 });
     expect((await client.sync()).embeddingDetail?.device).toBe('unchanged');
     box.embedding = { vector: [1, 2, 4], modelVersion: 'v1' };
     expect((await client.sync()).embeddingDetail).toMatchObject({ device: 'pushed', deviceVersion: 7 });
+  });
+
+  it("adopts another device's learned embedding of the running bundle as its prior, and writes on top of it", async () => {
+    const { server, client, box, storage } = await setup();
+    server.device = { vector: [0.6, 0.8, 0], modelVersion: 'v1', version: 5, updatedAt: 42 };
+    // No embedding of its own yet (no action): it writes nothing, it starts from the other device's.
+    const result = await client.sync();
+    expect(result.embeddingDetail?.device).toBe('none');
+    expect(storage.users.get(USER)).toMatchObject({
+      devicePrior: { vector: [0.6, 0.8, 0], modelVersion: 'v1', version: 5 },
+      learned: { vector: [0.6, 0.8, 0], modelVersion: 'v1', source: 'remote', steps: 0, updatedAt: 42 },
+    });
+    expect(storage.metas.get(`sync:${USER}`)).toMatchObject({ deviceVersion: 5 });
+    // Its own learning then writes on base 5: no conflict.
+    box.embedding = { vector: [0, 1, 0], modelVersion: 'v1' };
+    expect((await client.sync()).embeddingDetail).toMatchObject({ device: 'pushed', deviceVersion: 6 });
+    // Its own write is not adopted back.
+    await client.sync();
+    expect(storage.users.get(USER)?.learned?.source).toBe('remote');
+    expect(storage.users.get(USER)?.devicePrior?.version).toBe(5);
   });
 });

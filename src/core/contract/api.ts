@@ -6,6 +6,7 @@ import type {
   DeletedLocalData,
   EngineOptions,
   EngineStatus,
+  LearningStatus,
   ProgressEvent,
   RecommendRequest,
   RecommendResult,
@@ -38,5 +39,9 @@ export interface EngineApi {
   deleteLocalData(): Promise<DeletedLocalData>;
   /** Destroys the retrieval GPU device, to exercise the CPU fallback (tests, diagnostics). */
   simulateDeviceLoss(): Promise<boolean>;
+  /** A learning run of the user embedding now (off the request path), and the learning status after it. */
+  learn(): Promise<LearningStatus>;
+  /** Destroys the GPU device tfjs learns on, to exercise learning's fallback to wasm (tests, diagnostics). */
+  simulateLearningDeviceLoss(): Promise<boolean>;
   dispose(): Promise<void>;
 }

@@ -51,6 +51,19 @@ export interface EngineOptions {
   candidates?: number;
   /** Weight of the long-term (server) embedding against the real-time one in the retrieval query. */
   longTermWeight?: number;
+  /**
+   * On-device learning of the user embedding from local feedback (default on): it runs in the worker after
+   * a few new events, takes the long-term embedding's place in recommend(), and is what the sync client
+   * writes to the server. `false` keeps the device to inference (the encoder blend). `backends`: the tfjs
+   * backends the warm-up may choose from (default webgpu, wasm, cpu; the fastest is kept).
+   */
+  learning?: boolean | { backends?: LearningBackendName[] };
+  /**
+   * Whether the device's embedding (64 numbers, learnt or encoded from local activity) is written to the
+   * sync server — in privacy mode too, where it is the only thing about the user that leaves the device.
+   * `false` opts out of that as well: with privacy on, nothing about the user leaves the device.
+   */
+  shareEmbedding?: boolean;
   /** IndexedDB database name (tests use their own). */
   databaseName?: string;
   /**
@@ -168,6 +181,29 @@ export interface SyncResult {
   state: SyncState;
 }
 
+export type LearningBackendName = 'webgpu' | 'wasm' | 'cpu';
+
+/** Where on-device learning stands (the demo's "Under the hood" panel shows it). */
+export interface LearningStatus {
+  state: 'waiting' | 'learning' | 'idle' | 'error' | 'off';
+  backend?: LearningBackendName;
+  /** Warm-up ms per tfjs backend that worked: the choice. */
+  timings?: Partial<Record<LearningBackendName, number>>;
+  /** Learning runs since start, and the gradient steps they took. */
+  runs: number;
+  steps: number;
+  /** The last run's loss before and after its steps. */
+  initialLoss?: number;
+  loss?: number;
+  /** Events the last run read, and its positives and negatives. */
+  events?: number;
+  positives?: number;
+  negatives?: number;
+  lastRunAt?: number;
+  lastFallback?: string;
+  lastError?: string;
+}
+
 /** The engine's state (`status()`): readiness, bundle version, backends, isolation, sync and resources. */
 export interface EngineStatus {
   ready: boolean;
@@ -191,6 +227,8 @@ export interface EngineStatus {
   sync: SyncStatus;
   /** The last fallback or error the engine recovered from, in words. */
   lastFallback?: string;
+  /** On-device learning of the user embedding: backend, runs, steps, last loss (src/engine/learning). */
+  learning?: LearningStatus;
   /** Live model states, GPU buffers, retrieval workers and ORT sessions of the engine's worker (leak checks). */
   resources: LiveResources;
   /** Whether the engine's worker is cross-origin isolated (COOP + COEP): WASM threads need it. */

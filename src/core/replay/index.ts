@@ -1,4 +1,5 @@
 /** The replay evaluation: held-out users' events in time order through the feed pipeline, scored per request. */
+export { type LearnedVariantOptions, learnedVariant } from './learned.ts';
 export {
   REPLAY_METRICS,
   type ReplayMetric,

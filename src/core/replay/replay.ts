@@ -104,6 +104,7 @@ export async function runReplay(
       const long = input.longTerm.subarray(u * dim, (u + 1) * dim);
       const device = await variant.start({
         user: u,
+        table: model.table,
         ...(long.some((x) => x !== 0) ? { longTerm: long } : {}),
         history: Array.from(mine[0].before, event),
       });

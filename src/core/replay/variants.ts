@@ -1,3 +1,4 @@
+import type { DecodedItemTable } from '../bundle/index.ts';
 import type { FeedRequest } from '../feed/index.ts';
 import type { InterestOptions } from '../interests/index.ts';
 
@@ -13,6 +14,8 @@ export interface ReplayEvent {
 /** A user at the window's start, as their device finds them. */
 export interface ReplayUser {
   user: number;
+  /** The bundle's item table (what a learner trains over). */
+  table: DecodedItemTable;
   /** The server's long-term embedding as of the window's start (none for a user it had not seen). */
   longTerm?: Float32Array;
   /** Everything the user did before the window, oldest first. */

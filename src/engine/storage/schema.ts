@@ -61,6 +61,20 @@ export interface UserState {
   userId: string;
   /** The server's long-term embedding (PinnerFormer), as last synced. */
   longTerm?: { vector: number[]; modelVersion: string; updatedAt: number };
+  /**
+   * The embedding learnt on the device from local feedback (src/engine/learning), or adopted from another
+   * device of the user through the server (`source: 'remote'`); recommend() reads it in place of `longTerm`.
+   */
+  learned?: {
+    vector: number[];
+    modelVersion: string;
+    source: 'device' | 'remote';
+    steps: number;
+    loss?: number;
+    updatedAt: number;
+  };
+  /** Another device's learned embedding, adopted through the server: where this device's learning starts. */
+  devicePrior?: { vector: number[]; modelVersion: string; version: number };
   counts: UserCounts;
   /** Item ids the user hid, never to be recommended again. */
   hidden: string[];

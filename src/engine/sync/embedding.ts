@@ -53,6 +53,7 @@ export function sameVector(a: readonly number[], b: readonly number[]): boolean 
  */
 export async function pullServerEmbedding(ctx: EmbeddingContext): Promise<EmbeddingDetail['server']> {
   const answer = await ctx.http.request<EmbeddingsAnswer>('GET', path(ctx.userId), undefined, ctx.signal);
+  if (answer?.device) await adoptDeviceEmbedding(ctx, answer.device);
   const server = answer?.server;
   if (!server) return 'none';
   const version = ctx.modelVersion();
@@ -68,6 +69,39 @@ export async function pullServerEmbedding(ctx: EmbeddingContext): Promise<Embedd
   const meta = await ctx.loadMeta();
   await ctx.saveMeta({ ...meta, serverUpdatedAt: server.updatedAt });
   return 'adopted';
+}
+
+/**
+ * Another device of the user wrote its learned embedding (a version this device has not seen, for the
+ * bundle it runs): it becomes where this device's learning starts (`devicePrior`), and — unless this
+ * device has learnt its own from events it holds — the embedding recommend() uses (`learned`, source
+ * `remote`). Its version becomes the base of this device's next write, so that write is not a blind one.
+ */
+async function adoptDeviceEmbedding(ctx: EmbeddingContext, device: DeviceEmbeddingRecord): Promise<void> {
+  const version = ctx.modelVersion();
+  const meta = await ctx.loadMeta();
+  if (version === undefined || device.modelVersion !== version || device.version <= meta.deviceVersion)
+    return;
+  await ctx.storage.updateUserState(ctx.userId, (current) => {
+    const state = current ?? emptyUserState(ctx.userId);
+    const own = state.learned?.source === 'device' && state.learned.modelVersion === version;
+    return {
+      ...state,
+      devicePrior: { vector: device.vector, modelVersion: device.modelVersion, version: device.version },
+      ...(own
+        ? {}
+        : {
+            learned: {
+              vector: device.vector,
+              modelVersion: device.modelVersion,
+              source: 'remote' as const,
+              steps: 0,
+              updatedAt: device.updatedAt,
+            },
+          }),
+    };
+  });
+  await ctx.saveMeta({ ...(await ctx.loadMeta()), deviceVersion: device.version });
 }
 
 /**

@@ -1,6 +1,14 @@
 import { InputError } from '../../core/errors.ts';
 import type { InterestOptions } from '../../core/interests/index.ts';
-import { blendVariant, multiVariant, type ReplayVariant, serverVariant } from '../../core/replay/index.ts';
+import type { LearningOptions } from '../../core/learning/index.ts';
+import {
+  blendVariant,
+  learnedVariant,
+  multiVariant,
+  type ReplayVariant,
+  serverVariant,
+} from '../../core/replay/index.ts';
+import { initTraining } from '../tf/backend.ts';
 
 const INTEREST_KEYS: Record<string, keyof InterestOptions> = {
   threshold: 'threshold',
@@ -11,18 +19,33 @@ const INTEREST_KEYS: Record<string, keyof InterestOptions> = {
   share: 'singleShare',
 };
 
+const LEARNING_KEYS: Record<string, keyof LearningOptions> = {
+  lr: 'learningRate',
+  steps: 'steps',
+  l2: 'l2',
+  scale: 'scale',
+  halflife: 'halfLifeDays',
+  hide: 'hideWeight',
+  implicit: 'implicitWeight',
+  sampled: 'sampled',
+  events: 'maxEvents',
+};
+
 /**
  * A variant from its name: `server`, `blend`, `blend:weight=X`, `multi`, or `multi:key=value:…` with keys threshold,
- * clusters, pins, halflife (days), interests, share — so one run can sweep PinnerSage's settings.
+ * clusters, pins, halflife (days), interests, share — so one run can sweep PinnerSage's settings; `learned` or
+ * `learned+multi`, with `:key=value` keys lr, steps, l2, scale, halflife (days), hide, implicit, sampled,
+ * events (the learner's) and weight (the request's long-term weight).
  */
 export function parseVariant(spec: string): ReplayVariant {
   if (spec === 'server') return serverVariant;
   if (spec === 'blend') return blendVariant;
   const [name, ...settings] = spec.split(':');
   if (name === 'blend') return blendWeight(spec, settings);
+  if (name === 'learned' || name === 'learned+multi') return learned(spec, name, settings);
   if (name !== 'multi')
     throw new InputError(
-      `--variant: unknown variant "${spec}" (server, blend, multi, multi:threshold=1.5:…)`,
+      `--variant: unknown variant "${spec}" (server, blend, multi, multi:threshold=1.5:…, learned, learned+multi)`,
     );
   const options: Partial<InterestOptions> = {};
   for (const setting of settings) {
@@ -55,4 +78,36 @@ function blendWeight(spec: string, settings: string[]): ReplayVariant {
       return { request: async (base) => ({ ...(await device.request(base)), longTermWeight: weight }) };
     },
   };
+}
+
+/** `learned[+multi]:key=value:…`: on-device learning with the learner's settings and the request's weight. */
+function learned(spec: string, name: string, settings: string[]): ReplayVariant {
+  const learning: Partial<LearningOptions> = {};
+  let weight: number | undefined;
+  for (const setting of settings) {
+    const [key, value] = setting.split('=');
+    const number = Number(value);
+    if (value === undefined || value === '' || !(number >= 0))
+      throw new InputError(`--variant ${spec}: ${key} must be a number ≥ 0, got "${value ?? ''}"`);
+    if (key === 'weight') {
+      if (number > 1) throw new InputError(`--variant ${spec}: weight must be in [0, 1]`);
+      weight = number;
+      continue;
+    }
+    const field = LEARNING_KEYS[key];
+    if (!field)
+      throw new InputError(
+        `--variant ${spec}: unknown setting "${key}" (${[...Object.keys(LEARNING_KEYS), 'weight'].join(', ')})`,
+      );
+    learning[field] = number;
+  }
+  return learnedVariant(
+    initTraining,
+    {
+      learning,
+      ...(weight !== undefined ? { weight } : {}),
+      ...(name === 'learned+multi' ? { multi: {} } : {}),
+    },
+    spec,
+  );
 }

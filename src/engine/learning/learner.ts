@@ -1,0 +1,242 @@
+import type { DecodedItemTable } from '../../core/bundle/index.ts';
+import type { LearningStatus } from '../../core/contract/types.ts';
+import { ACTION_CODE } from '../../core/events.ts';
+import {
+  DEFAULT_LEARNING_OPTIONS,
+  type LearningEvent,
+  type LearningOptions,
+  learnFromEvents,
+  type Tf,
+} from '../../core/learning/index.ts';
+import type { EngineStorage, UserState } from '../storage/index.ts';
+
+export type { LearningStatus };
+
+import {
+  chooseBackend,
+  type LearningBackend,
+  LearningCancelled,
+  loadTfjs,
+  selectBackend,
+  webgpuDevice,
+} from './backend.ts';
+
+/** What the learner reads of the running bundle version. */
+export interface LearnerModel {
+  version: string;
+  table: DecodedItemTable;
+  index: ReadonlyMap<string, number>;
+  /** Runs `task` on this version (the engine's lease: a swap frees it only after). */
+  use<T>(task: () => Promise<T>): Promise<T>;
+}
+
+export interface LearnerOptions {
+  storage: EngineStorage;
+  userId: string;
+  model: () => LearnerModel | undefined;
+  learning?: Partial<LearningOptions>;
+  /** A run starts after this many new events... */
+  everyEvents?: number;
+  /** ...or this long after the last event when fewer came (ms). */
+  idleMs?: number;
+  backends?: readonly LearningBackend[];
+  /** The timers learning is scheduled with (the sync client's clock, so tests can freeze both). */
+  timers?: {
+    setTimeout(callback: () => void, ms: number): unknown;
+    clearTimeout(handle: unknown): void;
+  };
+}
+
+/** The learned embedding of a user state, when it lives in `version`'s item space. */
+export function learnedVector(user: UserState | undefined, version: string): Float32Array | undefined {
+  const learned = user?.learned;
+  return learned && learned.modelVersion === version ? Float32Array.from(learned.vector) : undefined;
+}
+
+/**
+ * On-device learning in the engine's worker, off the request path: after `everyEvents` new events (or
+ * `idleMs` after the last one) it reads the user's newest events from IndexedDB, learns the embedding
+ * (src/core/learning) from the prior — another device's learned embedding adopted through the server,
+ * else the server's long-term one — and stores it in the user's state, where recommend() and the sync
+ * client read it. Runs never overlap, yield to the event loop between steps (a recommend() interleaves),
+ * and a failure on WebGPU (a lost device) moves learning to wasm for good and runs again.
+ */
+export class DeviceLearner {
+  private tf?: Tf;
+  private backend?: LearningBackend;
+  private timings?: Partial<Record<LearningBackend, number>>;
+  private deviceLost = false;
+  private newEvents = 0;
+  private timer?: unknown;
+  private running?: Promise<LearningStatus>;
+  private disposed = false;
+  private readonly info: LearningStatus = { state: 'waiting', runs: 0, steps: 0 };
+  private readonly options: LearningOptions;
+
+  constructor(private readonly deps: LearnerOptions) {
+    this.options = { ...DEFAULT_LEARNING_OPTIONS, ...deps.learning };
+  }
+
+  status(): LearningStatus {
+    return { ...this.info, ...(this.backend ? { backend: this.backend } : {}) };
+  }
+
+  /** An event was recorded: learn soon, never now (record() and recommend() do not wait for it). */
+  notifyRecorded(): void {
+    if (this.disposed) return;
+    this.newEvents++;
+    const timers = this.deps.timers ?? globalThis;
+    if (this.timer !== undefined) timers.clearTimeout(this.timer as never);
+    const soon = this.newEvents >= (this.deps.everyEvents ?? 5);
+    this.timer = timers.setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.learnNow().catch(() => {});
+      },
+      soon ? 0 : (this.deps.idleMs ?? 2000),
+    );
+  }
+
+  /** A run now, after the one in flight; resolves with the status after it. */
+  learnNow(): Promise<LearningStatus> {
+    const previous = this.running ?? Promise.resolve(this.status());
+    const run = previous.catch(() => undefined).then(() => this.run());
+    this.running = run;
+    return run.finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+  }
+
+  /** Destroys tfjs's WebGPU device, as a driver reset would (tests): the next run falls back to wasm. */
+  async simulateDeviceLoss(): Promise<boolean> {
+    await this.running?.catch(() => {});
+    const device = this.tf ? webgpuDevice(this.tf) : undefined;
+    if (!device) return false;
+    device.destroy();
+    return true;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.timer !== undefined) (this.deps.timers ?? globalThis).clearTimeout(this.timer as never);
+    await this.running?.catch(() => {});
+  }
+
+  private async ensureBackend(dim: number): Promise<Tf> {
+    this.tf ??= await loadTfjs();
+    if (!this.backend) {
+      const choice = await chooseBackend(this.tf, dim, this.deps.backends, 2, () => this.disposed);
+      this.backend = choice.backend;
+      this.timings = choice.timings;
+      this.info.timings = choice.timings;
+      this.watchDevice();
+    }
+    return this.tf;
+  }
+
+  private watchDevice(): void {
+    const device = this.tf ? webgpuDevice(this.tf) : undefined;
+    void device?.lost.then((info) => {
+      this.deviceLost = true;
+      this.info.lastFallback = `tfjs webgpu device lost (${info.reason || 'unknown'}): learning moves to wasm`;
+    });
+  }
+
+  /** Off WebGPU for good: the next backend of the warm-up's ranking that still works. */
+  private async fallBack(reason: string): Promise<void> {
+    const tf = this.tf!;
+    const order = (['wasm', 'cpu'] as const).filter((b) => b !== this.backend);
+    const ranked = [...order].sort(
+      (a, b) => (this.timings?.[a] ?? Infinity) - (this.timings?.[b] ?? Infinity),
+    );
+    for (const name of ranked) {
+      if (await selectBackend(tf, name)) {
+        this.info.lastFallback = `${reason}: learning moved from ${this.backend} to ${name}`;
+        this.backend = name;
+        this.deviceLost = false;
+        return;
+      }
+    }
+    throw new Error(`${reason}, and neither wasm nor cpu works`);
+  }
+
+  private async run(): Promise<LearningStatus> {
+    const model = this.deps.model();
+    if (this.disposed || !model) return this.status();
+    this.newEvents = 0;
+    this.info.state = 'learning';
+    try {
+      await model.use(async () => {
+        const tf = await this.ensureBackend(model.table.dim);
+        if (this.backend === 'webgpu' && this.deviceLost)
+          await this.fallBack('the tfjs webgpu device was lost');
+        const { storage, userId } = this.deps;
+        const events = await storage.recentEvents(userId, this.options.maxEvents);
+        const local: LearningEvent[] = [];
+        for (const e of events) {
+          const item = model.index.get(e.itemId);
+          if (item !== undefined) local.push({ item, action: ACTION_CODE[e.action], ts: e.ts });
+        }
+        const user = await storage.userState(userId);
+        const prior = priorOf(user, model.version);
+        // Yield to the event loop between steps: a recommend() waits at most one step.
+        // Disposal ends a run at its next step (dispose() must not wait for a whole run).
+        const onStep = async () => {
+          await new Promise<void>((resolve) => setTimeout(resolve, 0));
+          if (this.disposed) throw new LearningCancelled();
+        };
+        let learned: Awaited<ReturnType<typeof learnFromEvents>>;
+        try {
+          learned = await learnFromEvents(tf, model.table, local, prior, this.options, onStep);
+        } catch (error) {
+          if (this.backend !== 'webgpu' || error instanceof LearningCancelled) throw error;
+          await this.fallBack(
+            `tfjs webgpu failed (${error instanceof Error ? error.message : String(error)})`,
+          );
+          learned = await learnFromEvents(tf, model.table, local, prior, this.options, onStep);
+        }
+        if (!learned || this.disposed) return;
+        const { vector, loss, initialLoss, steps, counts } = learned;
+        this.info.runs++;
+        this.info.steps += steps;
+        Object.assign(this.info, {
+          loss,
+          initialLoss,
+          events: local.length,
+          positives: counts.positives,
+          negatives: counts.hides + counts.implicit + counts.sampled,
+          lastRunAt: Date.now(),
+        });
+        await storage.updateUserState(userId, (current) => ({
+          ...(current ?? emptyState(userId)),
+          learned: {
+            vector: Array.from(vector),
+            modelVersion: model.version,
+            source: 'device',
+            steps,
+            loss,
+            updatedAt: Date.now(),
+          },
+        }));
+      });
+      this.info.state = 'idle';
+      delete this.info.lastError;
+    } catch (error) {
+      this.info.state = 'error';
+      this.info.lastError = error instanceof Error ? error.message : String(error);
+    }
+    return this.status();
+  }
+}
+
+/** Where learning starts: another device's learned embedding adopted through the server, else the server's. */
+function priorOf(user: UserState | undefined, version: string): Float32Array | undefined {
+  const adopted = user?.devicePrior;
+  if (adopted && adopted.modelVersion === version) return Float32Array.from(adopted.vector);
+  const long = user?.longTerm;
+  return long && long.modelVersion === version ? Float32Array.from(long.vector) : undefined;
+}
+
+function emptyState(userId: string): UserState {
+  return { userId, counts: { click: 0, closeup: 0, save: 0, hide: 0 }, hidden: [], updatedAt: 0 };
+}
