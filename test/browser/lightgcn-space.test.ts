@@ -28,6 +28,7 @@ describe('a bundle in LightGCN space', () => {
     expect(f32?.sha256).toBe(expected.itemsSha256);
     // The encoder was distilled to LightGCN's fold-in users: its held-out cosine to them is recorded.
     expect(expected.encoderValidationCosine).toBeGreaterThan(0.5);
+    expect(expected.encoderValidationCosine).toBeLessThanOrEqual(1);
 
     const rec = await createRecommender({
       bundleUrl: BUNDLES,

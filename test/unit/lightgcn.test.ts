@@ -125,7 +125,7 @@ describe('LightGCN fold-in (a user outside the graph)', () => {
     expect(() => chooseRetrievalModel({})).toThrow(/no retrieval model/);
   });
 
-  it('LightGcnSpace embeds the positive items of a sequence, ignoring hides and order', () => {
+  it('LightGcnSpace embeds the positive items of a sequence at unit length, ignoring hides and order', () => {
     const dim = 2;
     const foldIn = Float32Array.from([1, 0, 0, 1, 2, 2, -1, 3]);
     const space = new LightGcnSpace(new Float32Array(8), foldIn, dim);
@@ -136,8 +136,10 @@ describe('LightGCN fold-in (a user outside the graph)', () => {
       positive: Uint8Array.from(positive),
     });
     const out = space.embedSequences([seq([0, 2, 3], [1, 1, 0]), seq([2, 0], [1, 1]), seq([3], [0])]);
-    const r2 = Math.SQRT1_2;
-    expect(Array.from(out.subarray(0, 2))).toEqual([3 * r2, 2 * r2].map(Math.fround));
+    // (i0 + i2)/sqrt(2) = (3, 2)/sqrt(2), then to unit length: (3, 2)/sqrt(13).
+    const r13 = Math.sqrt(13);
+    expect(out[0]).toBeCloseTo(3 / r13, 6);
+    expect(out[1]).toBeCloseTo(2 / r13, 6);
     expect(Array.from(out.subarray(2, 4))).toEqual(Array.from(out.subarray(0, 2)));
     expect(Array.from(out.subarray(4, 6))).toEqual([0, 0]);
   });

@@ -3,7 +3,7 @@ import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import type { UserSpace } from './retrieval-space.ts';
 
 /**
- * LightGCN's space for users outside its graph: a user's embedding is the fold-in of the distinct items
+ * LightGCN's space for users outside its graph: a user's embedding is the (L2-normalised) fold-in of the distinct items
  * they engaged with (`Propagation.foldIn`) among their newest `maxLength` actions, so any history — the
  * server's store, a device's window, a cut-off in training — embeds without retraining. Order and time
  * play no part within that window.
@@ -37,7 +37,12 @@ export class LightGcnSpace implements UserSpace {
       for (let k = Math.max(0, s.items.length - this.maxLength); k < s.items.length; k++)
         if (s.positive[k]) engaged.push(s.items[k]);
       foldInUser(this.foldIn, dim, engaged, row);
-      out.set(row, n * dim);
+      // Unit length, as PinnerFormer's: a user's top-k depends on the direction only, and the encoder's
+      // distillation (a cosine) and the engine's blend of server and device embeddings expect unit vectors.
+      let norm = 0;
+      for (let d = 0; d < dim; d++) norm += row[d] * row[d];
+      const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      for (let d = 0; d < dim; d++) out[n * dim + d] = row[d] * scale;
     });
     return out;
   }
