@@ -8,6 +8,8 @@ export interface EngineConnection {
   scope: EngineScope;
   /** Where a failure to load the worker script is reported. */
   errors: EventTarget;
+  /** Settles once the connection is set up on the worker's side (raced, like init, with `errors`). */
+  ready: Promise<void>;
   /** After `remote.dispose()` (or instead of it, when the worker never loaded): frees this page's side. */
   close(): void;
 }
@@ -33,6 +35,7 @@ export async function connectEngine(
     remote,
     scope: 'dedicated',
     errors: worker,
+    ready: Promise.resolve(),
     close() {
       remote[releaseProxy]();
       if (!given) worker.terminate();
@@ -50,11 +53,11 @@ async function connectShared(options: EngineOptions): Promise<EngineConnection> 
   const remote = wrap<SharedEngineApi>(port as Endpoint);
   port.start();
   const lock = await holdLock();
-  if (lock.name) await remote.attach(lock.name);
   return {
     remote,
     scope: 'shared',
     errors: worker,
+    ready: lock.name ? remote.attach(lock.name) : Promise.resolve(),
     close() {
       remote[releaseProxy]();
       port.close();

@@ -125,7 +125,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   const { aborted, remove } = rejectOnAbort(start.signal, 'createRecommender');
   try {
     await Promise.race([
-      remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined),
+      connection.ready.then(() => remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined)),
       failed,
       aborted,
     ]);

@@ -158,4 +158,23 @@ describe('one engine per origin (shared: true)', () => {
       await eventually(engineWorkers, (w) => w.shared === 0 && w.dedicated === before.dedicated),
     ).toEqual(before);
   }, 300_000);
+
+  it('without SharedWorker, shared: true falls back to a dedicated worker and says so', async () => {
+    const before = await engineWorkers();
+    const original = globalThis.SharedWorker;
+    // The fallback's trigger: a browser without SharedWorker.
+    Reflect.deleteProperty(globalThis, 'SharedWorker');
+    try {
+      const rec = await createRecommender({ ...options, device: 'wasm' });
+      const status = await rec.status();
+      expect(status.engineScope).toBe('dedicated');
+      expect(status.connections).toBe(1);
+      expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 0 });
+      expect(await ids(rec)).toHaveLength(10);
+      await rec.dispose();
+    } finally {
+      globalThis.SharedWorker = original;
+    }
+    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+  });
 });
