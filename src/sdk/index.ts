@@ -13,6 +13,7 @@ export type {
   DeviceChoice,
   EmbeddingDetail,
   EmbeddingOutcome,
+  EngineScope,
   EngineStatus,
   LearningBackendName,
   LearningStatus,

@@ -1,8 +1,7 @@
-import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
+import { proxy } from 'comlink';
 import type {
   ClearedBundles,
   DeletedLocalData,
-  EngineApi,
   EngineOptions,
   EngineStatus,
   LearningStatus,
@@ -17,6 +16,7 @@ import { EdgerecError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import { cacheControl, type RecommenderCache } from './cache-control.ts';
 import { cancellable, deadline, rejectOnAbort } from './cancel.ts';
+import { connectEngine } from './engine-connection.ts';
 import { installErrorTransfer } from './errors-transfer.ts';
 
 /** Options of `createRecommender`: the engine's, plus what only the page can give (callbacks, a worker, a signal). */
@@ -32,6 +32,13 @@ export interface RecommenderOptions extends EngineOptions {
   signal?: AbortSignal;
   /** Rejects the start with a TIMEOUT error after this many ms, cleaning up as an abort does. */
   timeoutMs?: number;
+  /**
+   * One engine for every tab of the origin with the same bundleUrl/serverUrl, userId, databaseName, device
+   * and dtype: a SharedWorker holds the item table and the GPU device once, later recommenders attach to
+   * it, and it closes with the last one's dispose (or the last tab). Without SharedWorker, or with
+   * `worker`, a dedicated worker as before; `status().engineScope` says which. Default false.
+   */
+  shared?: boolean;
 }
 
 /** A request with the `signal` that abandons it (the result is dropped; the worker finishes the work). */
@@ -90,7 +97,10 @@ export interface Recommender {
   learn(): Promise<LearningStatus>;
   /** Destroys the GPU device tfjs learns on, to check that learning carries on on wasm. */
   simulateLearningDeviceLoss(): Promise<boolean>;
-  /** Frees the GPU buffers and ORT sessions, and ends the worker. */
+  /**
+   * Frees the GPU buffers and ORT sessions, and ends the worker; on a shared engine, detaches this
+   * recommender, and only the last one's dispose frees and ends them.
+   */
   dispose(): Promise<void>;
 }
 
@@ -100,48 +110,43 @@ export interface Recommender {
  */
 export async function createRecommender(options: RecommenderOptions): Promise<Recommender> {
   installErrorTransfer();
-  const { onProgress, worker: given, signal, timeoutMs, ...engineOptions } = options;
+  const { onProgress, worker: given, signal, timeoutMs, shared = false, ...engineOptions } = options;
   const start = deadline(signal, timeoutMs, 'createRecommender');
   if (start.signal.aborted) {
     start.dispose();
     await cancellable(start.signal, 'createRecommender', async () => {});
   }
-  const worker =
-    given ??
-    new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'edgerec',
-    });
-  const remote: Remote<EngineApi> = wrap<EngineApi>(worker);
+  const connection = await connectEngine(engineOptions, shared, given);
+  const { remote, scope, errors } = connection;
   // A worker that fails to load never answers: its error event turns that into a clear failure.
-  let onError: ((event: ErrorEvent) => void) | undefined;
+  let onError: ((event: globalThis.Event) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
     onError = (event) =>
       reject(
         new EdgerecError(
           'WORKER_FAILED',
-          `the edgerec worker failed to start: ${event.message || 'it could not be loaded'}`,
+          `the edgerec worker failed to start: ${(event as Partial<ErrorEvent>).message || 'it could not be loaded'}`,
         ),
       );
-    worker.addEventListener('error', onError);
+    errors.addEventListener('error', onError);
   });
   const { aborted, remove } = rejectOnAbort(start.signal, 'createRecommender');
   try {
     await Promise.race([
-      remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined),
+      connection.ready.then(() => remote.init(engineOptions, onProgress ? proxy(onProgress) : undefined)),
       failed,
       aborted,
     ]);
   } catch (error) {
     // The engine closes its database before the worker ends, so that the page can delete or upgrade it
-    // at once; a worker that never loaded cannot answer, hence the bounded wait.
+    // at once; a worker that never loaded cannot answer, hence the bounded wait. A shared engine only
+    // detaches this recommender (and closes if it was the last).
     if (!(error instanceof EdgerecError && error.code === 'WORKER_FAILED'))
       await Promise.race([remote.dispose().catch(() => {}), delay(CLOSE_WAIT_MS)]);
-    remote[releaseProxy]();
-    if (!given) worker.terminate();
+    connection.close();
     throw error;
   } finally {
-    worker.removeEventListener('error', onError!);
+    errors.removeEventListener('error', onError!);
     remove();
     start.dispose();
   }
@@ -154,7 +159,10 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     recommend: ({ signal: requestSignal, ...request }) =>
       cancellable(requestSignal, 'recommend', () => live().recommend(request)),
     record: (event) => live().record(event),
-    status: () => live().status(),
+    status: async () => {
+      const status = await live().status();
+      return { ...status, engineScope: scope, connections: status.connections ?? 1 };
+    },
     sync: () => live().sync(),
     setToken: (token) => live().setToken(token),
     setPrivacy: (on) => live().setPrivacy(on),
@@ -169,8 +177,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       if (disposed) return;
       disposed = true;
       await remote.dispose();
-      remote[releaseProxy]();
-      if (!given) worker.terminate();
+      connection.close();
     },
   };
 }

@@ -18,11 +18,13 @@ export type SizeKind = 'page JS' | 'worker JS' | 'WASM';
  * Brotli bytes past which the package test fails: the sizes measured when the budget was set (page JS
  * 2.3 kB, worker JS 70.6 kB, WASM 4214 kB, ONNX Runtime 1.30) plus about 10%. Raise one only knowingly.
  * Raised: page JS to 5 kB for issue 16's typed errors (the classes the page rebuilds from the worker's
- * errors, the wire format), cancellation and cache control (measured 4.2 kB).
+ * errors, the wire format), cancellation and cache control (measured 4.2 kB). Raised: worker JS to 80 kB
+ * for issue 16's shared engine (src/engine/shared-host.ts in the same engine worker): measured 78.0 kB,
+ * exactly the old budget, with page JS 4.5 kB.
  */
 export const BUDGET: Readonly<Record<SizeKind, number>> = {
   'page JS': 5 * 1024,
-  'worker JS': 78 * 1024,
+  'worker JS': 80 * 1024,
   WASM: 4_650 * 1024,
 };
 

@@ -45,3 +45,31 @@ export interface EngineApi {
   simulateLearningDeviceLoss(): Promise<boolean>;
   dispose(): Promise<void>;
 }
+
+/**
+ * What the shared engine worker exposes on each connection (one per recommender): the engine's API, where
+ * `init` attaches to the engine already running (or starting) and `dispose` detaches, the last one closing it.
+ */
+export interface SharedEngineApi extends EngineApi {
+  /**
+   * Ties the connection to a Web Lock the page holds until it disposes: once the lock is free (the tab
+   * closed or crashed without disposing), the engine drops the connection as if it had disposed.
+   */
+  attach(lockName: string): Promise<void>;
+}
+
+/**
+ * The options that make an engine what it is: connections share an engine only when these agree (the
+ * SharedWorker's name is derived from them). Callbacks, tokens and tuning options of later connections
+ * are not: the first connection's apply.
+ */
+export function engineIdentity(options: EngineOptions): string {
+  return JSON.stringify([
+    options.bundleUrl ?? null,
+    options.serverUrl ?? null,
+    options.userId,
+    options.databaseName ?? null,
+    options.device ?? 'auto',
+    options.dtype ?? 'i8',
+  ]);
+}

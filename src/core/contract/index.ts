@@ -1,4 +1,4 @@
-export type { EngineApi } from './api.ts';
+export { type EngineApi, engineIdentity, type SharedEngineApi } from './api.ts';
 export {
   isRetriableStatus,
   parseRetryAfter,

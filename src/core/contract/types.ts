@@ -235,7 +235,18 @@ export interface EngineStatus {
   crossOriginIsolated: boolean;
   /** Threads ONNX Runtime's wasm EP runs with: 1 without cross-origin isolation (retrieval's kernel likewise). */
   wasmThreads: number;
+  /**
+   * Where the engine runs: `shared` — one SharedWorker for every tab of the origin with the same engine
+   * identity (`createRecommender({ shared: true })`); `dedicated` — a Web Worker of this recommender's own.
+   * Set by the SDK (the engine itself does not know).
+   */
+  engineScope?: EngineScope;
+  /** Recommenders attached to a shared engine (tabs, frames or createRecommender calls); 1 when dedicated. */
+  connections?: number;
 }
+
+/** Whether one engine serves every tab of the origin (`shared`) or this recommender alone (`dedicated`). */
+export type EngineScope = 'shared' | 'dedicated';
 
 /**
  * Where the sync client stands:

@@ -1,0 +1,180 @@
+/**
+ * One engine per origin: three same-origin iframes (standing in for tabs, each loading the SDK itself)
+ * and the test page call createRecommender({ shared: true }) with one engine identity. Chromium's target
+ * list shows exactly one engine worker (a SharedWorker); every page gets recommendations; the engine's
+ * resources are one model state (one item table) and one retriever (one GPU device when on WebGPU).
+ * Removing a frame mid-request (no dispose: its Web Lock is released with it) leaves the others
+ * recommending; the last dispose ends the worker. A dedicated recommender beside it is its own worker.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { cdp } from 'vitest/browser';
+import {
+  createRecommender,
+  type EngineStatus,
+  InvalidRequestError,
+  type Recommender,
+  type RecommenderOptions,
+} from '../../src/sdk/index.ts';
+
+const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
+const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+const options: RecommenderOptions = {
+  bundleUrl: BUNDLES,
+  userId: `shared-${run}`,
+  databaseName: `edgerec-shared-${run}`,
+  // WebGPU by name: the one GPU device is part of what is shared (auto picks the CPU for this small table).
+  device: 'webgpu',
+  shared: true,
+};
+const frames: HTMLIFrameElement[] = [];
+afterAll(() => {
+  for (const frame of frames) frame.remove();
+});
+
+interface Frame {
+  element: HTMLIFrameElement;
+  createRecommender: typeof createRecommender;
+}
+
+/** A same-origin frame that imports the SDK through the dev server, as a second tab's page would. */
+async function frame(): Promise<Frame> {
+  const element = document.createElement('iframe');
+  const sdk = new URL('/src/sdk/index.ts', location.origin).href;
+  element.srcdoc = `<!doctype html><script type="module">
+    import { createRecommender } from ${JSON.stringify(sdk)};
+    window.edgerec = { createRecommender };
+    parent.postMessage('edgerec-frame-ready', '*');
+  </script>`;
+  const ready = new Promise<void>((resolve) => {
+    const onMessage = (event: MessageEvent) => {
+      if (event.source !== element.contentWindow || event.data !== 'edgerec-frame-ready') return;
+      removeEventListener('message', onMessage);
+      resolve();
+    };
+    addEventListener('message', onMessage);
+  });
+  document.body.appendChild(element);
+  frames.push(element);
+  await ready;
+  const win = element.contentWindow as unknown as {
+    edgerec: { createRecommender: typeof createRecommender };
+  };
+  return { element, createRecommender: win.edgerec.createRecommender };
+}
+
+/** Engine workers alive in the browser, dedicated and shared, from Chromium's own target list. */
+async function engineWorkers(): Promise<{ dedicated: number; shared: number }> {
+  const { targetInfos } = (await cdp().send('Target.getTargets')) as {
+    targetInfos: { type: string; url: string }[];
+  };
+  const engines = targetInfos.filter((t) => t.url.includes('engine.worker'));
+  return {
+    dedicated: engines.filter((t) => t.type === 'worker').length,
+    shared: engines.filter((t) => t.type === 'shared_worker').length,
+  };
+}
+
+async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const until = performance.now() + ms;
+  let value = await read();
+  while (!ok(value) && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    value = await read();
+  }
+  return value;
+}
+
+const ids = async (rec: Recommender) => (await rec.recommend({ k: 10 })).items.map((i) => i.itemId);
+
+describe('one engine per origin (shared: true)', () => {
+  it('three frames and the page share one SharedWorker engine, which survives a frame closing mid-request', async () => {
+    const before = await engineWorkers();
+    expect(before.shared).toBe(0);
+    const [a, b, c] = await Promise.all([frame(), frame(), frame()]);
+    // Concurrent starts: one engine initialises, the others attach to the same start.
+    const [recA, recB, recC] = await Promise.all([
+      a.createRecommender(options),
+      b.createRecommender(options),
+      c.createRecommender(options),
+    ]);
+    const page = await createRecommender(options);
+    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated, shared: 1 });
+
+    const statuses: EngineStatus[] = await Promise.all([recA, recB, recC, page].map((r) => r.status()));
+    for (const status of statuses) {
+      expect(status.engineScope).toBe('shared');
+      expect(status.connections).toBe(4);
+      // One item table, one GPU retriever (one device and its buffers), for all four.
+      expect(status.backend?.retrieval).toBe('webgpu');
+      expect(status.resources.modelStates).toBe(1);
+      expect(status.resources.gpuRetrievers).toBe(1);
+      expect(status.resources).toEqual(statuses[0].resources);
+    }
+    console.info(
+      `shared engine: backend ${JSON.stringify(statuses[0].backend)}, resources ${JSON.stringify(statuses[0].resources)}`,
+    );
+    const expected = await ids(page);
+    expect(expected).toHaveLength(10);
+    for (const rec of [recA, recB, recC]) expect(await ids(rec)).toEqual(expected);
+    // Typed errors keep their class and code over the shared port.
+    const bad = await page.recommend({ k: 0 }).catch((error: unknown) => error);
+    expect(bad).toBeInstanceOf(InvalidRequestError);
+    expect((bad as InvalidRequestError).code).toBe('INVALID_REQUEST');
+
+    // Frame A goes away with a request in flight and without disposing (a tab closed).
+    const inFlightA = recA.recommend({ k: 10 });
+    const inFlightB = recB.recommend({ k: 10 });
+    void inFlightA.catch(() => {});
+    a.element.remove();
+    expect((await inFlightB).items.map((i) => i.itemId)).toEqual(expected);
+    const afterClose = await eventually(
+      () => recB.status(),
+      (s) => s.connections === 3,
+    );
+    expect(afterClose.connections).toBe(3);
+    expect(await ids(recC)).toEqual(expected);
+    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated, shared: 1 });
+
+    // Disposing one recommender detaches it only.
+    await recB.dispose();
+    expect((await recC.status()).connections).toBe(2);
+    expect(await ids(recC)).toEqual(expected);
+    expect(await ids(page)).toEqual(expected);
+    const left = await page.status();
+    expect(left.resources.modelStates).toBe(1);
+
+    // A dedicated recommender (shared: false) is a worker of its own beside the shared one.
+    // (On the CPU: a second WebGPU start costs tens of seconds on SwiftShader and shows nothing more.)
+    const dedicated = await createRecommender({ ...options, device: 'wasm', shared: false });
+    expect((await dedicated.status()).engineScope).toBe('dedicated');
+    expect((await dedicated.status()).connections).toBe(1);
+    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 1 });
+    await dedicated.dispose();
+
+    // The last dispose ends the engine and its worker.
+    await recC.dispose();
+    await page.dispose();
+    expect(
+      await eventually(engineWorkers, (w) => w.shared === 0 && w.dedicated === before.dedicated),
+    ).toEqual(before);
+  }, 300_000);
+
+  it('without SharedWorker, shared: true falls back to a dedicated worker and says so', async () => {
+    const before = await engineWorkers();
+    const original = globalThis.SharedWorker;
+    // The fallback's trigger: a browser without SharedWorker.
+    Reflect.deleteProperty(globalThis, 'SharedWorker');
+    try {
+      const rec = await createRecommender({ ...options, device: 'wasm' });
+      const status = await rec.status();
+      expect(status.engineScope).toBe('dedicated');
+      expect(status.connections).toBe(1);
+      expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 0 });
+      expect(await ids(rec)).toHaveLength(10);
+      await rec.dispose();
+    } finally {
+      globalThis.SharedWorker = original;
+    }
+    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+  });
+});
