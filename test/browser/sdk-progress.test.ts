@@ -76,8 +76,9 @@ describe('byte progress', () => {
       expect(own.at(-1)).toBe(sizes.get(file));
       partial += own.filter((loaded) => loaded < sizes.get(file)!).length;
     }
+    // How many reads a 200 kB body takes is the browser's choice: on a loaded machine it can arrive in one
+    // read, so events inside a file are checked deterministically in test/unit/bundle-stream.test.ts.
     console.info(`${downloads.length} download events for ${files.size} files, ${partial} inside a file`);
-    expect(partial).toBeGreaterThan(0);
     await opened.pop()!.dispose();
 
     const second = (await start()).filter((e) => e.phase === 'download');
