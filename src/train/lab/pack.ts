@@ -32,10 +32,11 @@ import { edgeWindows } from '../bundle/edge-models.ts';
 import { countBefore, longTermSnapshot } from '../bundle/snapshots.ts';
 import { loadDataset } from '../data/load.ts';
 import { createSession, runOnce } from '../onnx/run.ts';
-import { actionSequences, loadPinnerFormer, PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import { actionSequences } from '../pinnerformer/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 import { readRunManifest } from '../pipeline.ts';
 import { buildExamples } from '../ranker/examples.ts';
+import { loadUserSpace } from '../space/index.ts';
 import { directorySource, resolveBundleDir } from './source.ts';
 
 export const DEFAULT_MAX_USERS = 1000;
@@ -94,10 +95,8 @@ export async function buildEvalPack(options: EvalPackOptions): Promise<EvalPackR
   const split = buildSplit(dataset, { protocol: 'temporal', positives: run.positives });
   const sequences = actionSequences(dataset.log, dataset.users.size, dataset.hasTimestamps);
   progress('model');
-  const { model, hasTimestamps } = await loadPinnerFormer(
-    join(options.checkpointDir, 'pinnerformer', 'model'),
-  );
-  const teacher = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+  // The run's retrieval space (PinnerFormer or LightGCN's fold-in): the one the bundle's table is in.
+  const teacher = await loadUserSpace(options.checkpointDir);
   const encoderBytes = await bundle.file(encoderEntry);
 
   // The ranker examples of each window, drawn as trainEdgeModels draws them: one Random, windows in order.
