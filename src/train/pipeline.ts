@@ -112,7 +112,7 @@ export interface RunManifest {
 
 export const VALIDATION_USERS = 3000;
 
-const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+export const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 export function writeTable(file: string, table: Float32Array): void {
   writeFileSync(file, new Uint8Array(table.buffer, table.byteOffset, table.byteLength));

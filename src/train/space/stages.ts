@@ -7,6 +7,7 @@ import { LightGcnRecommender } from '../lightgcn/index.ts';
 import { foldInUser } from '../lightgcn/propagation.ts';
 import type { PinnerFormerRecommender } from '../pinnerformer/index.ts';
 import {
+  peakRssMiB,
   type RunManifest,
   readTable,
   type StageProgress,
@@ -84,7 +85,7 @@ export async function trainLightGcnStage(
   const seconds = (performance.now() - started) / 1000;
   manifest.stages.lightgcn = {
     seconds,
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakRssMiB: peakRssMiB(),
     // 0-based, as every stage's record.
     bestEpoch: (described.bestEpoch as number) - 1,
     options: { ...options.lightgcn, users: 'fold-in', validation: described.validation },
