@@ -27,7 +27,10 @@ import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
 import MagicString from 'magic-string';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Plugin, type Rolldown } from 'vite';
+
+/** What emitting needs of a hook's context (load and transform hooks get different context types). */
+type PluginContext = Pick<Rolldown.PluginContext, 'emitFile'>;
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
 const OUT = join(ROOT, 'dist');
@@ -58,6 +61,23 @@ function workerName(file: string): string {
 function portableUrls(): Plugin {
   let refs: string[] = [];
   let byFile = new Map<string, number>();
+  /** The placeholder index of `file`, emitted once: a chunk for a script (a worker entry), else an asset. */
+  const emitAsset = (context: PluginContext, file: string): number => {
+    let index = byFile.get(file);
+    if (index === undefined) {
+      const ref = /\.[cm]?[jt]s$/.test(file)
+        ? context.emitFile({ type: 'chunk', id: file, fileName: `${workerName(file)}.js` })
+        : context.emitFile({
+            type: 'asset',
+            name: basename(file),
+            originalFileName: relative(ROOT, file),
+            source: readFileSync(file),
+          });
+      index = refs.push(ref) - 1;
+      byFile.set(file, index);
+    }
+    return index;
+  };
   return {
     name: 'edgerec:portable-urls',
     enforce: 'pre',
@@ -66,25 +86,20 @@ function portableUrls(): Plugin {
       refs = [];
       byFile = new Map();
     },
+    // `import url from 'x.wasm?url'` (on-device learning's tfjs binaries): Vite's library mode would inline
+    // the file as a data: URL (1.5 MB of base64 in the engine worker); emit it instead, as `new URL` does.
+    load(id) {
+      if (!id.endsWith('.wasm?url')) return null;
+      const index = emitAsset(this, id.slice(0, -'?url'.length));
+      return `export default new URL(__EDGEREC_URL_${index}__, import.meta.url).href;`;
+    },
     transform(code, id) {
       if (!SOURCES.some((dir) => id.startsWith(dir)) || !code.includes('import.meta.url')) return null;
       const s = new MagicString(code);
       for (const match of code.matchAll(NEW_URL)) {
         const [whole, quote, url] = match;
         const file = resolve(dirname(id), url);
-        let index = byFile.get(file);
-        if (index === undefined) {
-          const ref = /\.[cm]?[jt]s$/.test(file)
-            ? this.emitFile({ type: 'chunk', id: file, fileName: `${workerName(file)}.js` })
-            : this.emitFile({
-                type: 'asset',
-                name: basename(file),
-                originalFileName: relative(ROOT, file),
-                source: readFileSync(file),
-              });
-          index = refs.push(ref) - 1;
-          byFile.set(file, index);
-        }
+        const index = emitAsset(this, file);
         // An identifier, not a string: Vite's worker and asset plugins must leave it alone.
         const start = match.index + whole.indexOf(quote);
         s.overwrite(start, start + url.length + 2, `__EDGEREC_URL_${index}__`);

@@ -13,8 +13,12 @@ function row(item: Recommendation): HTMLLIElement {
 
 async function render(): Promise<void> {
   const { items, backend: ran } = await recommender.recommend({ k: 12 });
-  const { wasmThreads } = await recommender.status();
-  backend.textContent = `retrieval: ${ran.retrieval}, ranker: ${ran.ranker}, wasm threads: ${wasmThreads}`;
+  const { wasmThreads, learning } = await recommender.status();
+  // On-device learning starts a couple of seconds after your first events: its backend, of those that ran.
+  const learnt = learning?.backend
+    ? `, learning: ${learning.backend} of ${Object.keys(learning.timings ?? {}).join('/')}`
+    : '';
+  backend.textContent = `retrieval: ${ran.retrieval}, ranker: ${ran.ranker}, wasm threads: ${wasmThreads}${learnt}`;
   list.replaceChildren(...items.map(row));
 }
 await render();

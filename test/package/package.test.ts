@@ -168,7 +168,7 @@ async function exercise(
   browser: Browser,
   url: string,
   label: string,
-  { isolated = true, threads = /wasm threads: [1-4]$/ } = {},
+  { isolated = true, threads = /wasm threads: [1-4]$/, learning = false } = {},
 ): Promise<string> {
   const errors: string[] = [];
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
@@ -222,6 +222,23 @@ async function exercise(
     // the TypeScript fallback) rather than the popularity scan.
     const after = (await page.locator('output').textContent()) ?? '';
     expect(after).toMatch(/^retrieval: (webgpu|wasm), /);
+    if (learning) {
+      // tfjs is a chunk of its own, loaded when learning first runs (a couple of seconds after the save):
+      // its backends must survive the app's tree-shaking and its WASM binaries must be emitted and served.
+      const learnt = await step(`${label}: on-device learning`, async () => {
+        for (let tries = 0; tries < 20; tries++) {
+          await page.waitForTimeout(3000);
+          await page.locator('li button').first().click();
+          await page.waitForTimeout(500);
+          const text = (await page.locator('output').textContent()) ?? '';
+          if (text.includes('learning: ')) return text;
+        }
+        throw new Error('on-device learning did not run within a minute');
+      });
+      expect(learnt).toMatch(/learning: (webgpu|wasm|cpu) of \S*wasm/);
+      expect(errors).toEqual([]);
+      return learnt;
+    }
     return after;
   } catch (error) {
     await page.screenshot({ path: join(ARTIFACTS, `${label}-failure.png`), fullPage: true }).catch(() => {});
@@ -341,7 +358,7 @@ describe('the packed SDK in a fresh Vite app', () => {
   it(`the app's production build (vite preview): ${ITEMS} recommendations, a save re-ranks, no error`, async () => {
     const { url, server } = await step('vite preview', () => serve(vite, app, ['preview']));
     servers.push(server);
-    log(`preview: ${await exercise(browser!, url, 'preview')}`);
+    log(`preview: ${await exercise(browser!, url, 'preview', { learning: true })}`);
   });
 
   it(`the app's dev server (vite, no optimizeDeps settings): the same`, async () => {
@@ -370,7 +387,7 @@ describe('the packed SDK in a fresh Vite app', () => {
       ...ISOLATION,
       'Content-Security-Policy': `${STRICT_CSP}; report-uri ${CSP_REPORT_PATH}`,
     });
-    const auto = await exercise(browser!, server.url, 'strict-csp');
+    const auto = await exercise(browser!, server.url, 'strict-csp', { learning: true });
     log(`strict CSP: ${auto}`);
     // WebGPU retrieval, so ONNX Runtime's WebGPU EP is tried too (its emscripten glue holds a `new Function`).
     const gpu = await exercise(browser!, `${server.url}?device=webgpu`, 'strict-csp-webgpu');

@@ -189,6 +189,8 @@ export interface LearningStatus {
   backend?: LearningBackendName;
   /** Warm-up ms per tfjs backend that worked: the choice. */
   timings?: Partial<Record<LearningBackendName, number>>;
+  /** The tfjs backends that did not work here, each with its reason (e.g. "webgpu: … (no navigator.gpu)"). */
+  failures?: string[];
   /** Learning runs since start, and the gradient steps they took. */
   runs: number;
   steps: number;

@@ -1,6 +1,5 @@
 import plainWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import threadedWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import {
   DEFAULT_LEARNING_OPTIONS,
   type LearningExamples,
@@ -36,24 +35,35 @@ export function loadTfjs(): Promise<Tf> {
 
 /** Registers and selects `name`; false when it cannot run here (no WebGPU adapter, no WASM). */
 export async function selectBackend(tf: Tf, name: LearningBackend): Promise<boolean> {
+  return (await backendProblem(tf, name)) === undefined;
+}
+
+/** Registers and selects `name`; why it cannot run here, or undefined when it is selected. */
+export async function backendProblem(tf: Tf, name: LearningBackend): Promise<string | undefined> {
   try {
     if (name === 'webgpu') {
-      if (!globalThis.navigator?.gpu) return false;
+      if (!globalThis.navigator?.gpu) return 'no navigator.gpu';
       await import('@tensorflow/tfjs-backend-webgpu');
     } else if (name === 'wasm') {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      // The binaries are served with the app (vite emits them): no CDN, so a strict CSP holds.
+      // Single-threaded: a learning run is a few hundred rows, threads would only contend with retrieval's
+      // and ONNX Runtime's; and tfjs starts its pthreads from its own function's source text, which an
+      // app's minifier breaks (a consumer build failed with "e is not defined" in every pthread).
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      // The binaries are served with the app (its bundler emits them): no CDN, so a strict CSP holds.
+      // tfjs insists on an entry for each binary: the threaded one, never loaded with threads off, gets the
+      // SIMD one's URL so that its 425 kB is not shipped.
       wasm.setWasmPaths({
         'tfjs-backend-wasm.wasm': plainWasm,
         'tfjs-backend-wasm-simd.wasm': simdWasm,
-        'tfjs-backend-wasm-threaded-simd.wasm': threadedWasm,
+        'tfjs-backend-wasm-threaded-simd.wasm': simdWasm,
       });
     }
-    if (!(await tf.setBackend(name))) return false;
+    if (!(await tf.setBackend(name))) return 'tfjs could not set it';
     await tf.ready();
-    return tf.getBackend() === name;
-  } catch {
-    return false;
+    return tf.getBackend() === name ? undefined : `tfjs runs ${tf.getBackend()} instead`;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 
@@ -107,8 +117,9 @@ export async function chooseBackend(
   let best: LearningBackend | undefined;
   for (const name of candidates) {
     if (cancelled()) throw new LearningCancelled();
-    if (!(await selectBackend(tf, name))) {
-      failures.push(`${name}: did not initialise`);
+    const problem = await backendProblem(tf, name);
+    if (problem !== undefined) {
+      failures.push(`${name}: did not initialise (${problem})`);
       continue;
     }
     try {

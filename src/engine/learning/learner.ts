@@ -129,6 +129,7 @@ export class DeviceLearner {
       this.backend = choice.backend;
       this.timings = choice.timings;
       this.info.timings = choice.timings;
+      if (choice.failures.length > 0) this.info.failures = choice.failures;
       this.watchDevice();
     }
     return this.tf;
