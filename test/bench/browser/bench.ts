@@ -350,13 +350,21 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
 }
 
 /** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's)]. */
-const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number?][] = [
-  ['edgerec-cpu', 'i8', 'wasm'],
-  ['edgerec-cpu', 'i8', 'wasm', 1],
-  ['edgerec-cpu', 'f32', 'wasm'],
-  ['edgerec-webgpu', 'f32', 'webgpu'],
-  ['edgerec-webgpu', 'f16', 'webgpu'],
-  ['edgerec-webgpu', 'i8', 'webgpu'],
+/**
+ * On-device learning: 'off' rows time recommend() alone; 'busy' rows record an event before every timed
+ * call (outside the timing), so a learning run starts every 5 events and runs beside the calls, as it
+ * would for a user scrolling the feed. The pair, same dtype and device, says what learning costs a request.
+ */
+type Learning = 'off' | 'busy';
+const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learning][] = [
+  ['edgerec-cpu', 'i8', 'wasm', undefined, 'off'],
+  ['edgerec-cpu', 'i8', 'wasm', undefined, 'busy'],
+  ['edgerec-cpu', 'i8', 'wasm', 1, 'off'],
+  ['edgerec-cpu', 'f32', 'wasm', undefined, 'off'],
+  ['edgerec-webgpu', 'f32', 'webgpu', undefined, 'off'],
+  ['edgerec-webgpu', 'f32', 'webgpu', undefined, 'busy'],
+  ['edgerec-webgpu', 'f16', 'webgpu', undefined, 'off'],
+  ['edgerec-webgpu', 'i8', 'webgpu', undefined, 'off'],
 ];
 
 const ENGINE_STALL_MS = 120_000;
@@ -385,10 +393,18 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
   const label = `${catalog.count} recommend`;
   const live: LiveRow[] = [];
   const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  for (const [impl, dtype, device, modelThreads] of RECOMMEND_ROWS) {
+  for (const [impl, dtype, device, modelThreads, learning] of RECOMMEND_ROWS) {
     if (!config.impls.includes(impl)) continue;
     const row = emptyRow(catalog.count, impl, dtype, 'recommend');
-    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${run}`;
+    row.learning = learning;
+    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${learning}-${run}`;
+    let events = 0;
+    const learningRuns = async () => (await rec!.status()).learning?.runs ?? 0;
+    const recordOne = () =>
+      rec!.record({
+        itemId: `b${(events++ * 7919) % catalog.count}`,
+        action: ACTIONS[events % ACTIONS.length],
+      });
     let rec: Recommender | undefined;
     const stageSamples: Record<string, number[]> = {
       encode: [],
@@ -424,7 +440,9 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         const r = rec!;
         for (let i = 0; i < warmup; i++) await r.recommend({ k: config.feedK });
         const ms: number[] = [];
+        const runsBefore = learning === 'busy' ? await learningRuns() : 0;
         for (let i = 0; i < count; i++) {
+          if (learning === 'busy') await recordOne();
           const t = performance.now();
           const result = await r.recommend({ k: config.feedK });
           ms.push(performance.now() - t);
@@ -434,6 +452,8 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
             );
           for (const [name, value] of Object.entries(result.timings)) stageSamples[name]?.push(value);
         }
+        if (learning === 'busy')
+          row.info.learningRuns = Number(row.info.learningRuns ?? 0) + (await learningRuns()) - runsBefore;
         return ms;
       },
       close,
@@ -451,6 +471,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         device,
         dtype,
         worker,
+        learning: learning === 'busy',
         ...(modelThreads !== undefined ? { modelThreads } : {}),
         onProgress: (p) => {
           lastProgress = performance.now();
@@ -502,6 +523,13 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
       const firstStarted = performance.now();
       await rec.recommend({ k: config.feedK });
       const firstMs = performance.now() - firstStarted;
+      if (learning === 'busy') {
+        // The first run times every tfjs backend (the warm-up): done before the timed calls, as in an app
+        // that has been used for a while.
+        const learnt = await rec.learn();
+        if (!learnt.backend) throw new Error(`on-device learning did not run: ${JSON.stringify(learnt)}`);
+        row.learningBackend = learnt.backend;
+      }
       row.cold = {
         init_ms: Math.round(initMs),
         first_recommend_ms: round3(firstMs),

@@ -151,6 +151,8 @@ function notes(row: RowResult): string {
     );
   if (info.flavor) parts.push(String(info.flavor));
   if (info.variant) parts.push(String(info.variant));
+  if (row.learning === 'busy')
+    parts.push(`learning busy (${row.learningBackend}, ${info.learningRuns ?? 0} runs during the calls)`);
   if (row.stage === 'recommend' && info.backend) {
     const b = info.backend as Record<string, string>;
     parts.push(`ranker ${b.ranker}, encoder ${b.encoder}`);
@@ -175,6 +177,42 @@ function notes(row: RowResult): string {
   if (row.load?.length) parts.push(`load ${Math.min(...row.load)}–${Math.max(...row.load)}`);
   if (info.truncated) parts.push(String(info.truncated));
   return parts.join('; ');
+}
+
+/**
+ * recommend() with on-device learning running beside it against the same engine set-up without learning
+ * (same catalog, dtype, device): what learning costs a request, p50 and p99.
+ */
+export function learningCost(rows: RowResult[]): string[][] {
+  const ms = (x: number | null) => (x === null ? '—' : x.toFixed(2));
+  const ratio = (busy: number | null, off: number | null) =>
+    busy === null || off === null || off === 0 ? '—' : `${(busy / off).toFixed(2)}×`;
+  return rows
+    .filter((row) => row.stage === 'recommend' && row.learning === 'busy')
+    .map((busy) => {
+      const off = rows.find(
+        (r) =>
+          r.stage === 'recommend' &&
+          r.learning === 'off' &&
+          r.catalog === busy.catalog &&
+          r.impl === busy.impl &&
+          r.dtype === busy.dtype &&
+          r.info.modelThreads === busy.info.modelThreads,
+      );
+      return [
+        busy.catalog.toLocaleString('en'),
+        busy.dtype,
+        busy.impl,
+        busy.learningBackend ?? '—',
+        String(busy.info.learningRuns ?? 0),
+        ms(off?.p50_ms ?? null),
+        ms(busy.p50_ms),
+        ratio(busy.p50_ms, off?.p50_ms ?? null),
+        ms(off?.p99_ms ?? null),
+        ms(busy.p99_ms),
+        ratio(busy.p99_ms, off?.p99_ms ?? null),
+      ];
+    });
 }
 
 function printTable(result: ReturnType<typeof withRatios>, header: string): void {
@@ -214,6 +252,29 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
     `\nvs best same-dtype peer: p50 of the fastest peer (tfjs-*, ort-*, naive-js) of that catalog, stage and dtype ÷ this row's p50 (> 1× = faster).\n` +
       `recall vs f32: |top-${K} ∩ exact f32 top-${K}| / ${K}, mean over the first ${RECALL_QUERIES} queries.\n` +
       `recommend() rows have no peer: no baseline runs the whole pipeline, so no ratio.\n`,
+  );
+  const learning = learningCost(result);
+  if (learning.length === 0) return;
+  process.stdout.write(
+    '\nrecommend() while on-device learning runs (an event recorded before each timed call):\n\n',
+  );
+  process.stdout.write(
+    formatTable(
+      [
+        'catalog',
+        'dtype',
+        'impl',
+        'learning on',
+        'learning runs',
+        'p50 off',
+        'p50 busy',
+        'p50 ratio',
+        'p99 off',
+        'p99 busy',
+        'p99 ratio',
+      ],
+      learning,
+    ),
   );
 }
 
