@@ -38,6 +38,7 @@ export interface EdgerecErrorOptions extends ErrorOptions {
 
 /** The base of every error edgerec throws on purpose. */
 export class EdgerecError extends Error {
+  /** Why it failed, stable across releases (one of `ERROR_CODES`): branch on this, not on `message`. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: EdgerecErrorOptions) {
     super(message, options);
@@ -99,6 +100,7 @@ export class AbortedError extends EdgerecError {
 export class TimeoutError extends EdgerecError {
   constructor(
     message: string,
+    /** The limit that ran out, in milliseconds (the `timeoutMs` option given). */
     readonly timeoutMs: number,
   ) {
     super('TIMEOUT', message);
@@ -113,7 +115,9 @@ export class TimeoutError extends EdgerecError {
 export class StorageBlockedError extends EdgerecError {
   constructor(
     message: string,
+    /** The IndexedDB database that stayed blocked (`databaseName` option, default `edgerec`). */
     readonly databaseName: string,
+    /** How long the open or upgrade waited for the other connection to close, in milliseconds. */
     readonly waitedMs: number,
   ) {
     super('STORAGE_BLOCKED', message);

@@ -16,12 +16,17 @@ export const ACTION_CODE: Readonly<Record<Action, number>> = {
 export interface Event {
   /** Client-made unique id; the server deduplicates on it. */
   id: string;
+  /** The user who acted (the recommender's `userId`). */
   userId: string;
+  /** The item acted on, as the bundle's catalog names it. */
   itemId: string;
+  /** What the user did: `impression`, `click`, `closeup`, `save` or `hide`. */
   action: Action;
   /** Milliseconds since the Unix epoch. */
   ts: number;
+  /** Where in the app it happened (e.g. `home`), up to 64 characters. */
   surface?: string;
+  /** How long the item was looked at, in milliseconds (at most a day). */
   dwellMs?: number;
 }
 

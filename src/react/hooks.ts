@@ -17,28 +17,77 @@ export interface ReactHooksApi {
   useState<S>(initial: S | (() => S)): [S, (next: S | ((previous: S) => S)) => void];
   /** React's `useEffect`. */
   useEffect(effect: () => undefined | (() => void), deps?: readonly unknown[]): void;
-  /** React's `useCallback`. */
+  /**
+   * React's `useCallback`.
+   * @typeParam F The callback's own type, returned unchanged.
+   */
   useCallback<F extends (...args: never[]) => unknown>(callback: F, deps: readonly unknown[]): F;
 }
 
+/** The two hooks, bound to one React: what `createReactHooks` returns. */
+export interface ReactHooks {
+  /**
+   * The recommender for these options, shared by every component that asks for the same ones (one engine,
+   * one worker) and disposed when the last of them unmounts. Safe under StrictMode's double mount.
+   */
+  useRecommender(options: RecommenderOptions): RecommenderState;
+  /** Recommendations from `recommender` (from `useRecommender`), asked again when the request changes. */
+  useRecommendations(request: RecommendRequest, recommender: Recommender | undefined): RecommendationsState;
+}
+
 /** What `useRecommender` returns: loading (with progress), ready (with the recommender) or error. */
-export type RecommenderState =
-  | { state: 'loading'; recommender?: undefined; error?: undefined; progress?: ProgressEvent }
-  | { state: 'ready'; recommender: Recommender; error?: undefined; progress?: ProgressEvent }
-  | { state: 'error'; recommender?: undefined; error: Error; progress?: ProgressEvent };
+export type RecommenderState = RecommenderLoading | RecommenderReady | RecommenderFailed;
+
+/** `useRecommender` while the engine starts (also what a server renders: effects never run there). */
+export interface RecommenderLoading {
+  /** The engine is starting: downloading, verifying, compiling or warming up. */
+  state: 'loading';
+  /** Not there yet. */
+  recommender?: undefined;
+  /** No failure (so far). */
+  error?: undefined;
+  /** The start's latest progress event, once there is one. */
+  progress?: ProgressEvent;
+}
+
+/** `useRecommender` once the engine answers. */
+export interface RecommenderReady {
+  /** The engine has started: `recommender` answers. */
+  state: 'ready';
+  /** The shared recommender for these options; do not dispose it (the hook does, after the last unmount). */
+  recommender: Recommender;
+  /** No failure. */
+  error?: undefined;
+  /** The start's last progress event (`ready`). */
+  progress?: ProgressEvent;
+}
+
+/** `useRecommender` after the start failed. */
+export interface RecommenderFailed {
+  /** The start failed: see `error`. */
+  state: 'error';
+  /** None: the start failed (a later mount with the same options tries again). */
+  recommender?: undefined;
+  /** Why the start failed: an `EdgerecError`, whose `code` says what to do. */
+  error: Error;
+  /** The start's last progress event before it failed. */
+  progress?: ProgressEvent;
+}
 
 /** What `useRecommendations` returns. */
 export interface RecommendationsState {
   /** The last result; kept while a new one loads, so a feed does not flash empty. */
   result?: RecommendResult;
+  /** Whether a request is in flight (the first one, a changed request or a `refresh`). */
   loading: boolean;
+  /** Why the latest request failed; cleared by the next one that succeeds. */
   error?: Error;
   /** Asks again (after `record`, say); the result replaces the current one. */
   refresh(): void;
 }
 
 /** The hooks bound to the given React (`edgerec/react` exports them bound to the app's own `react`). */
-export function createReactHooks(react: ReactHooksApi) {
+export function createReactHooks(react: ReactHooksApi): ReactHooks {
   const { useState, useEffect, useCallback } = react;
 
   /**

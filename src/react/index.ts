@@ -7,8 +7,12 @@ import { createReactHooks } from './hooks.ts';
 
 export {
   createReactHooks,
+  type ReactHooks,
   type ReactHooksApi,
   type RecommendationsState,
+  type RecommenderFailed,
+  type RecommenderLoading,
+  type RecommenderReady,
   type RecommenderState,
 } from './hooks.ts';
 export { DISPOSE_DELAY_MS, sharedRecommenderCount } from './shared-recommender.ts';

@@ -42,7 +42,10 @@ export interface RecommenderOptions extends EngineOptions {
 }
 
 /** A request with the `signal` that abandons it (the result is dropped; the worker finishes the work). */
-export type RecommendCall = RecommendRequest & { signal?: AbortSignal };
+export type RecommendCall = RecommendRequest & {
+  /** Abandons the call: it rejects with an ABORTED error as soon as the signal aborts. */
+  signal?: AbortSignal;
+};
 
 /** How long an abandoned start may take to close its database before its worker is ended anyway. */
 const CLOSE_WAIT_MS = 2000;

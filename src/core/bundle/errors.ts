@@ -7,7 +7,9 @@ import { bundleHttpCode, EdgerecError, type ErrorCode, InputError } from '../err
 /** A malformed `manifest.json` or `catalog.json`; `problems` holds every problem found, path first. */
 export class ManifestError extends InputError {
   constructor(
+    /** The file found malformed: its URL or path as the loader read it. */
     readonly file: string,
+    /** Every problem found, each as `path: what is wrong` (the message shows the first five). */
     readonly problems: string[],
   ) {
     super(`${file}: ${summarize(problems)}`, 'BUNDLE_INVALID');
@@ -27,6 +29,7 @@ function summarize(problems: string[]): string {
 export class BundleSourceError extends EdgerecError {
   constructor(
     message: string,
+    /** The URL (or path) that could not be read. */
     readonly location: string,
     /** The HTTP status, when a server answered. */
     readonly status?: number,

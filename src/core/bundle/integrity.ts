@@ -8,10 +8,13 @@ import type { FileRef } from './manifest.ts';
 /** A file whose bytes are not the ones its manifest entry promises. */
 export class IntegrityError extends EdgerecError {
   constructor(
+    /** The bundle file that failed the check, as the manifest names it. */
     readonly file: string,
     /** What failed: the length is checked first, as it is free and explains a truncated download. */
     readonly check: 'bytes' | 'sha256',
+    /** What the manifest promised: the length in bytes, or the sha256 in hex. */
     readonly expected: number | string,
+    /** What was received, in the same unit as `expected`. */
     readonly actual: number | string,
   ) {
     super(

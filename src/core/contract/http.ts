@@ -18,6 +18,7 @@ export class SyncNetworkError extends EdgerecError {
 /** The server answered with a non-2xx status; `message` is the server's own (`{statusCode, error, message}`). */
 export class SyncHttpError extends EdgerecError {
   constructor(
+    /** The HTTP status the server answered with (4xx or 5xx). */
     readonly status: number,
     /** The server's message alone (the error's message adds the method and path). */
     readonly serverMessage: string,

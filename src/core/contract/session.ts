@@ -2,7 +2,9 @@ import { SyncHttp } from './http.ts';
 
 /** An anonymous session of the sync server: a fresh user and its bearer token. */
 export interface Session {
+  /** The new user's id, made by the server: pass it as `createRecommender`'s `userId`. */
   userId: string;
+  /** The bearer token of that user: pass it as `token` (the engine never stores it). */
   token: string;
   /** When the token expires, ms since the epoch (renew before with `refreshSession`). */
   expiresAt: number;

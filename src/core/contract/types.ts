@@ -13,6 +13,7 @@ export type Backend = 'webgpu' | 'wasm' | 'js';
 /** Where retrieval runs: `auto` tries WebGPU, then WASM; a named backend is used alone. */
 export type DeviceChoice = 'auto' | Backend;
 
+/** What configures an engine: where its bundle and server are, whose it is, and how it runs. */
 export interface EngineOptions {
   /**
    * Folder holding `latest.json` and the bundles (e.g. `/models/`), or one bundle's folder. With
@@ -26,6 +27,7 @@ export interface EngineOptions {
    * counts: the API lives at `/v1/` of it.
    */
   serverUrl?: string;
+  /** Whose feed this is: the key of the local event log and user state, and the sync server's user. */
   userId: string;
   /**
    * Bearer token of `userId` on `serverUrl` (your auth, or `createSession(serverUrl)`). Not stored by the
@@ -57,7 +59,12 @@ export interface EngineOptions {
    * writes to the server. `false` keeps the device to inference (the encoder blend). `backends`: the tfjs
    * backends the warm-up may choose from (default webgpu, wasm, cpu; the fastest is kept).
    */
-  learning?: boolean | { backends?: LearningBackendName[] };
+  learning?:
+    | boolean
+    | {
+        /** The tfjs backends the warm-up may choose from, tried in this order (default webgpu, wasm, cpu). */
+        backends?: LearningBackendName[];
+      };
   /**
    * Whether the device's embedding (64 numbers, learnt or encoded from local activity) is written to the
    * sync server — in privacy mode too, where it is the only thing about the user that leaves the device.
@@ -87,6 +94,7 @@ export type ProgressPhase = 'manifest' | 'download' | 'verify' | 'compile' | 'wa
 
 /** One step of `createRecommender`'s start, passed to `onProgress`. */
 export interface ProgressEvent {
+  /** Which step of the start this event reports. */
   phase: ProgressPhase;
   /** The file being loaded, for download and verify. */
   file?: string;
@@ -95,20 +103,25 @@ export interface ProgressEvent {
    * files counted in full; never decreases. verify: the file's bytes.
    */
   loaded?: number;
+  /** download: bytes of every file this device needs, in all (the manifest's sizes). verify: the file's. */
   total?: number;
-  /** download: bytes of `file` loaded so far, streamed as they arrive, and its size. */
+  /** download: bytes of `file` loaded so far, streamed as they arrive. */
   fileLoaded?: number;
+  /** download: the size of `file` in bytes, as the manifest gives it. */
   fileTotal?: number;
   /** True when the file came from IndexedDB rather than the network (reported once, in full). */
   cached?: boolean;
+  /** What is happening, in words (e.g. the backend a warm-up chose), for a log or a status line. */
   message?: string;
 }
 
 /** What `recommend` is asked: how many items, and how to choose them. */
 export interface RecommendRequest {
+  /** How many items to return: an integer from 1 to 256 (fewer when the catalog has fewer left). */
   k: number;
   /** Item ids never to return (on top of hidden ones, and of seen ones unless `includeSeen`). */
   exclude?: string[];
+  /** Also return items the user already acted on (default false: seen items are left out). */
   includeSeen?: boolean;
   /** Overrides of the bundle's utility weights. */
   weights?: Partial<Record<RankerHead, number>>;
@@ -124,39 +137,79 @@ export interface RecommendRequest {
 
 /** One recommended item, with its utility, the ranker's probabilities and the reason shown to the user. */
 export interface Recommendation {
+  /** The item's id in the bundle's catalog (what `record` takes). */
   itemId: string;
+  /** The item's title, from the catalog. */
   title: string;
+  /** The item's topics, from the catalog (may be empty). */
   topics: string[];
+  /**
+   * The ranking score: Σ weight × probability over the ranker's heads (default weights click 1, closeup
+   * 0.5, save 2, hide -4, or the bundle's, or `request.weights`); higher ranks first, before diversity.
+   */
   utility: number;
+  /** The ranker's probability, in [0, 1], that the user clicks, closes up on, saves or hides the item. */
   probabilities: Record<RankerHead, number>;
   /** Why it is here, in words, and what it came from. */
-  reason: { text: string; kind: 'recent' | 'interest' | 'popular'; itemId?: string };
+  reason: {
+    /** The reason as shown to the user (e.g. "Because you saved “…”"). */
+    text: string;
+    /**
+     * `recent`: close to an item the user just acted on (`itemId`); `interest`: a topic or one of the
+     * user's interests (`itemId`, the interest's medoid, when there is one); `popular`: no history to go on.
+     */
+    kind: 'recent' | 'interest' | 'popular';
+    /** The item the reason names, for `recent` and (when named) `interest`. */
+    itemId?: string;
+  };
 }
 
 /** Milliseconds spent in each stage of one `recommend` call, measured in the worker. */
 export interface StageTimings {
+  /** Reading the user's state and recent events, and the user embedding (encoder or learned one). */
   encode: number;
+  /** Retrieval: the candidates' scores over the item table and their top `candidates`. */
   retrieve: number;
+  /** The ranker (ONNX Runtime) over the candidates. */
   rank: number;
+  /** Utility, filters, MMR diversity and the reasons. */
   rerank: number;
+  /** The whole call in the worker: the four stages together. */
   total: number;
 }
 
 /** The answer of `recommend`: the items, where each stage ran, how long it took, the bundle version. */
 export interface RecommendResult {
+  /** The recommended items, best first (at most `k`). */
   items: Recommendation[];
-  backend: { retrieval: Backend; ranker: 'webgpu' | 'wasm'; encoder: 'webgpu' | 'wasm' };
+  /** Where each stage ran for this call. */
+  backend: {
+    /** Retrieval: the WebGPU kernel, the WASM kernel, or the TypeScript popularity scan (no history yet). */
+    retrieval: Backend;
+    /** The ranker: ONNX Runtime's WebGPU or wasm execution provider. */
+    ranker: 'webgpu' | 'wasm';
+    /** The user encoder: ONNX Runtime's WebGPU or wasm execution provider. */
+    encoder: 'webgpu' | 'wasm';
+  };
+  /** Milliseconds per stage, measured in the worker. */
   timings: StageTimings;
+  /** The bundle version that answered (the manifest's `version`). */
   modelVersion: string;
 }
 
 /** An interaction to `record`; the engine fills in `id`, `userId` and `ts` when they are left out. */
 export interface RecordedEvent {
+  /** The item acted on, as the bundle's catalog names it. */
   itemId: string;
+  /** What the user did: `impression`, `click`, `closeup`, `save` or `hide`. */
   action: Action;
+  /** When, in milliseconds since the Unix epoch (default: now). */
   ts?: number;
+  /** A unique id (1 to 256 characters) the server deduplicates on (default: a random UUID). */
   id?: string;
+  /** Where in the app it happened (e.g. `home`), up to 64 characters. */
   surface?: string;
+  /** How long the item was looked at, in milliseconds (at most a day). */
   dwellMs?: number;
 }
 
@@ -176,16 +229,23 @@ export interface SyncResult {
   events: SyncPassResult['events'];
   /** `disabled` without a server. */
   embedding: EmbeddingOutcome;
+  /** What happened to the server's and the device's embedding, when the pass got that far. */
   embeddingDetail?: EmbeddingDetail;
   /** The sync client's state after the pass (`disabled` without a server). */
   state: SyncState;
 }
 
+/** A tfjs backend on-device learning can run on. */
 export type LearningBackendName = 'webgpu' | 'wasm' | 'cpu';
 
 /** Where on-device learning stands (the demo's "Under the hood" panel shows it). */
 export interface LearningStatus {
+  /**
+   * `waiting`: not enough new events yet; `learning`: a run is in progress; `idle`: the last run finished;
+   * `error`: the last run failed (`lastError`); `off`: `learning: false`.
+   */
   state: 'waiting' | 'learning' | 'idle' | 'error' | 'off';
+  /** The tfjs backend learning runs on, once the warm-up has chosen one. */
   backend?: LearningBackendName;
   /** Warm-up ms per tfjs backend that worked: the choice. */
   timings?: Partial<Record<LearningBackendName, number>>;
@@ -193,28 +253,41 @@ export interface LearningStatus {
   failures?: string[];
   /** Learning runs since start, and the gradient steps they took. */
   runs: number;
+  /** Gradient steps of all runs since start. */
   steps: number;
-  /** The last run's loss before and after its steps. */
+  /** The last run's loss before its steps. */
   initialLoss?: number;
+  /** The last run's loss after its steps. */
   loss?: number;
   /** Events the last run read, and its positives and negatives. */
   events?: number;
+  /** Positive examples of the last run (engaged items). */
   positives?: number;
+  /** Negative examples of the last run: hides, items shown and never engaged, and sampled items. */
   negatives?: number;
+  /** When the last run ended, in milliseconds since the Unix epoch. */
   lastRunAt?: number;
+  /** The last backend change (e.g. a lost WebGPU device moving learning to wasm), in words. */
   lastFallback?: string;
+  /** Why the last run failed, in words; cleared by the next run that succeeds. */
   lastError?: string;
 }
 
 /** The engine's state (`status()`): readiness, bundle version, backends, isolation, sync and resources. */
 export interface EngineStatus {
+  /** Whether a bundle is loaded and `recommend` answers. */
   ready: boolean;
+  /** The bundle version running (the manifest's `version`). */
   modelVersion?: string;
+  /** Where retrieval, the ranker and the encoder run. */
   backend?: RecommendResult['backend'];
+  /** The item table's number format in memory (`f32`, `f16` or `i8`). */
   dtype?: ItemDtype;
+  /** The ranker model running: its role, dtype and quantized form (e.g. `student int8-qdq`). */
   rankerVariant?: string;
   /** The global model whose space the item table and user embeddings are in (the bundle's validation choice). */
   retrievalSpace?: RetrievalModelName;
+  /** Items in the bundle's catalog (rows of the item table). */
   items?: number;
   /** Local events waiting in the outbox (all users of the database); events kept local only are not counted. */
   pendingEvents: number;
@@ -273,6 +346,7 @@ export type SyncState =
 
 /** The sync client's state, part of `status()`. */
 export interface SyncStatus {
+  /** Where the sync client stands (see `SyncState`). */
   state: SyncState;
   /**
    * Whether privacy mode is on for this user (the stored, shared flag): events recorded meanwhile never
@@ -336,15 +410,17 @@ export interface SyncPassResult {
   state: SyncState;
 }
 
-/** What `clearBundles` removed. */
 /** What `clearCache()` deleted: the versions and how many files. */
 export interface ClearedBundles {
+  /** The bundle versions deleted from IndexedDB. */
   versions: string[];
+  /** Bundle files deleted (each stored file once, whatever versions shared it). */
   files: number;
 }
 
 /** One bundle version in the IndexedDB cache. */
 export interface CachedVersion {
+  /** The bundle version (the manifest's `version`). */
   version: string;
   /** The version the engine runs (and starts from offline). */
   current: boolean;
@@ -352,31 +428,39 @@ export interface CachedVersion {
   previous: boolean;
   /** Stored files of this version, and their bytes (a file shared with another version counts in both). */
   files: number;
+  /** Bytes of those files. */
   bytes: number;
 }
 
 /** What the bundle cache holds, and whether the browser may evict it. */
 export interface CacheInfo {
+  /** Every bundle version in the cache, with its files and bytes. */
   versions: CachedVersion[];
   /** Bytes of every stored bundle file, each counted once. */
   bytes: number;
+  /** Stored bundle files, each counted once. */
   files: number;
   /** `navigator.storage.persisted()`: true when the browser will not evict the origin's storage. */
   persisted: boolean;
   /** `navigator.storage.estimate()` for the whole origin, when the browser says. */
   usage?: number;
+  /** The bytes the browser lets the origin store in all (`navigator.storage.estimate().quota`). */
   quota?: number;
 }
 
 /** What `cache.prune()` removed: every version but the current (and a pending) one. */
 export interface CachePruned {
+  /** The bundle versions removed. */
   versions: string[];
+  /** Files removed (those no version kept still uses). */
   files: number;
+  /** Bytes freed. */
   bytes: number;
 }
 
 /** What `deleteUserData` removed: the user's local data, counted. */
 export interface DeletedUserData {
+  /** The user whose local data was deleted. */
   userId: string;
   /** Events removed from the local log, all states together. */
   events: number;
@@ -396,6 +480,7 @@ export interface DeletedUserData {
 
 /** An event the server refused, or holds another event under its id: kept on the device, never sent again. */
 export interface SetAsideEvent {
+  /** The event as stored in the local log. */
   event: Event;
   /** Why, in words: the server's status and message, or the conflict. */
   reason: string;
@@ -411,10 +496,14 @@ export interface SetAsideEvent {
 export interface LiveResources {
   /** Loaded bundle versions (one, or two while a swap waits for the old one's last request). */
   modelStates: number;
+  /** WebGPU retrievers (one per loaded version retrieving on WebGPU). */
   gpuRetrievers: number;
+  /** GPU buffers those retrievers hold (the item table, scores, top-k scratch). */
   gpuBuffers: number;
+  /** WASM retrievers (one per loaded version retrieving on the CPU). */
   cpuRetrievers: number;
   /** Helper workers of the multi-threaded CPU retrieval kernel. */
   retrievalWorkers: number;
+  /** ONNX Runtime inference sessions (ranker, encoder) alive. */
   ortSessions: number;
 }
