@@ -22,7 +22,7 @@ export async function detectCapabilities(): Promise<Capabilities> {
     hardwareConcurrency: nav?.hardwareConcurrency ?? 1,
   };
   if (!nav?.gpu) return { webgpu: { available: false, reason: 'navigator.gpu is missing' }, ...common };
-  const adapter = await nav.gpu.requestAdapter();
+  const adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return { webgpu: { available: false, reason: 'no WebGPU adapter' }, ...common };
   const info = adapter.info;
   return {

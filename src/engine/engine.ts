@@ -620,6 +620,7 @@ export class Engine {
       online,
       sync,
       lastFallback: state.retriever.lastFallback,
+      ...(state.retriever.timings ? { retrievalTimings: state.retriever.timings } : {}),
       learning: this.learner?.status() ?? { state: 'off', runs: 0, steps: 0 },
       resources,
       ...isolation,

@@ -302,6 +302,11 @@ export interface EngineStatus {
   sync: SyncStatus;
   /** The last fallback or error the engine recovered from, in words. */
   lastFallback?: string;
+  /**
+   * `device: 'auto'` on a hardware GPU: the median ms of a top-200 call on each retrieval backend, timed
+   * on this catalog at start; the faster one runs. Absent when nothing was timed.
+   */
+  retrievalTimings?: Partial<Record<Backend, number>>;
   /** On-device learning of the user embedding: backend, runs, steps, last loss (src/engine/learning). */
   learning?: LearningStatus;
   /** Live model states, GPU buffers, retrieval workers and ORT sessions of the engine's worker (leak checks). */

@@ -1,5 +1,5 @@
 import type { DecodedItemTable } from '../../core/bundle/index.ts';
-import type { TopKResult } from '../../core/retrieval/index.ts';
+import { itemRows, type TopKResult } from '../../core/retrieval/index.ts';
 import type { Backend, DeviceChoice } from '../types.ts';
 import { CpuRetriever } from './cpu/index.ts';
 import { WebGpuRetriever } from './webgpu/index.ts';
@@ -31,6 +31,8 @@ export class FallbackRetriever implements Retriever {
   private pending?: Promise<void>;
   private disposed = false;
   lastFallback?: string;
+  /** `auto` on a hardware adapter: median ms of a top-k call on each backend at init, the faster kept. */
+  timings?: Partial<Record<Backend, number>>;
 
   private constructor(
     current: Retriever,
@@ -48,9 +50,11 @@ export class FallbackRetriever implements Retriever {
     table: DecodedItemTable,
     device: DeviceChoice = 'auto',
     threads?: number,
+    /** Time both backends under `auto` even on a software adapter (tests: SwiftShader is the only one). */
+    { timeSoftwareAdapter = false }: { timeSoftwareAdapter?: boolean } = {},
   ): Promise<FallbackRetriever> {
     const cpuKernel: CpuOptions = { kernel: device === 'js' ? 'js' : 'wasm', threads };
-    if (device === 'auto' && (await softwareAdapter())) {
+    if (device === 'auto' && !timeSoftwareAdapter && (await softwareAdapter())) {
       // A software adapter (SwiftShader) runs WGSL on the same CPU cores, several times slower than the
       // WASM SIMD kernel; `auto` means the fastest exact path, so it takes the CPU. `webgpu` still forces it.
       const retriever = new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
@@ -60,9 +64,9 @@ export class FallbackRetriever implements Retriever {
     if (device === 'webgpu' || device === 'auto') {
       try {
         const gpu = await WebGpuRetriever.create(table);
-        const retriever = new FallbackRetriever(wrapGpu(gpu), table, cpuKernel);
-        gpu.lost.then((info) => retriever.fallBack(`WebGPU device lost (${info.reason}): ${info.message}`));
-        return retriever;
+        return device === 'auto'
+          ? await FallbackRetriever.faster(gpu, table, cpuKernel)
+          : FallbackRetriever.onGpu(gpu, table, cpuKernel);
       } catch (error) {
         const retriever = new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
         retriever.lastFallback = `WebGPU unavailable: ${error instanceof Error ? error.message : String(error)}`;
@@ -70,6 +74,41 @@ export class FallbackRetriever implements Retriever {
       }
     }
     return new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
+  }
+
+  /**
+   * A small catalog on a fast CPU beats any GPU round trip, a large one on a real GPU the reverse: time
+   * both on this catalog and keep the faster (both are exact, so only the speed differs).
+   */
+  private static async faster(
+    gpu: WebGpuRetriever,
+    table: DecodedItemTable,
+    cpuKernel: CpuOptions,
+  ): Promise<FallbackRetriever> {
+    const cpu = await createCpu(table, cpuKernel);
+    const timings: Partial<Record<Backend, number>> = {};
+    try {
+      timings.webgpu = await medianTopKMs(wrapGpu(gpu), table);
+    } catch (error) {
+      gpu.dispose();
+      const retriever = new FallbackRetriever(cpu, table, cpuKernel);
+      retriever.lastFallback = `WebGPU retrieval failed when timed at start: ${error instanceof Error ? error.message : String(error)}`;
+      return retriever;
+    }
+    timings[cpu.backend] = await medianTopKMs(cpu, table);
+    const gpuWins = timings.webgpu <= timings[cpu.backend]!;
+    (gpuWins ? cpu : wrapGpu(gpu)).dispose();
+    const retriever = gpuWins
+      ? FallbackRetriever.onGpu(gpu, table, cpuKernel)
+      : new FallbackRetriever(cpu, table, cpuKernel);
+    retriever.timings = timings;
+    return retriever;
+  }
+
+  private static onGpu(gpu: WebGpuRetriever, table: DecodedItemTable, cpu: CpuOptions): FallbackRetriever {
+    const retriever = new FallbackRetriever(wrapGpu(gpu), table, cpu);
+    gpu.lost.then((info) => retriever.fallBack(`WebGPU device lost (${info.reason}): ${info.message}`));
+    return retriever;
   }
 
   private fallBack(reason: string): Promise<void> {
@@ -119,10 +158,28 @@ export class FallbackRetriever implements Retriever {
   }
 }
 
+/** Calls timed per backend at start, after as many untimed ones (pipelines compile, threads start). */
+const TIMED_CALLS = 5;
+
+/** Median ms of a top-k call (k = 200, as the feed asks) with queries made of the table's own rows. */
+async function medianTopKMs(retriever: Retriever, table: DecodedItemTable): Promise<number> {
+  const k = Math.min(200, table.count);
+  const ms: number[] = [];
+  for (let call = 0; call < 2 * TIMED_CALLS; call++) {
+    const item = Math.floor(((call + 0.5) / (2 * TIMED_CALLS)) * table.count);
+    const query = itemRows(table, [item]);
+    const started = performance.now();
+    await retriever.topK(query, k);
+    if (call >= TIMED_CALLS) ms.push(performance.now() - started);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(ms.length / 2)];
+}
+
 async function softwareAdapter(): Promise<boolean> {
   const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return false;
-  const adapter = await gpu.requestAdapter();
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   return adapter?.info?.isFallbackAdapter === true;
 }
 

@@ -195,7 +195,7 @@ export class WebGpuRetriever {
       if (!gpu && !options.adapter) throw new WebGpuUnavailableError('navigator.gpu is missing');
       let adapter: GPUAdapter | null;
       try {
-        adapter = options.adapter ?? (await gpu!.requestAdapter());
+        adapter = options.adapter ?? (await gpu!.requestAdapter({ powerPreference: 'high-performance' }));
       } catch (error) {
         throw new WebGpuUnavailableError(`requestAdapter failed: ${String(error)}`, { cause: error });
       }
