@@ -117,7 +117,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     await cancellable(start.signal, 'createRecommender', async () => {});
   }
   const connection = await connectEngine(engineOptions, shared, given);
-  const { remote, scope, errors } = connection;
+  const { remote, errors } = connection;
   // A worker that fails to load never answers: its error event turns that into a clear failure.
   let onError: ((event: globalThis.Event) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
@@ -161,7 +161,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     record: (event) => live().record(event),
     status: async () => {
       const status = await live().status();
-      return { ...status, engineScope: scope, connections: status.connections ?? 1 };
+      return { ...status, engineScope: connection.scope, connections: status.connections ?? 1 };
     },
     sync: () => live().sync(),
     setToken: (token) => live().setToken(token),
