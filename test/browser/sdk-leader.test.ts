@@ -9,8 +9,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cdp } from 'vitest/browser';
+import { engineIdentity } from '../../src/core/contract/api.ts';
 import type {
   createRecommender,
+  EdgerecError,
   EngineStatus,
   InvalidRequestError,
   Recommender,
@@ -35,6 +37,7 @@ interface Frame {
   element: HTMLIFrameElement;
   createRecommender: typeof createRecommender;
   InvalidRequestError: typeof InvalidRequestError;
+  EdgerecError: typeof EdgerecError;
 }
 
 /** A same-origin frame without SharedWorker (as on Chrome Android) that imports the SDK itself. */
@@ -42,8 +45,8 @@ async function frame(): Promise<Frame> {
   const element = document.createElement('iframe');
   const sdk = new URL('/src/sdk/index.ts', location.origin).href;
   element.srcdoc = `<!doctype html><script>delete window.SharedWorker;</script><script type="module">
-    import { createRecommender, InvalidRequestError } from ${JSON.stringify(sdk)};
-    window.edgerec = { createRecommender, InvalidRequestError };
+    import { createRecommender, EdgerecError, InvalidRequestError } from ${JSON.stringify(sdk)};
+    window.edgerec = { createRecommender, EdgerecError, InvalidRequestError };
     parent.postMessage('edgerec-frame-ready', '*');
   </script>`;
   const ready = new Promise<void>((resolve) => {
@@ -74,14 +77,27 @@ async function engineWorkers(): Promise<{ dedicated: number; shared: number }> {
   };
 }
 
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
+async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  ms = 10_000,
+  every = 100,
+): Promise<T> {
   const until = performance.now() + ms;
   let value = await read();
   while (!ok(value) && performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, every));
     value = await read();
   }
   return value;
+}
+
+/** Who holds the leader lock of `options`, and the Web Locks that holder is waiting for. */
+async function leaderLock(opts: RecommenderOptions): Promise<{ holder?: string; waitsFor: string[] }> {
+  const name = `edgerec-leader:${engineIdentity(opts)}`;
+  const { held = [], pending = [] } = await navigator.locks.query();
+  const holder = held.find((lock) => lock.name === name)?.clientId;
+  return { holder, waitsFor: pending.filter((l) => l.clientId === holder).map((l) => l.name ?? '') };
 }
 
 const ids = async (rec: Recommender | Promise<{ items: { itemId: string }[] }>) =>
@@ -171,6 +187,44 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
 
     await recC.dispose();
     await recB.dispose();
+    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+  }, 180_000);
+
+  it('a call that loses two leaders rejects LEADER_LOST; the tab it came from leads on', async () => {
+    const before = await engineWorkers();
+    const [a, b, c] = await Promise.all([frame(), frame(), frame()]);
+    const opts = options('lost', 'wasm');
+    // One after the other: A leads, B is next in the lock's queue, then C.
+    const recA = await a.createRecommender(opts);
+    await b.createRecommender(opts);
+    const recC = await c.createRecommender(opts);
+    const first = await leaderLock(opts);
+    expect(first.holder).toBeDefined();
+    expect((await recA.status()).engineScope).toBe('leader');
+
+    const inFlight = recC.recommend({ k: 10 }).catch((error: unknown) => error);
+    a.element.remove();
+    // B holds the lock and has heard from C (B waits for C's page lock: C attached, so C's call was resent
+    // to B in the same task); B's engine is still starting, so it has not answered. B goes away too.
+    const second = await eventually(
+      () => leaderLock(opts),
+      (l) =>
+        !!l.holder &&
+        l.holder !== first.holder &&
+        l.waitsFor.some((n) => n.startsWith('edgerec-connection:')),
+      20_000,
+      5,
+    );
+    expect(second.holder).not.toBe(first.holder);
+    b.element.remove();
+    const lost = await inFlight;
+    expect(lost).toBeInstanceOf(c.EdgerecError);
+    expect((lost as EdgerecError).code).toBe('LEADER_LOST');
+
+    // C was last in the queue: it leads now, alone, with its own engine.
+    expect(await ids(recC)).toHaveLength(10);
+    expect(await recC.status()).toMatchObject({ engineScope: 'leader', connections: 1 });
+    await recC.dispose();
     expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
   }, 180_000);
 });
