@@ -3,7 +3,6 @@ import { type EngineApi, engineIdentity, type SharedEngineApi } from '../core/co
 import type { EngineOptions, EngineScope } from '../core/contract/types.ts';
 import { startEngineWorker } from './engine-worker.ts';
 import { holdLock } from './page-lock.ts';
-import { canElectLeader, connectLeader } from './tab-leader.ts';
 
 /** The page's end of an engine: the remote API, and how to let go of it once the engine is disposed. */
 export interface EngineConnection {
@@ -29,7 +28,11 @@ export async function connectEngine(
   given: Worker | undefined,
 ): Promise<EngineConnection> {
   if (shared && !given && typeof SharedWorker === 'function') return connectShared(options);
-  if (shared && !given && canElectLeader()) return connectLeader(options);
+  if (shared && !given && canElectLeader()) {
+    // Loaded only where it is needed (no SharedWorker: Chrome on Android), so other pages do not ship it.
+    const { connectLeader } = await import('./tab-leader.ts');
+    return connectLeader(options);
+  }
   const worker = given ?? startEngineWorker();
   const remote = wrap<EngineApi>(worker);
   return {
@@ -42,6 +45,11 @@ export async function connectEngine(
       if (!given) worker.terminate();
     },
   };
+}
+
+/** Whether tabs can elect a leader here (src/sdk/tab-leader.ts): Web Locks and BroadcastChannel. */
+function canElectLeader(): boolean {
+  return typeof BroadcastChannel === 'function' && !!globalThis.navigator?.locks;
 }
 
 async function connectShared(options: EngineOptions): Promise<EngineConnection> {

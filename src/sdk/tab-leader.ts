@@ -45,11 +45,6 @@ interface Leading {
   start(): Promise<EngineStatus>;
 }
 
-/** Whether tabs can elect a leader here: Web Locks and BroadcastChannel. */
-export function canElectLeader(): boolean {
-  return typeof BroadcastChannel === 'function' && !!globalThis.navigator?.locks;
-}
-
 /**
  * One engine per origin without SharedWorker: the recommenders with one engine identity queue for one
  * Web Lock; the holder (the leader) runs the engine in a dedicated worker of its own and serves the others

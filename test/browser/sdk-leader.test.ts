@@ -44,7 +44,12 @@ interface Frame {
 async function frame(): Promise<Frame> {
   const element = document.createElement('iframe');
   const sdk = new URL('/src/sdk/index.ts', location.origin).href;
-  element.srcdoc = `<!doctype html><script>delete window.SharedWorker;</script><script type="module">
+  // The dev server rewrites dynamic imports (the SDK loads src/sdk/tab-leader.ts so) through vitest's
+  // runner, absent from a frame: the same no-op stand-in vitest itself puts in workers.
+  element.srcdoc = `<!doctype html><script>
+    delete window.SharedWorker;
+    window.__vitest_browser_runner__ = { wrapDynamicImport: (load) => load() };
+  </script><script type="module">
     import { createRecommender, EdgerecError, InvalidRequestError } from ${JSON.stringify(sdk)};
     window.edgerec = { createRecommender, EdgerecError, InvalidRequestError };
     parent.postMessage('edgerec-frame-ready', '*');
