@@ -31,6 +31,7 @@ export class ChannelPeers {
   readonly id = crypto.randomUUID();
   private readonly channel: BroadcastChannel;
   private readonly peers = new Map<string, EventTarget>();
+  private closed = false;
 
   /**
    * @param onNotice every notice another member broadcasts
@@ -48,7 +49,7 @@ export class ChannelPeers {
 
   /** Tells every other member. */
   broadcast(notice: Omit<Notice, 'from'>): void {
-    this.channel.postMessage({ ...notice, from: this.id });
+    if (!this.closed) this.channel.postMessage({ ...notice, from: this.id });
   }
 
   /** The endpoint that talks to `peer` (the same one until `close`d). */
@@ -73,6 +74,7 @@ export class ChannelPeers {
 
   /** Stops hearing and sending: every endpoint is closed. */
   close(): void {
+    this.closed = true;
     this.peers.clear();
     this.channel.close();
   }

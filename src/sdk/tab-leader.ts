@@ -2,6 +2,7 @@ import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
 import { type EngineApi, engineIdentity, type SharedEngineApi } from '../core/contract/api.ts';
 import type { EngineOptions, EngineStatus, ProgressEvent } from '../core/contract/types.ts';
 import { EdgerecError } from '../core/errors.ts';
+import type { Event } from '../core/events.ts';
 import { ChannelPeers, type Notice } from './broadcast-endpoint.ts';
 import type { EngineConnection } from './engine-connection.ts';
 import { startEngineWorker } from './engine-worker.ts';
@@ -41,7 +42,7 @@ interface Leading {
   worker: Worker;
   remote: Remote<EngineApi>;
   service: LeaderService;
-  started: Promise<EngineStatus>;
+  /** Starts the engine the first time; the same start afterwards. */
   start(): Promise<EngineStatus>;
 }
 
@@ -110,22 +111,27 @@ class Member {
   facade(): EngineApi {
     const api = {} as Record<Method, AnyCall>;
     for (const method of Object.keys(METHODS) as Method[]) api[method] = (...args) => this.call(method, args);
-    api.init = async (options, onProgress) => {
-      this.initCalled = true;
-      this.listening = onProgress as (event: ProgressEvent) => void;
-      try {
-        // Callbacks cannot cross a BroadcastChannel: progress comes back as notices (see `hear`).
-        return await this.call('init', [options]);
-      } finally {
-        this.listening = undefined;
-      }
+    const own: Pick<EngineApi, 'init' | 'record' | 'dispose'> = {
+      init: async (options, onProgress) => {
+        this.initCalled = true;
+        this.listening = onProgress;
+        try {
+          // Callbacks cannot cross a BroadcastChannel: progress comes back as notices (see `hear`).
+          return await this.call<EngineStatus>('init', [options]);
+        } finally {
+          this.listening = undefined;
+        }
+      },
+      // An id of its own before it leaves, so that a record sent twice (to a leader that left, then to the
+      // next) is stored once: the engine skips an id it has logged.
+      record: (event) => this.call<Event>('record', [{ ...event, id: event.id ?? crypto.randomUUID() }]),
+      dispose: async () => {
+        // Not retried: a leader that left has nothing of this recommender's left to free.
+        const target = this.target;
+        if (target) await Promise.race([target.api.dispose(), target.lost]);
+      },
     };
-    api.dispose = async () => {
-      // Not retried: a leader that left has nothing of this recommender's left to free.
-      const target = this.target;
-      if (target) await Promise.race([target.api.dispose(), target.lost]);
-    };
-    return api as unknown as EngineApi;
+    return Object.assign(api, own) as unknown as EngineApi;
   }
 
   /** The leader of the moment, once there is one. */
@@ -154,12 +160,12 @@ class Member {
     this.retargeted.fire();
   }
 
-  private async call(method: Method, args: unknown[]): Promise<unknown> {
+  private async call<T>(method: Method, args: unknown[]): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const target = await this.current();
       const pending = (target.api[method] as AnyCall)(...args);
       const outcome = await Promise.race([pending.then((value) => ({ value })), target.lost]);
-      if (outcome) return outcome.value;
+      if (outcome) return outcome.value as T;
       pending.catch(() => {});
       if (attempt >= 1)
         throw new EdgerecError(
@@ -192,9 +198,19 @@ class Member {
     if (this.leaderId) this.peers.endpoint(this.leaderId).close();
     this.leaderId = undefined;
     const worker = startEngineWorker();
-    worker.addEventListener('error', (event) =>
-      this.errors.dispatchEvent(new ErrorEvent('error', { message: event.message })),
+    // A worker that fails to load never answers: its start fails instead (a takeover has no other witness).
+    const failed = new Promise<never>((_, reject) =>
+      worker.addEventListener('error', (event) => {
+        this.errors.dispatchEvent(new ErrorEvent('error', { message: event.message }));
+        reject(
+          new EdgerecError(
+            'WORKER_FAILED',
+            `the edgerec worker failed to start: ${event.message || 'it could not be loaded'}`,
+          ),
+        );
+      }),
     );
+    failed.catch(() => {});
     const remote = wrap<EngineApi>(worker);
     let begin!: (status: Promise<EngineStatus>) => void;
     const started = new Promise<EngineStatus>((resolve) => {
@@ -204,20 +220,22 @@ class Member {
     const leading: Leading = {
       worker,
       remote,
-      started,
       service: new LeaderService(this.peers, this.identity, async () => {
         await started;
         return remote as unknown as EngineApi;
       }),
       start: () => {
         begin(
-          remote.init(
-            this.options,
-            proxy((event: ProgressEvent) => {
-              this.listening?.(event);
-              this.peers.broadcast({ kind: 'progress', event });
-            }),
-          ),
+          Promise.race([
+            remote.init(
+              this.options,
+              proxy((event: ProgressEvent) => {
+                this.listening?.(event);
+                this.peers.broadcast({ kind: 'progress', event });
+              }),
+            ),
+            failed,
+          ]),
         );
         leading.start = () => started;
         return started;
@@ -234,7 +252,10 @@ class Member {
         return (remote[method] as unknown as AnyCall)(...args);
       };
     own.init = () => leading.start();
-    own.status = async () => ({ ...(await remote.status()), connections: leading.service.connections });
+    own.status = async () => {
+      await started;
+      return { ...(await remote.status()), connections: leading.service.connections };
+    };
     own.dispose = async () => {
       // Followers get no answer from a leaving leader: they resend to the next one.
       leading.service.close();
