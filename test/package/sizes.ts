@@ -24,9 +24,13 @@ export type SizeKind = 'page JS' | 'worker JS' | 'WASM';
  * 500 kB for issue 15's on-device learning, whose tfjs (core and the cpu, wasm and webgpu backends) is
  * bundled into the engine worker's own chunk (measured 487.4 kB, the engine worker 357 kB of it) instead of
  * a chunk loaded when learning first runs; splitting it out should bring this back under 100 kB.
+ * Raised: page JS to 6 kB for issue 16's leader election (one engine per origin without SharedWorker):
+ * measured 5.4 kB. The election client itself (src/sdk/tab-leader.ts and its helpers, 2.0 kB) is a chunk
+ * the page imports only where SharedWorker is missing, so it is counted with the lazily loaded JS (worker
+ * JS, 489.7 kB); what the page gains up front is the import and Vite's preload helper for it.
  */
 export const BUDGET: Readonly<Record<SizeKind, number>> = {
-  'page JS': 5 * 1024,
+  'page JS': 6 * 1024,
   'worker JS': 500 * 1024,
   WASM: 4_650 * 1024,
 };
