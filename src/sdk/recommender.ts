@@ -35,8 +35,10 @@ export interface RecommenderOptions extends EngineOptions {
   /**
    * One engine for every tab of the origin with the same bundleUrl/serverUrl, userId, databaseName, device
    * and dtype: a SharedWorker holds the item table and the GPU device once, later recommenders attach to
-   * it, and it closes with the last one's dispose (or the last tab). Without SharedWorker, or with
-   * `worker`, a dedicated worker as before; `status().engineScope` says which. Default false.
+   * it, and it closes with the last one's dispose (or the last tab). Without SharedWorker, the tabs elect
+   * a leader (Web Locks) whose worker serves the others over a BroadcastChannel, handing over when it
+   * closes; with neither, or with `worker`, a dedicated worker as before. `status().engineScope` says
+   * which. Default false.
    */
   shared?: boolean;
 }
@@ -99,7 +101,8 @@ export interface Recommender {
   simulateLearningDeviceLoss(): Promise<boolean>;
   /**
    * Frees the GPU buffers and ORT sessions, and ends the worker; on a shared engine, detaches this
-   * recommender, and only the last one's dispose frees and ends them.
+   * recommender, and only the last one's dispose frees and ends them; a leader tab's (no SharedWorker)
+   * ends its engine and hands over to the next tab, which starts one from the cached bundle.
    */
   dispose(): Promise<void>;
 }
