@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'NOT_READY',
   'DISPOSED',
   'WORKER_FAILED',
+  'LEADER_LOST',
   'INTERNAL',
 ] as const;
 

@@ -1,4 +1,3 @@
-import type { Remote } from 'comlink';
 import type { CacheInfo, CachePruned, EngineApi } from '../core/contract/index.ts';
 
 /** The bundle cache of a recommender: what it holds, keeping it from eviction, and freeing old versions. */
@@ -15,7 +14,7 @@ export interface RecommenderCache {
   prune(): Promise<CachePruned>;
 }
 
-export function cacheControl(remote: () => Remote<EngineApi>): RecommenderCache {
+export function cacheControl(remote: () => EngineApi): RecommenderCache {
   return {
     info: () => remote().cacheInfo(),
     async persist() {

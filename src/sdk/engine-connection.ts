@@ -1,11 +1,14 @@
-import { type Endpoint, type Remote, releaseProxy, wrap } from 'comlink';
+import { type Endpoint, releaseProxy, wrap } from 'comlink';
 import { type EngineApi, engineIdentity, type SharedEngineApi } from '../core/contract/api.ts';
 import type { EngineOptions, EngineScope } from '../core/contract/types.ts';
+import { startEngineWorker } from './engine-worker.ts';
+import { holdLock } from './page-lock.ts';
 
 /** The page's end of an engine: the remote API, and how to let go of it once the engine is disposed. */
 export interface EngineConnection {
-  remote: Remote<EngineApi>;
-  scope: EngineScope;
+  remote: EngineApi;
+  /** Read at each `status()`: a follower becomes the leader when the leader's tab closes. */
+  readonly scope: EngineScope;
   /** Where a failure to load the worker script is reported. */
   errors: EventTarget;
   /** Settles once the connection is set up on the worker's side (raced, like init, with `errors`). */
@@ -15,8 +18,9 @@ export interface EngineConnection {
 }
 
 /**
- * A connection to the shared engine for these options' identity when `shared` is asked for and the
- * browser has SharedWorker; otherwise a dedicated Web Worker of this recommender's own (or the one given).
+ * A connection to the one engine for these options' identity when `shared` is asked for: in a
+ * SharedWorker where the browser has one, else in a leader tab's worker (Web Locks + BroadcastChannel);
+ * otherwise a dedicated Web Worker of this recommender's own (or the one given).
  */
 export async function connectEngine(
   options: EngineOptions,
@@ -24,15 +28,15 @@ export async function connectEngine(
   given: Worker | undefined,
 ): Promise<EngineConnection> {
   if (shared && !given && typeof SharedWorker === 'function') return connectShared(options);
-  const worker =
-    given ??
-    new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'edgerec',
-    });
+  if (shared && !given && canElectLeader()) {
+    // Loaded only where it is needed (no SharedWorker: Chrome on Android), so other pages do not ship it.
+    const { connectLeader } = await import('./tab-leader.ts');
+    return connectLeader(options);
+  }
+  const worker = given ?? startEngineWorker();
   const remote = wrap<EngineApi>(worker);
   return {
-    remote,
+    remote: remote as unknown as EngineApi,
     scope: 'dedicated',
     errors: worker,
     ready: Promise.resolve(),
@@ -41,6 +45,11 @@ export async function connectEngine(
       if (!given) worker.terminate();
     },
   };
+}
+
+/** Whether tabs can elect a leader here (src/sdk/tab-leader.ts): Web Locks and BroadcastChannel. */
+function canElectLeader(): boolean {
+  return typeof BroadcastChannel === 'function' && !!globalThis.navigator?.locks;
 }
 
 async function connectShared(options: EngineOptions): Promise<EngineConnection> {
@@ -54,7 +63,7 @@ async function connectShared(options: EngineOptions): Promise<EngineConnection> 
   port.start();
   const lock = await holdLock();
   return {
-    remote,
+    remote: remote as unknown as EngineApi,
     scope: 'shared',
     errors: worker,
     ready: lock.name ? remote.attach(lock.name) : Promise.resolve(),
@@ -64,26 +73,4 @@ async function connectShared(options: EngineOptions): Promise<EngineConnection> 
       lock.release();
     },
   };
-}
-
-/**
- * Takes a Web Lock of this connection's own and holds it until released: the browser releases it when
- * the page goes away, which tells the shared engine to drop a connection that never disposed. Without
- * Web Locks (rare) such a connection lasts until the worker itself ends with its last page.
- */
-async function holdLock(): Promise<{ name?: string; release(): void }> {
-  const locks = globalThis.navigator?.locks;
-  if (!locks) return { release: () => {} };
-  const name = `edgerec-connection:${crypto.randomUUID()}`;
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  await new Promise<void>((granted) => {
-    void locks.request(name, () => {
-      granted();
-      return held;
-    });
-  });
-  return { name, release };
 }

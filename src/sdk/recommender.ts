@@ -35,8 +35,10 @@ export interface RecommenderOptions extends EngineOptions {
   /**
    * One engine for every tab of the origin with the same bundleUrl/serverUrl, userId, databaseName, device
    * and dtype: a SharedWorker holds the item table and the GPU device once, later recommenders attach to
-   * it, and it closes with the last one's dispose (or the last tab). Without SharedWorker, or with
-   * `worker`, a dedicated worker as before; `status().engineScope` says which. Default false.
+   * it, and it closes with the last one's dispose (or the last tab). Without SharedWorker, the tabs elect
+   * a leader (Web Locks) whose worker serves the others over a BroadcastChannel, handing over when it
+   * closes; with neither, or with `worker`, a dedicated worker as before. `status().engineScope` says
+   * which. Default false.
    */
   shared?: boolean;
 }
@@ -102,7 +104,8 @@ export interface Recommender {
   simulateLearningDeviceLoss(): Promise<boolean>;
   /**
    * Frees the GPU buffers and ORT sessions, and ends the worker; on a shared engine, detaches this
-   * recommender, and only the last one's dispose frees and ends them.
+   * recommender, and only the last one's dispose frees and ends them; a leader tab's (no SharedWorker)
+   * ends its engine and hands over to the next tab, which starts one from the cached bundle.
    */
   dispose(): Promise<void>;
 }
@@ -120,7 +123,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     await cancellable(start.signal, 'createRecommender', async () => {});
   }
   const connection = await connectEngine(engineOptions, shared, given);
-  const { remote, scope, errors } = connection;
+  const { remote, errors } = connection;
   // A worker that fails to load never answers: its error event turns that into a clear failure.
   let onError: ((event: globalThis.Event) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
@@ -164,7 +167,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     record: (event) => live().record(event),
     status: async () => {
       const status = await live().status();
-      return { ...status, engineScope: scope, connections: status.connections ?? 1 };
+      return { ...status, engineScope: connection.scope, connections: status.connections ?? 1 };
     },
     sync: () => live().sync(),
     setToken: (token) => live().setToken(token),

@@ -5,6 +5,7 @@
  * resources are one model state (one item table) and one retriever (one GPU device when on WebGPU).
  * Removing a frame mid-request (no dispose: its Web Lock is released with it) leaves the others
  * recommending; the last dispose ends the worker. A dedicated recommender beside it is its own worker.
+ * (Without SharedWorker, tabs elect a leader instead: test/browser/sdk-leader.test.ts.)
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cdp } from 'vitest/browser';
@@ -159,11 +160,13 @@ describe('one engine per origin (shared: true)', () => {
     ).toEqual(before);
   }, 300_000);
 
-  it('without SharedWorker, shared: true falls back to a dedicated worker and says so', async () => {
+  it('without SharedWorker and BroadcastChannel, shared: true falls back to a dedicated worker and says so', async () => {
     const before = await engineWorkers();
-    const original = globalThis.SharedWorker;
-    // The fallback's trigger: a browser without SharedWorker.
+    const { SharedWorker: sharedWorker, BroadcastChannel: channel } = globalThis;
+    // The fallback's trigger: a browser with neither (without SharedWorker alone, tabs elect a leader:
+    // test/browser/sdk-leader.test.ts).
     Reflect.deleteProperty(globalThis, 'SharedWorker');
+    Reflect.deleteProperty(globalThis, 'BroadcastChannel');
     try {
       const rec = await createRecommender({ ...options, device: 'wasm' });
       const status = await rec.status();
@@ -173,7 +176,8 @@ describe('one engine per origin (shared: true)', () => {
       expect(await ids(rec)).toHaveLength(10);
       await rec.dispose();
     } finally {
-      globalThis.SharedWorker = original;
+      globalThis.SharedWorker = sharedWorker;
+      globalThis.BroadcastChannel = channel;
     }
     expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
   });

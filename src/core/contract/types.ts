@@ -317,16 +317,22 @@ export interface EngineStatus {
   wasmThreads: number;
   /**
    * Where the engine runs: `shared` — one SharedWorker for every tab of the origin with the same engine
-   * identity (`createRecommender({ shared: true })`); `dedicated` — a Web Worker of this recommender's own.
-   * Set by the SDK (the engine itself does not know).
+   * identity (`createRecommender({ shared: true })`); without SharedWorker, `leader` — this tab's worker,
+   * serving the other tabs, or `follower` — the leader tab's worker, reached over a BroadcastChannel;
+   * `dedicated` — a Web Worker of this recommender's own. Set by the SDK (the engine itself does not know);
+   * a follower becomes `leader` when the leader's tab closes.
    */
   engineScope?: EngineScope;
-  /** Recommenders attached to a shared engine (tabs, frames or createRecommender calls); 1 when dedicated. */
+  /** Recommenders attached to a shared or leader's engine (tabs, frames or createRecommender calls); 1 when dedicated. */
   connections?: number;
 }
 
-/** Whether one engine serves every tab of the origin (`shared`) or this recommender alone (`dedicated`). */
-export type EngineScope = 'shared' | 'dedicated';
+/**
+ * Where this recommender's engine runs: one engine for every tab of the origin in a SharedWorker
+ * (`shared`), or, without SharedWorker, in the worker of the tab elected leader (`leader`: this tab's;
+ * `follower`: another tab's), or this recommender's alone (`dedicated`).
+ */
+export type EngineScope = 'shared' | 'leader' | 'follower' | 'dedicated';
 
 /**
  * Where the sync client stands:
