@@ -1,5 +1,5 @@
 /**
- * `npm run bench:train [-- --json] [-- --only synthetic|amazon-games|ml-100k] [-- --protocol sasrec|full|temporal]`
+ * `npm run bench:train [-- --json] [-- --only synthetic|amazon-games|ml-100k] [-- --protocol sasrec|full|temporal] [-- --resume]`
  * — trains the global models with the CLI on each data set (fresh output folders under .cache/bench-train/),
  * then fits and scores every harness model on the test split of the same protocol in the same run: pop,
  * item-kNN, BPR (with the data set's tuned settings from tune/results/ where they exist), LightGCN, GF-CF,
@@ -9,7 +9,7 @@
  * that; `--speed-data ml-100k`: on that data set only).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatTable } from '../../src/cli/report.ts';
 import type { RunManifest } from '../../src/train/pipeline.ts';
@@ -22,7 +22,9 @@ const only = argument('--only');
 const protocol = argument('--protocol') ?? 'sasrec';
 if (!['sasrec', 'full', 'temporal'].includes(protocol)) throw new Error(`--protocol ${protocol}?`);
 /** Under the LightGCN protocol (full ranking) the table reports its metrics; sasrec keeps HR@10 / NDCG@10. */
-const METRICS = protocol === 'sasrec' ? ['HR@10', 'NDCG@10'] : ['Recall@20', 'NDCG@20'];
+const METRICS = protocol === 'sasrec' ? ['HR@10', 'NDCG@10'] : ['Recall@20', 'NDCG@20', 'HR@10'];
+/** `--resume`: keep the output folder, so train resumes its finished stages (their first timings are kept). */
+const resume = process.argv.includes('--resume');
 const EVAL_MODELS = ['pop', 'itemknn', 'bpr', 'lightgcn', 'gfcf', 'gnn', 'pinnerformer'];
 const root = join(import.meta.dirname, '../..');
 const work = join(root, '.cache', 'bench-train');
@@ -94,7 +96,7 @@ for (const spec of SPECS) {
     continue;
   }
   const out = join(work, `run-${spec.name}-${protocol}`);
-  rmSync(out, { recursive: true, force: true });
+  if (!resume) rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const started = performance.now();
   edgerec(
@@ -212,6 +214,7 @@ if (stageRows.length > 0) {
         'peak RSS MiB',
         METRICS[0],
         `${METRICS[1]}${protocol === 'sasrec' ? ' / MRR' : ''}`,
+        ...METRICS.slice(2),
       ],
       metricRows,
     ),
@@ -247,4 +250,7 @@ if (speed.length > 0) {
     ),
   );
 }
-if (json) process.stdout.write(`${JSON.stringify({ node: process.version, results, speed })}\n`);
+const report = JSON.stringify({ node: process.version, protocol, results, speed });
+if (json) process.stdout.write(`${report}\n`);
+// Every run also leaves its numbers beside the run folders, for tables written after the fact.
+if (results.length > 0) writeFileSync(join(work, `results-${only ?? 'all'}-${protocol}.json`), `${report}\n`);
