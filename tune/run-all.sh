@@ -19,6 +19,8 @@ for name in "${@:-ml100k-itemknn ml100k-bpr synthetic-itemknn synthetic-bpr ml10
     case $n in
       ml100k-itemknn) run $n $ML movielens itemknn sasrec ;;
       ml100k-bpr) run $n $ML movielens bpr sasrec ;;
+      ml100k-bpr-full) model_grid=bpr-full run $n $ML movielens bpr full --metric Recall@20 ;;
+      synthetic-bpr-temporal) model_grid=bpr-synthetic-temporal run $n $SYN/events.jsonl events bpr temporal --metric Recall@20 ;;
       synthetic-itemknn) run $n $SYN/events.jsonl events itemknn sasrec ;;
       synthetic-bpr) run $n $SYN/events.jsonl events bpr sasrec ;;
       ml100k-gnn) run $n $ML movielens gnn item2item --metric MRR ;;

@@ -13,10 +13,12 @@ import type { BundleManifest } from '../../src/core/bundle/index.ts';
 import {
   checkRankerContract,
   decodeEvalPack,
+  describeRetrievalSpace,
   type EvalPack,
   encodeEvalPack,
   LAB_PACK_FORMAT,
   type LabResult,
+  labRetrievalSpace,
   latencyStats,
   type OnnxSignature,
   rankerFileStem,
@@ -164,6 +166,36 @@ describe('lab metrics (src/core/lab)', () => {
   });
 });
 
+describe("the lab names the item tables' model (retrieval space)", () => {
+  const manifest = (retrieval?: BundleManifest['retrieval']) => ({ retrieval }) as BundleManifest;
+
+  it('reads LightGCN and its validation scores from the manifest', () => {
+    const space = labRetrievalSpace(
+      manifest({
+        model: 'lightgcn',
+        chosenBy: 'validation',
+        metric: 'Recall@20',
+        validation: { pinnerformer: 0.1952, lightgcn: 0.2126 },
+      }),
+    );
+    expect(space.model).toBe('lightgcn');
+    expect(describeRetrievalSpace(space)).toBe(
+      'LightGCN (chosen on validation Recall@20: pinnerformer 0.1952, lightgcn 0.2126)',
+    );
+  });
+
+  it('takes a bundle without the field as PinnerFormer, and says so', () => {
+    const space = labRetrievalSpace(manifest());
+    expect(space).toEqual({ model: 'pinnerformer', chosenBy: 'unrecorded', validation: {} });
+    expect(describeRetrievalSpace(space)).toBe('PinnerFormer (bundle predates the choice)');
+    expect(
+      describeRetrievalSpace(
+        labRetrievalSpace(manifest({ model: 'lightgcn', chosenBy: 'forced', metric: 'x', validation: {} })),
+      ),
+    ).toBe('LightGCN (forced by --retrieval)');
+  });
+});
+
 describe('ranker contract (src/core/lab/external.ts)', () => {
   const contract = {
     inputs: [
@@ -244,6 +276,7 @@ describe('edgerec lab run on the small real bundle', () => {
     const result = JSON.parse(stdout) as LabResult;
     expect(result.bundle).toBe(manifest.version);
     expect(result.runtime).toBe('node');
+    expect(result.retrieval.model).toBe(manifest.retrieval?.model ?? 'pinnerformer');
     const row = (kind: string, variant: string) =>
       result.rows.find((r) => r.kind === kind && r.variant === variant)!;
     const close = (actual: Record<string, number>, expected: Record<string, number>, tolerance: number) => {

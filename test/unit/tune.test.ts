@@ -240,7 +240,18 @@ describe('edgerec tune', () => {
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const report = JSON.parse(lines[0]);
-    expect(Object.keys(report)).toEqual(['data', 'protocol', 'model', 'metric', 'seed', 'rows', 'winner']);
+    expect(Object.keys(report)).toEqual([
+      'data',
+      'dataName',
+      'positives',
+      'validationUsers',
+      'protocol',
+      'model',
+      'metric',
+      'seed',
+      'rows',
+      'winner',
+    ]);
     expect(report).toMatchObject({ data, protocol: 'sasrec', model: 'itemknn', metric: 'NDCG@10', seed: 2 });
     expect(report.rows.map((r: { options: unknown }) => r.options)).toHaveLength(2);
     expect(Object.keys(report.rows[0])).toEqual(['options', 'validation', 'seconds']);
@@ -256,5 +267,43 @@ describe('edgerec tune', () => {
     const failed = await run(process.execPath, [BIN, ...args]).catch((error) => error);
     expect(failed.code).toBe(2);
     expect(failed.stderr).toContain(`${grid}: "neighbours" is not an option of itemknn (one of: neighbors,`);
+  });
+
+  it('eval --tuned fits with the winner and refuses another model, protocol or data set', async () => {
+    const grid = join(work, 'bpr-grid.json');
+    writeFileSync(grid, '{"dim": [4, 8], "learningRate": [0.05], "maxEpochs": [10]}');
+    const tuneArgs = ['tune', '--data', data, '--format', 'sequences', '--model', 'bpr', '--grid', grid];
+    const { stdout } = await run(process.execPath, [
+      BIN,
+      ...tuneArgs,
+      '--protocol',
+      'full',
+      '--json',
+      '--quiet',
+    ]);
+    const tuned = join(work, 'bpr-tuned.json');
+    writeFileSync(tuned, stdout);
+    const { winner } = JSON.parse(stdout);
+    const evalArgs = ['eval', '--data', data, '--format', 'sequences', '--json', '--quiet', '--tuned', tuned];
+    const report = JSON.parse(
+      (await run(process.execPath, [BIN, ...evalArgs, '--model', 'bpr', '--protocol', 'full'])).stdout,
+    );
+    expect(report.tuned).toBe(tuned);
+    expect(report.params).toMatchObject(winner.options);
+    expect(report.fitSeconds).toBeGreaterThanOrEqual(0);
+    const refused = (extra: string[]) =>
+      run(process.execPath, [BIN, ...evalArgs, ...extra]).catch((error) => error);
+    const wrongModel = await refused(['--model', 'itemknn', '--protocol', 'full']);
+    expect(wrongModel.code).toBe(2);
+    expect(wrongModel.stderr).toContain(`--tuned ${tuned} holds bpr settings, not itemknn's`);
+    const wrongProtocol = await refused(['--model', 'bpr', '--protocol', 'sasrec']);
+    expect(wrongProtocol.code).toBe(2);
+    expect(wrongProtocol.stderr).toContain('was tuned on the full protocol, not sasrec');
+    const other = JSON.parse(stdout);
+    other.dataName = 'elsewhere';
+    writeFileSync(tuned, JSON.stringify(other));
+    const wrongData = await refused(['--model', 'bpr', '--protocol', 'full']);
+    expect(wrongData.code).toBe(2);
+    expect(wrongData.stderr).toContain('was tuned on elsewhere');
   });
 });

@@ -9,6 +9,7 @@ import { BASELINES, type BaselineName, createBaseline } from '../../train/baseli
 import { GnnRecommender } from '../../train/gnn/index.ts';
 import { loadPinnerFormer, PinnerFormerRecommender } from '../../train/pinnerformer/index.ts';
 import { readRunManifest, readTable } from '../../train/pipeline.ts';
+import { TUNABLE } from '../../train/tune/index.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   integerList,
@@ -21,6 +22,7 @@ import {
 import type { ProgressTask } from '../progress.ts';
 import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';
+import { readTuned, type TunedSettings } from '../tuned.ts';
 
 const TRAINED = ['gnn', 'pinnerformer'] as const;
 const MODELS = [...BASELINES, ...TRAINED] as const;
@@ -35,7 +37,15 @@ async function fitModel(
   split: EvalSplit,
   seed: number,
   onProgress: (done: number, total: number) => void,
+  tuned?: TunedSettings,
 ): Promise<void> {
+  if (tuned) {
+    // Early stopping on the metric and user sample tune used, so the fit is the winner's fit of the grid.
+    const validate = () =>
+      evaluate(model, split, 'valid', { seed, sampleUsers: tuned.validationUsers }).metrics[tuned.metric];
+    await model.fit(trainingData(split), { onProgress, validate });
+    return;
+  }
   if (!RECALL_VALIDATED.includes(model.name) || split.protocol === 'sasrec') {
     await fitOnSplit(model, split, { seed, onProgress });
     return;
@@ -43,6 +53,30 @@ async function fitModel(
   const validate = () =>
     evaluate(model, split, 'valid', { seed, sampleUsers: 2000, ks: [20] }).metrics['Recall@20'];
   await model.fit(trainingData(split), { onProgress, validate });
+}
+
+/** CPU seconds (user + system) of this process so far: what a loaded machine's wall time hides. */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return Math.round((user + system) / 1e4) / 100;
+}
+
+/** Refuses a tune result made for another model, protocol, data set or positive set. */
+function checkTuned(
+  tuned: TunedSettings,
+  name: string,
+  protocol: string,
+  dataName: string,
+  positives: PositiveSet,
+): void {
+  const where = `--tuned ${tuned.path}`;
+  if (tuned.model !== name) throw new InputError(`${where} holds ${tuned.model} settings, not ${name}'s`);
+  if (tuned.protocol !== protocol)
+    throw new InputError(`${where} was tuned on the ${tuned.protocol} protocol, not ${protocol}`);
+  if (tuned.dataName !== undefined && tuned.dataName !== dataName)
+    throw new InputError(`${where} was tuned on ${tuned.dataName}, not on ${dataName}`);
+  if (tuned.positives !== undefined && tuned.positives !== positives)
+    throw new InputError(`${where} was tuned with --positives ${tuned.positives}, not ${positives}`);
 }
 
 /** A model trained by `edgerec train`, checked against the data and split it is evaluated on. */
@@ -88,6 +122,10 @@ export function registerEvalCommand(program: Command): void {
     .requiredOption('--model <model>', MODELS.join(' | '), oneOf(MODELS, 'model'))
     .option('--checkpoint <dir>', 'gnn | pinnerformer: the folder edgerec train wrote')
     .option(
+      '--tuned <file>',
+      'pop | itemknn | bpr: an edgerec tune --json result; fit with its winner (chosen on validation)',
+    )
+    .option(
       '--seed <n>',
       'seed for negative sampling, user sampling and model initialisation',
       nonNegativeInteger,
@@ -119,7 +157,10 @@ export function registerEvalCommand(program: Command): void {
         positives: options.positives,
       });
       const name = options.model as ModelName;
+      if (options.tuned && (TRAINED as readonly string[]).includes(name))
+        throw new InputError(`--tuned applies to fitted baselines; ${name} is read from --checkpoint`);
       let model: Recommender;
+      let fitSeconds: number | undefined;
       if ((TRAINED as readonly string[]).includes(name)) {
         model = await loadTrained(
           name as (typeof TRAINED)[number],
@@ -129,9 +170,15 @@ export function registerEvalCommand(program: Command): void {
           options.positives,
         );
       } else {
-        model = createBaseline(name as BaselineName, options.seed + 1);
+        const tuned = options.tuned ? readTuned(options.tuned) : undefined;
+        if (tuned) checkTuned(tuned, name, options.protocol, dataset.name, options.positives);
+        model = tuned
+          ? TUNABLE[tuned.model].create(tuned.options, options.seed + 1)
+          : createBaseline(name as BaselineName, options.seed + 1);
         const fitting = progress.task(`fit ${model.name}`);
-        await fitModel(model, split, options.seed, (done, total) => fitting.update(done, total));
+        const fitStarted = performance.now();
+        await fitModel(model, split, options.seed, (done, total) => fitting.update(done, total), tuned);
+        fitSeconds = Math.round((performance.now() - fitStarted) / 10) / 100;
         fitting.finish();
       }
       const scoring: ProgressTask = progress.task('evaluate', 'users');
@@ -172,6 +219,11 @@ export function registerEvalCommand(program: Command): void {
         metrics: result.metrics,
         seconds,
         seed: options.seed,
+        // Wall seconds of the fit alone, and the process's peak resident memory, for bench:train.
+        ...(fitSeconds !== undefined && { fitSeconds }),
+        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        cpuSeconds: cpuSeconds(),
+        ...(options.tuned && { tuned: options.tuned }),
         params: model.describe?.() ?? {},
       };
       if (options.json) {

@@ -10,6 +10,7 @@ import {
 } from '../../core/bundle/index.ts';
 import { InputError } from '../../core/errors.ts';
 import {
+  describeRetrievalSpace,
   formatMetric,
   formatMs,
   LAB_INDEX_FILE,
@@ -208,6 +209,7 @@ export function registerLabCommands(program: Command): void {
           ]),
         ) +
           `bundle ${result.bundle}, ${result.split} split: ${result.users} users, ${result.examples} examples; ` +
+          `item tables: ${describeRetrievalSpace(result.retrieval)}; ` +
           'latency is Node (onnxruntime-node CPU, reference scan), not a browser\n' +
           result.failures.map((f) => `not run: ${f}\n`).join(''),
       );

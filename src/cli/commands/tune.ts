@@ -104,7 +104,15 @@ export function registerTuneCommand(program: Command): void {
         },
       });
       if (options.json) {
-        printJson({ data: options.data, ...result });
+        // dataName, positives and validationUsers let `edgerec eval --tuned` refuse a result tuned on other
+        // data and repeat the winner's fit exactly (same early-stopping scorer).
+        printJson({
+          data: options.data,
+          dataName: dataset.name,
+          positives: options.positives,
+          validationUsers: options.validationUsers,
+          ...result,
+        });
         return;
       }
       const keys = Object.keys(grid);

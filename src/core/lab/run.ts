@@ -11,7 +11,14 @@
  * table, so a ranker row measures the ranker's quantization alone.
  */
 import type { Bundle, DecodedItemTable } from '../bundle/loader.ts';
-import type { ItemDtype, ModelDtype, ModelEntry, ModelRole } from '../bundle/manifest.ts';
+import type {
+  BundleManifest,
+  ItemDtype,
+  ModelDtype,
+  ModelEntry,
+  ModelRole,
+  RetrievalModelName,
+} from '../bundle/manifest.ts';
 import { InputError } from '../errors.ts';
 import { halfToFloat, type TopKResult } from '../retrieval/reference.ts';
 import { encoderInput, type RowWriter } from '../sequence/encoder-input.ts';
@@ -100,6 +107,11 @@ export interface LabResult {
   format: 1;
   runtime: 'node' | 'browser';
   bundle: string;
+  /**
+   * The global model whose space the item tables are in (LightGCN or PinnerFormer) and the validation scores
+   * that chose it, so a row of the lab says which model's table it measured.
+   */
+  retrieval: LabRetrievalSpace;
   split: LabSplit;
   users: number;
   examples: number;
@@ -111,6 +123,32 @@ export interface LabResult {
   rows: LabRow[];
   /** Variants that could not run, with why. */
   failures: string[];
+}
+
+export interface LabRetrievalSpace {
+  model: RetrievalModelName;
+  chosenBy: NonNullable<BundleManifest['retrieval']>['chosenBy'] | 'unrecorded';
+  metric?: string;
+  validation: Partial<Record<RetrievalModelName, number>>;
+}
+
+/** A bundle without `retrieval` predates the choice: its tables are PinnerFormer's. */
+export function labRetrievalSpace(manifest: BundleManifest): LabRetrievalSpace {
+  const { retrieval } = manifest;
+  if (!retrieval) return { model: 'pinnerformer', chosenBy: 'unrecorded', validation: {} };
+  return { ...retrieval, validation: { ...retrieval.validation } };
+}
+
+/** One line naming the item tables' model and why, for the CLI and the lab page. */
+export function describeRetrievalSpace(space: LabRetrievalSpace): string {
+  const name = space.model === 'lightgcn' ? 'LightGCN' : 'PinnerFormer';
+  const scores = Object.entries(space.validation)
+    .map(([model, value]) => `${model} ${value?.toFixed(4)}`)
+    .join(', ');
+  if (space.chosenBy === 'validation') return `${name} (chosen on validation ${space.metric}: ${scores})`;
+  if (space.chosenBy === 'forced') return `${name} (forced by --retrieval)`;
+  if (space.chosenBy === 'only-candidate') return `${name} (the only model trained)`;
+  return `${name} (bundle predates the choice)`;
 }
 
 export interface LabProgress {
@@ -391,6 +429,7 @@ export async function runLab(
     format: 1,
     runtime: runtime.name,
     bundle: manifest.version,
+    retrieval: labRetrievalSpace(manifest),
     split: pack.split,
     users,
     examples,

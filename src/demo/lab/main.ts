@@ -5,7 +5,14 @@
  */
 import { proxy, transfer, wrap } from 'comlink';
 import type { ItemDtype, ModelDtype } from '../../core/bundle/index.ts';
-import type { LabDevice, LabEnvironment, LabRequest, LabSplit, LabWorkerApi } from '../../core/lab/index.ts';
+import {
+  describeRetrievalSpace,
+  type LabDevice,
+  type LabEnvironment,
+  type LabRequest,
+  type LabSplit,
+  type LabWorkerApi,
+} from '../../core/lab/index.ts';
 import { renderCharts, resizeCharts } from './charts.ts';
 import { setExports } from './export.ts';
 import { renderTable } from './table.ts';
@@ -132,6 +139,7 @@ form.addEventListener('submit', async (event) => {
     $<HTMLElement>('#lab-charts-section').hidden = false;
     $('#lab-summary').textContent =
       `Bundle ${result.bundle}, ${result.split} window: ${result.users} users (retrieval), ${result.examples} ranker examples; ` +
+      `item tables: ${describeRetrievalSpace(result.retrieval)}; ` +
       `${result.runs} timing pass${result.runs > 1 ? 'es' : ''}. Latency: one top-${result.k} scan per query, one batch of ` +
       `${result.rankerBatch} rows per ranker run. Speed-up: against the f32 / fp32 row of the same device. ` +
       `Node: npx edgerec lab run --split ${result.split}${files.map((f) => ` --ranker-file ${f.name}`).join('')}.`;
