@@ -1,4 +1,4 @@
-import { type EngineApi, engineIdentity, type SharedEngineApi } from '../core/contract/api.ts';
+import { type EngineApi, engineIdentity, forwardCalls, type SharedEngineApi } from '../core/contract/api.ts';
 import type { EngineOptions, EngineStatus, ProgressEvent } from '../core/contract/types.ts';
 import { EdgerecError, InvalidOptionsError } from '../core/errors.ts';
 
@@ -54,20 +54,8 @@ export class SharedEngineHost {
         void this.locks?.request(lockName, () => this.drop(connection));
       },
       init: (options, onProgress) => this.init(connection, options, onProgress),
-      recommend: async (request) => (await engine()).recommend(request),
-      record: async (event) => (await engine()).record(event),
-      sync: async () => (await engine()).sync(),
-      setToken: async (token) => (await engine()).setToken(token),
+      ...forwardCalls(engine),
       status: async () => ({ ...(await (await engine()).status()), connections: this.connections.size }),
-      setPrivacy: async (on) => (await engine()).setPrivacy(on),
-      setAsideEvents: async (limit) => (await engine()).setAsideEvents(limit),
-      clearCache: async () => (await engine()).clearCache(),
-      cacheInfo: async () => (await engine()).cacheInfo(),
-      pruneCache: async () => (await engine()).pruneCache(),
-      deleteLocalData: async () => (await engine()).deleteLocalData(),
-      simulateDeviceLoss: async () => (await engine()).simulateDeviceLoss(),
-      learn: async () => (await engine()).learn(),
-      simulateLearningDeviceLoss: async () => (await engine()).simulateLearningDeviceLoss(),
       dispose: () => this.drop(connection),
     };
   }

@@ -1,5 +1,5 @@
 import { expose } from 'comlink';
-import { type EngineApi, engineIdentity, type SharedEngineApi } from '../core/contract/api.ts';
+import { type EngineApi, engineIdentity, forwardCalls, type SharedEngineApi } from '../core/contract/api.ts';
 import type { EngineStatus } from '../core/contract/types.ts';
 import { EdgerecError, InvalidOptionsError } from '../core/errors.ts';
 import type { ChannelPeers } from './broadcast-endpoint.ts';
@@ -64,20 +64,8 @@ export class LeaderService {
           );
         return status();
       },
-      recommend: async (request) => (await engine()).recommend(request),
-      record: async (event) => (await engine()).record(event),
-      sync: async () => (await engine()).sync(),
-      setToken: async (token) => (await engine()).setToken(token),
+      ...forwardCalls(engine),
       status,
-      setPrivacy: async (on) => (await engine()).setPrivacy(on),
-      setAsideEvents: async (limit) => (await engine()).setAsideEvents(limit),
-      clearCache: async () => (await engine()).clearCache(),
-      cacheInfo: async () => (await engine()).cacheInfo(),
-      pruneCache: async () => (await engine()).pruneCache(),
-      deleteLocalData: async () => (await engine()).deleteLocalData(),
-      simulateDeviceLoss: async () => (await engine()).simulateDeviceLoss(),
-      learn: async () => (await engine()).learn(),
-      simulateLearningDeviceLoss: async () => (await engine()).simulateLearningDeviceLoss(),
       dispose: async () => this.drop(peer),
     };
   }

@@ -58,6 +58,31 @@ export interface SharedEngineApi extends EngineApi {
   attach(lockName: string): Promise<void>;
 }
 
+/** The engine calls a shared engine passes through unchanged: all but start-up, status and dispose. */
+export type ForwardedCalls = Omit<EngineApi, 'init' | 'status' | 'dispose'>;
+
+/**
+ * The calls a host of one engine for several tabs (the SharedWorker, or a leader tab) forwards to it once
+ * it has started; `engine` waits for that start (and fails as it failed).
+ */
+export function forwardCalls(engine: () => Promise<EngineApi>): ForwardedCalls {
+  return {
+    recommend: async (request) => (await engine()).recommend(request),
+    record: async (event) => (await engine()).record(event),
+    sync: async () => (await engine()).sync(),
+    setToken: async (token) => (await engine()).setToken(token),
+    setPrivacy: async (on) => (await engine()).setPrivacy(on),
+    setAsideEvents: async (limit) => (await engine()).setAsideEvents(limit),
+    clearCache: async () => (await engine()).clearCache(),
+    cacheInfo: async () => (await engine()).cacheInfo(),
+    pruneCache: async () => (await engine()).pruneCache(),
+    deleteLocalData: async () => (await engine()).deleteLocalData(),
+    simulateDeviceLoss: async () => (await engine()).simulateDeviceLoss(),
+    learn: async () => (await engine()).learn(),
+    simulateLearningDeviceLoss: async () => (await engine()).simulateLearningDeviceLoss(),
+  };
+}
+
 /**
  * The options that make an engine what it is: connections share an engine only when these agree (the
  * SharedWorker's name is derived from them). Callbacks, tokens and tuning options of later connections

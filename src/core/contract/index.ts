@@ -1,4 +1,10 @@
-export { type EngineApi, engineIdentity, type SharedEngineApi } from './api.ts';
+export {
+  type EngineApi,
+  engineIdentity,
+  type ForwardedCalls,
+  forwardCalls,
+  type SharedEngineApi,
+} from './api.ts';
 export {
   isRetriableStatus,
   parseRetryAfter,
