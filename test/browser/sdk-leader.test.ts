@@ -168,8 +168,11 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
     const inFlightB = recB.recommend({ k: 10 });
     const inFlightC = recC.recommend({ k: 10 });
     a.element.remove();
-    expect(await ids(inFlightB)).toEqual(expected);
-    expect(await ids(inFlightC)).toEqual(expected);
+    // Another engine, seconds later: the ranker's item-age feature has moved, so near-ties may swap; the
+    // pins are the same (the same bundle, user and history).
+    const sameSet = (items: string[]) => [...items].sort();
+    expect(sameSet(await ids(inFlightB))).toEqual(sameSet(expected));
+    expect(sameSet(await ids(inFlightC))).toEqual(sameSet(expected));
 
     // B or C (whichever queued for the lock first) leads now, with its own engine: A's worker ended with its frame.
     const [statusB, statusC] = await Promise.all([recB.status(), recC.status()]);
@@ -186,9 +189,10 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
       dedicated: before.dedicated + 1,
       shared: 0,
     });
-    // Later requests are the new leader's.
-    expect(await ids(recC)).toEqual(expected);
-    expect(await ids(recB)).toEqual(expected);
+    // Later requests are the new leader's: one engine, so both tabs get the same slate.
+    const later = await ids(recC);
+    expect(sameSet(later)).toEqual(sameSet(expected));
+    expect(await ids(recB)).toEqual(later);
 
     await recC.dispose();
     await recB.dispose();
