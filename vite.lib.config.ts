@@ -4,7 +4,7 @@
  *   dist/edgerec.js                 createRecommender and friends (src/sdk)
  *   dist/engine.worker.js           the engine's Web Worker (workers/engine.worker.ts)
  *   dist/retrieval-cpu.worker.js    the WASM retriever's helper threads (nested in the engine worker)
- *   dist/assets/*.wasm              the retrieval kernels
+ *   dist/assets/*.wasm              the retrieval kernels, tfjs's wasm backend (on-device learning)
  *   dist/edgerec.d.ts               the public types, bundled into one file
  *   dist/react.js, dist/react.d.ts  `edgerec/react`: the React hooks (react is an optional peer dependency)
  *
@@ -62,7 +62,7 @@ function portableUrls(): Plugin {
   let refs: string[] = [];
   let byFile = new Map<string, number>();
   /** The placeholder index of `file`, emitted once: a chunk for a script (a worker entry), else an asset. */
-  const emitAsset = (context: PluginContext, file: string): number => {
+  const emitOnce = (context: PluginContext, file: string): number => {
     let index = byFile.get(file);
     if (index === undefined) {
       const ref = /\.[cm]?[jt]s$/.test(file)
@@ -90,7 +90,7 @@ function portableUrls(): Plugin {
     // the file as a data: URL (1.5 MB of base64 in the engine worker); emit it instead, as `new URL` does.
     load(id) {
       if (!id.endsWith('.wasm?url')) return null;
-      const index = emitAsset(this, id.slice(0, -'?url'.length));
+      const index = emitOnce(this, id.slice(0, -'?url'.length));
       return `export default new URL(__EDGEREC_URL_${index}__, import.meta.url).href;`;
     },
     transform(code, id) {
@@ -99,7 +99,7 @@ function portableUrls(): Plugin {
       for (const match of code.matchAll(NEW_URL)) {
         const [whole, quote, url] = match;
         const file = resolve(dirname(id), url);
-        const index = emitAsset(this, file);
+        const index = emitOnce(this, file);
         // An identifier, not a string: Vite's worker and asset plugins must leave it alone.
         const start = match.index + whole.indexOf(quote);
         s.overwrite(start, start + url.length + 2, `__EDGEREC_URL_${index}__`);
