@@ -8,16 +8,15 @@
  * requests are answered by it, and so are later ones.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cdp } from 'vitest/browser';
 import { engineIdentity } from '../../src/core/contract/api.ts';
 import type {
-  createRecommender,
   EdgerecError,
   EngineStatus,
   InvalidRequestError,
   Recommender,
   RecommenderOptions,
 } from '../../src/sdk/index.ts';
+import { engineWorkers, eventually, openSdkFrame, type SdkFrame } from './sdk-frames.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
@@ -33,68 +32,11 @@ afterAll(() => {
   for (const frame of frames) frame.remove();
 });
 
-interface Frame {
-  element: HTMLIFrameElement;
-  createRecommender: typeof createRecommender;
-  InvalidRequestError: typeof InvalidRequestError;
-  EdgerecError: typeof EdgerecError;
-}
-
 /** A same-origin frame without SharedWorker (as on Chrome Android) that imports the SDK itself. */
-async function frame(): Promise<Frame> {
-  const element = document.createElement('iframe');
-  const sdk = new URL('/src/sdk/index.ts', location.origin).href;
-  // The dev server rewrites dynamic imports (the SDK loads src/sdk/tab-leader.ts so) through vitest's
-  // runner, absent from a frame: the same no-op stand-in vitest itself puts in workers.
-  element.srcdoc = `<!doctype html><script>
-    delete window.SharedWorker;
-    window.__vitest_browser_runner__ = { wrapDynamicImport: (load) => load() };
-  </script><script type="module">
-    import { createRecommender, EdgerecError, InvalidRequestError } from ${JSON.stringify(sdk)};
-    window.edgerec = { createRecommender, EdgerecError, InvalidRequestError };
-    parent.postMessage('edgerec-frame-ready', '*');
-  </script>`;
-  const ready = new Promise<void>((resolve) => {
-    const onMessage = (event: MessageEvent) => {
-      if (event.source !== element.contentWindow || event.data !== 'edgerec-frame-ready') return;
-      removeEventListener('message', onMessage);
-      resolve();
-    };
-    addEventListener('message', onMessage);
-  });
-  document.body.appendChild(element);
-  frames.push(element);
-  await ready;
-  const { edgerec } = element.contentWindow as unknown as { edgerec: Omit<Frame, 'element'> };
-  expect('SharedWorker' in (element.contentWindow as object)).toBe(false);
-  return { element, ...edgerec };
-}
-
-/** Engine workers alive in the browser, dedicated and shared, from Chromium's own target list. */
-async function engineWorkers(): Promise<{ dedicated: number; shared: number }> {
-  const { targetInfos } = (await cdp().send('Target.getTargets')) as {
-    targetInfos: { type: string; url: string }[];
-  };
-  const engines = targetInfos.filter((t) => t.url.includes('engine.worker'));
-  return {
-    dedicated: engines.filter((t) => t.type === 'worker').length,
-    shared: engines.filter((t) => t.type === 'shared_worker').length,
-  };
-}
-
-async function eventually<T>(
-  read: () => Promise<T>,
-  ok: (value: T) => boolean,
-  ms = 10_000,
-  every = 100,
-): Promise<T> {
-  const until = performance.now() + ms;
-  let value = await read();
-  while (!ok(value) && performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, every));
-    value = await read();
-  }
-  return value;
+async function frame(): Promise<SdkFrame> {
+  const opened = await openSdkFrame(frames, { withoutSharedWorker: true });
+  expect('SharedWorker' in (opened.element.contentWindow as object)).toBe(false);
+  return opened;
 }
 
 /** Who holds the leader lock of `options`, and the Web Locks that holder is waiting for. */

@@ -8,7 +8,6 @@
  * (Without SharedWorker, tabs elect a leader instead: test/browser/sdk-leader.test.ts.)
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cdp } from 'vitest/browser';
 import {
   createRecommender,
   type EngineStatus,
@@ -16,6 +15,7 @@ import {
   type Recommender,
   type RecommenderOptions,
 } from '../../src/sdk/index.ts';
+import { engineWorkers, eventually, openSdkFrame } from './sdk-frames.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
@@ -32,58 +32,8 @@ afterAll(() => {
   for (const frame of frames) frame.remove();
 });
 
-interface Frame {
-  element: HTMLIFrameElement;
-  createRecommender: typeof createRecommender;
-}
-
 /** A same-origin frame that imports the SDK through the dev server, as a second tab's page would. */
-async function frame(): Promise<Frame> {
-  const element = document.createElement('iframe');
-  const sdk = new URL('/src/sdk/index.ts', location.origin).href;
-  element.srcdoc = `<!doctype html><script type="module">
-    import { createRecommender } from ${JSON.stringify(sdk)};
-    window.edgerec = { createRecommender };
-    parent.postMessage('edgerec-frame-ready', '*');
-  </script>`;
-  const ready = new Promise<void>((resolve) => {
-    const onMessage = (event: MessageEvent) => {
-      if (event.source !== element.contentWindow || event.data !== 'edgerec-frame-ready') return;
-      removeEventListener('message', onMessage);
-      resolve();
-    };
-    addEventListener('message', onMessage);
-  });
-  document.body.appendChild(element);
-  frames.push(element);
-  await ready;
-  const win = element.contentWindow as unknown as {
-    edgerec: { createRecommender: typeof createRecommender };
-  };
-  return { element, createRecommender: win.edgerec.createRecommender };
-}
-
-/** Engine workers alive in the browser, dedicated and shared, from Chromium's own target list. */
-async function engineWorkers(): Promise<{ dedicated: number; shared: number }> {
-  const { targetInfos } = (await cdp().send('Target.getTargets')) as {
-    targetInfos: { type: string; url: string }[];
-  };
-  const engines = targetInfos.filter((t) => t.url.includes('engine.worker'));
-  return {
-    dedicated: engines.filter((t) => t.type === 'worker').length,
-    shared: engines.filter((t) => t.type === 'shared_worker').length,
-  };
-}
-
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const until = performance.now() + ms;
-  let value = await read();
-  while (!ok(value) && performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await read();
-  }
-  return value;
-}
+const frame = () => openSdkFrame(frames);
 
 const ids = async (rec: Recommender) => (await rec.recommend({ k: 10 })).items.map((i) => i.itemId);
 
