@@ -62,16 +62,17 @@ export class FallbackRetriever implements Retriever {
       return retriever;
     }
     if (device === 'webgpu' || device === 'auto') {
+      let gpu: WebGpuRetriever;
       try {
-        const gpu = await WebGpuRetriever.create(table);
-        return device === 'auto'
-          ? await FallbackRetriever.faster(gpu, table, cpuKernel)
-          : FallbackRetriever.onGpu(gpu, table, cpuKernel);
+        gpu = await WebGpuRetriever.create(table);
       } catch (error) {
         const retriever = new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
         retriever.lastFallback = `WebGPU unavailable: ${error instanceof Error ? error.message : String(error)}`;
         return retriever;
       }
+      return device === 'auto'
+        ? FallbackRetriever.faster(gpu, table, cpuKernel)
+        : FallbackRetriever.onGpu(gpu, table, cpuKernel);
     }
     return new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
   }
@@ -85,7 +86,10 @@ export class FallbackRetriever implements Retriever {
     table: DecodedItemTable,
     cpuKernel: CpuOptions,
   ): Promise<FallbackRetriever> {
-    const cpu = await createCpu(table, cpuKernel);
+    const cpu = await createCpu(table, cpuKernel).catch((error: unknown) => {
+      gpu.dispose();
+      throw error;
+    });
     const timings: Partial<Record<Backend, number>> = {};
     try {
       timings.webgpu = await medianTopKMs(wrapGpu(gpu), table);
