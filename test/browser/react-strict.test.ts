@@ -7,7 +7,6 @@
 import { createElement, StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { describe, expect, it } from 'vitest';
-import { cdp } from 'vitest/browser';
 import {
   DISPOSE_DELAY_MS,
   sharedRecommenderCount,
@@ -15,6 +14,7 @@ import {
   useRecommender,
 } from '../../src/react/index.ts';
 import type { RecommenderOptions } from '../../src/sdk/index.ts';
+import { engineWorkersStartedFromNow, NONE } from './engine-workers.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
@@ -23,13 +23,6 @@ const options: RecommenderOptions = {
   userId: `user-${run}`,
   databaseName: `edgerec-react-strict-${run}`,
 };
-
-async function engineWorkers(): Promise<number> {
-  const { targetInfos } = (await cdp().send('Target.getTargets')) as {
-    targetInfos: { type: string; url: string }[];
-  };
-  return targetInfos.filter((t) => t.type === 'worker' && t.url.includes('engine.worker')).length;
-}
 
 async function until(check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const end = performance.now() + ms;
@@ -55,7 +48,7 @@ function Feed() {
 
 describe('edgerec/react under StrictMode', () => {
   it('creates exactly one engine, renders its recommendations, and disposes it after unmount', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const host = document.body.appendChild(document.createElement('div'));
     const root = createRoot(host);
     root.render(createElement(StrictMode, null, createElement(Feed)));
@@ -66,12 +59,13 @@ describe('edgerec/react under StrictMode', () => {
     // StrictMode rendered twice and ran the effects twice, yet one engine exists.
     expect(effects).toBeGreaterThan(1);
     expect(sharedRecommenderCount()).toBe(1);
-    expect(await engineWorkers()).toBe(before + 1);
+    expect(await engineWorkers()).toEqual({ dedicated: 1, shared: 0 });
 
     root.unmount();
     await new Promise((resolve) => setTimeout(resolve, DISPOSE_DELAY_MS * 3));
     await until(() => sharedRecommenderCount() === 0);
-    await until(async () => (await engineWorkers()) === before, 10_000);
+    await until(async () => (await engineWorkers()).dedicated === 0, 10_000);
+    expect(await engineWorkers()).toEqual(NONE);
     host.remove();
   });
 });

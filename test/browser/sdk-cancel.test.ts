@@ -5,7 +5,6 @@
  * fails with STORAGE_BLOCKED after the bounded wait.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cdp } from 'vitest/browser';
 import { StorageBlockedError } from '../../src/core/errors.ts';
 import { EngineStorage } from '../../src/engine/storage/index.ts';
 import { DB_VERSION } from '../../src/engine/storage/schema.ts';
@@ -17,6 +16,7 @@ import {
   type Recommender,
   TimeoutError,
 } from '../../src/sdk/index.ts';
+import { engineWorkersStartedFromNow, eventually, NONE } from './engine-workers.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
@@ -35,14 +35,6 @@ const failure = (promise: Promise<unknown>) =>
     (error: unknown) => error,
   );
 
-/** The engine workers alive in the browser, from Chromium's own target list. */
-async function engineWorkers(): Promise<number> {
-  const { targetInfos } = (await cdp().send('Target.getTargets')) as {
-    targetInfos: { type: string; url: string }[];
-  };
-  return targetInfos.filter((t) => t.type === 'worker' && t.url.includes('engine.worker')).length;
-}
-
 /** Deletes a database; `blocked` is true when an open connection held the deletion up. */
 function deleteDatabase(name: string): Promise<{ blocked: boolean }> {
   return new Promise((resolve, reject) => {
@@ -56,20 +48,9 @@ function deleteDatabase(name: string): Promise<{ blocked: boolean }> {
   });
 }
 
-/** Polls `read` until it returns `want` (the browser ends a worker asynchronously), for up to 5 s. */
-async function eventually<T>(read: () => Promise<T>, want: T): Promise<T> {
-  const until = performance.now() + 5000;
-  let value = await read();
-  while (value !== want && performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await read();
-  }
-  return value;
-}
-
 describe('cancellation and timeouts', () => {
   it('aborting createRecommender mid-download: ABORTED, no worker left, the database deletes without blocked', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const controller = new AbortController();
     const name = databaseName();
     const reason = new Error('the user navigated away');
@@ -87,12 +68,12 @@ describe('cancellation and timeouts', () => {
     expect(error).toBeInstanceOf(AbortedError);
     expect((error as EdgerecError).code).toBe('ABORTED');
     expect((error as Error).cause).toBe(reason);
-    expect(await eventually(engineWorkers, before)).toBe(before);
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 0, 5000)).toEqual(NONE);
     expect(await deleteDatabase(name)).toEqual({ blocked: false });
   });
 
   it('timeoutMs: TIMEOUT, cleaned up the same way; an already aborted signal starts no worker', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const name = databaseName();
     const error = await failure(
       createRecommender({ bundleUrl: BUNDLES, userId: 'timeout', databaseName: name, timeoutMs: 50 }),
@@ -100,7 +81,7 @@ describe('cancellation and timeouts', () => {
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).code).toBe('TIMEOUT');
     expect((error as TimeoutError).timeoutMs).toBe(50);
-    expect(await eventually(engineWorkers, before)).toBe(before);
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 0, 5000)).toEqual(NONE);
     expect(await deleteDatabase(name)).toEqual({ blocked: false });
 
     const aborted = await failure(
@@ -112,7 +93,7 @@ describe('cancellation and timeouts', () => {
       }),
     );
     expect(isEdgerecError(aborted, 'ABORTED')).toBe(true);
-    expect(await engineWorkers()).toBe(before);
+    expect(await engineWorkers()).toEqual(NONE);
     expect(
       isEdgerecError(
         await failure(createRecommender({ bundleUrl: BUNDLES, userId: 'x', timeoutMs: 0 })),
@@ -122,10 +103,11 @@ describe('cancellation and timeouts', () => {
   });
 
   it('recommend({ signal }): ABORTED at once when aborted, and the recommender keeps working', async () => {
+    const engineWorkers = await engineWorkersStartedFromNow();
     const rec = await createRecommender({ bundleUrl: BUNDLES, userId: 'rec', databaseName: databaseName() });
     opened.push(rec);
     // The check the other tests rely on: Chromium lists a live engine worker.
-    expect(await engineWorkers()).toBeGreaterThanOrEqual(1);
+    expect(await engineWorkers()).toEqual({ dedicated: 1, shared: 0 });
     const controller = new AbortController();
     const pending = failure(rec.recommend({ k: 10, signal: controller.signal }));
     controller.abort();
@@ -154,7 +136,7 @@ describe('cancellation and timeouts', () => {
     old.close();
     // The late open completes once the old connection is gone, and is closed at once: deletion is free.
     const upgraded = async () => (await indexedDB.databases()).find((d) => d.name === name)?.version;
-    expect(await eventually(upgraded, DB_VERSION + 1)).toBe(DB_VERSION + 1);
+    expect(await eventually(upgraded, (v) => v === DB_VERSION + 1, 5000)).toBe(DB_VERSION + 1);
     expect(await deleteDatabase(name)).toEqual({ blocked: false });
   });
 });

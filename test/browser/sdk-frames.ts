@@ -1,8 +1,7 @@
 /**
  * Tabs for the one-engine-per-origin tests: same-origin iframes that each load the SDK through the dev
- * server, as a second tab's page would, and Chromium's own count of the engine workers alive.
+ * server, as a second tab's page would.
  */
-import { cdp } from 'vitest/browser';
 import type { createRecommender, EdgerecError, InvalidRequestError } from '../../src/sdk/index.ts';
 
 export interface SdkFrame {
@@ -46,32 +45,4 @@ export async function openSdkFrame(
   await ready;
   const { edgerec } = element.contentWindow as unknown as { edgerec: Omit<SdkFrame, 'element'> };
   return { element, ...edgerec };
-}
-
-/** Engine workers alive in the browser, dedicated and shared, from Chromium's own target list. */
-export async function engineWorkers(): Promise<{ dedicated: number; shared: number }> {
-  const { targetInfos } = (await cdp().send('Target.getTargets')) as {
-    targetInfos: { type: string; url: string }[];
-  };
-  const engines = targetInfos.filter((t) => t.url.includes('engine.worker'));
-  return {
-    dedicated: engines.filter((t) => t.type === 'worker').length,
-    shared: engines.filter((t) => t.type === 'shared_worker').length,
-  };
-}
-
-/** `read()` again every `every` ms until `ok` holds or `ms` have passed; the last value either way. */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  ok: (value: T) => boolean,
-  ms = 10_000,
-  every = 100,
-): Promise<T> {
-  const until = performance.now() + ms;
-  let value = await read();
-  while (!ok(value) && performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, every));
-    value = await read();
-  }
-  return value;
 }

@@ -16,7 +16,8 @@ import type {
   Recommender,
   RecommenderOptions,
 } from '../../src/sdk/index.ts';
-import { engineWorkers, eventually, openSdkFrame, type SdkFrame } from './sdk-frames.ts';
+import { engineWorkersStartedFromNow, eventually, NONE } from './engine-workers.ts';
+import { openSdkFrame, type SdkFrame } from './sdk-frames.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
@@ -52,12 +53,12 @@ const ids = async (rec: Recommender | Promise<{ items: { itemId: string }[] }>) 
 
 describe('one engine per origin without SharedWorker (a leader tab, Web Locks + BroadcastChannel)', () => {
   it('two frames share the leader’s engine: one worker, one item table, one GPU device, the same top-10', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const [a, b] = await Promise.all([frame(), frame()]);
     const opts = options('two', 'webgpu');
     // Concurrent starts: one wins the lock and starts the engine, the other waits for it over the channel.
     const [recA, recB] = await Promise.all([a.createRecommender(opts), b.createRecommender(opts)]);
-    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 0 });
+    expect(await engineWorkers()).toEqual({ dedicated: 1, shared: 0 });
 
     const statuses: EngineStatus[] = await Promise.all([recA.status(), recB.status()]);
     expect(statuses.map((s) => s.engineScope).sort()).toEqual(['follower', 'leader']);
@@ -83,11 +84,11 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
     const leader = follower === recA ? recB : recA;
     expect((await leader.status()).connections).toBe(1);
     await leader.dispose();
-    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 0)).toEqual(NONE);
   }, 180_000);
 
   it('three frames: the leader’s frame closes mid-request, the next one takes over and answers', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const [a, b, c] = await Promise.all([frame(), frame(), frame()]);
     // WASM: a takeover restarts the engine, which takes tens of seconds on SwiftShader's WebGPU.
     const opts = options('three', 'wasm');
@@ -103,7 +104,7 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
     const expected = await ids(recA);
     expect(await ids(recB)).toEqual(expected);
     expect(await ids(recC)).toEqual(expected);
-    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 0 });
+    expect(await engineWorkers()).toEqual({ dedicated: 1, shared: 0 });
 
     // Both followers' requests are posted, then the leader's frame goes away before it can read them
     // (the channel delivers in a later task): neither can be answered by A.
@@ -127,8 +128,8 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
         (s) => s.connections === 2,
       ),
     ).toMatchObject({ connections: 2 });
-    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated + 1)).toEqual({
-      dedicated: before.dedicated + 1,
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 1)).toEqual({
+      dedicated: 1,
       shared: 0,
     });
     // Later requests are the new leader's: one engine, so both tabs get the same slate.
@@ -138,11 +139,11 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
 
     await recC.dispose();
     await recB.dispose();
-    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 0)).toEqual(NONE);
   }, 180_000);
 
   it('a call that loses two leaders rejects LEADER_LOST; the tab it came from leads on', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const [a, b, c] = await Promise.all([frame(), frame(), frame()]);
     const opts = options('lost', 'wasm');
     // One after the other: A leads, B is next in the lock's queue, then C.
@@ -176,6 +177,6 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
     expect(await ids(recC)).toHaveLength(10);
     expect(await recC.status()).toMatchObject({ engineScope: 'leader', connections: 1 });
     await recC.dispose();
-    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 0)).toEqual(NONE);
   }, 180_000);
 });

@@ -15,7 +15,8 @@ import {
   type Recommender,
   type RecommenderOptions,
 } from '../../src/sdk/index.ts';
-import { engineWorkers, eventually, openSdkFrame } from './sdk-frames.ts';
+import { engineWorkersStartedFromNow, eventually, NONE } from './engine-workers.ts';
+import { openSdkFrame } from './sdk-frames.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
@@ -39,8 +40,7 @@ const ids = async (rec: Recommender) => (await rec.recommend({ k: 10 })).items.m
 
 describe('one engine per origin (shared: true)', () => {
   it('three frames and the page share one SharedWorker engine, which survives a frame closing mid-request', async () => {
-    const before = await engineWorkers();
-    expect(before.shared).toBe(0);
+    const engineWorkers = await engineWorkersStartedFromNow();
     const [a, b, c] = await Promise.all([frame(), frame(), frame()]);
     // Concurrent starts: one engine initialises, the others attach to the same start.
     const [recA, recB, recC] = await Promise.all([
@@ -49,7 +49,7 @@ describe('one engine per origin (shared: true)', () => {
       c.createRecommender(options),
     ]);
     const page = await createRecommender(options);
-    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated, shared: 1 });
+    expect(await engineWorkers()).toEqual({ dedicated: 0, shared: 1 });
 
     const statuses: EngineStatus[] = await Promise.all([recA, recB, recC, page].map((r) => r.status()));
     for (const status of statuses) {
@@ -84,7 +84,7 @@ describe('one engine per origin (shared: true)', () => {
     );
     expect(afterClose.connections).toBe(3);
     expect(await ids(recC)).toEqual(expected);
-    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated, shared: 1 });
+    expect(await engineWorkers()).toEqual({ dedicated: 0, shared: 1 });
 
     // Disposing one recommender detaches it only.
     await recB.dispose();
@@ -99,19 +99,17 @@ describe('one engine per origin (shared: true)', () => {
     const dedicated = await createRecommender({ ...options, device: 'wasm', shared: false });
     expect((await dedicated.status()).engineScope).toBe('dedicated');
     expect((await dedicated.status()).connections).toBe(1);
-    expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 1 });
+    expect(await engineWorkers()).toEqual({ dedicated: 1, shared: 1 });
     await dedicated.dispose();
 
     // The last dispose ends the engine and its worker.
     await recC.dispose();
     await page.dispose();
-    expect(
-      await eventually(engineWorkers, (w) => w.shared === 0 && w.dedicated === before.dedicated),
-    ).toEqual(before);
+    expect(await eventually(engineWorkers, (w) => w.shared === 0 && w.dedicated === 0)).toEqual(NONE);
   }, 300_000);
 
   it('without SharedWorker and BroadcastChannel, shared: true falls back to a dedicated worker and says so', async () => {
-    const before = await engineWorkers();
+    const engineWorkers = await engineWorkersStartedFromNow();
     const { SharedWorker: sharedWorker, BroadcastChannel: channel } = globalThis;
     // The fallback's trigger: a browser with neither (without SharedWorker alone, tabs elect a leader:
     // test/browser/sdk-leader.test.ts).
@@ -122,13 +120,13 @@ describe('one engine per origin (shared: true)', () => {
       const status = await rec.status();
       expect(status.engineScope).toBe('dedicated');
       expect(status.connections).toBe(1);
-      expect(await engineWorkers()).toEqual({ dedicated: before.dedicated + 1, shared: 0 });
+      expect(await engineWorkers()).toEqual({ dedicated: 1, shared: 0 });
       expect(await ids(rec)).toHaveLength(10);
       await rec.dispose();
     } finally {
       globalThis.SharedWorker = sharedWorker;
       globalThis.BroadcastChannel = channel;
     }
-    expect(await eventually(engineWorkers, (w) => w.dedicated === before.dedicated)).toEqual(before);
+    expect(await eventually(engineWorkers, (w) => w.dedicated === 0)).toEqual(NONE);
   });
 });
