@@ -99,46 +99,76 @@ describe('PinnerFormer encoder', () => {
     );
   }
 
-  it('is causal with real timestamps: later actions (item, type, time) or appended ones never change an earlier position', () => {
-    const numItems = 30;
-    const model = new PinnerFormerModel(numItems, small, new Random(1));
-    const random = new Random(11);
-    let compared = 0;
-    for (let trial = 0; trial < 12; trial++) {
-      const length = 2 + random.int(small.maxLength - 3);
-      const base = randomSequence(random, length, numItems);
-      const cut = 1 + random.int(length - 1);
-      const variants = [
-        changedFrom(base, cut, random, numItems),
-        appended(base, 1 + random.int(small.maxLength - length), random, numItems),
-      ];
-      // One batch: the base and its variants have different lengths, so padding differs too.
-      const all = [base, ...variants];
-      const encoded = encodeAll(model, all);
-      const width = Math.max(...all.map((x) => x.items.length));
-      const row = (b: number, t: number) => encoded[b * width + width - all[b].items.length + t];
-      for (let b = 1; b < all.length; b++) {
-        const same = b === 1 ? cut : length;
-        for (let t = 0; t < same; t++) {
-          for (let d = 0; d < small.dim; d++)
-            expect(Math.abs(row(b, t)[d] - row(0, t)[d])).toBeLessThan(1e-6);
-          compared++;
-        }
-      }
-      // The first changed position does change: the test can fail.
-      expect(row(1, cut)).not.toEqual(row(0, cut));
+  /** A model whose distance biases (zeros at initialisation) are random, so that they take part. */
+  function modelWith(relativePositions: boolean, numItems: number): PinnerFormerModel {
+    const model = new PinnerFormerModel(numItems, { ...small, relativePositions }, new Random(1));
+    if (relativePositions) {
+      const bias = model.params.get('distanceBias');
+      const random = new Random(5);
+      bias.assign(
+        tf.tensor(
+          Array.from({ length: bias.size }, () => random.normal()),
+          bias.shape,
+        ),
+      );
     }
-    expect(compared).toBeGreaterThan(40);
+    return model;
+  }
+
+  it.each([false, true])(
+    'is causal with real timestamps (distance biases: %s): later actions (item, type, time) or appended ones never change an earlier position',
+    (relativePositions) => {
+      const numItems = 30;
+      const model = modelWith(relativePositions, numItems);
+      const random = new Random(11);
+      let compared = 0;
+      for (let trial = 0; trial < 12; trial++) {
+        const length = 2 + random.int(small.maxLength - 3);
+        const base = randomSequence(random, length, numItems);
+        const cut = 1 + random.int(length - 1);
+        const variants = [
+          changedFrom(base, cut, random, numItems),
+          appended(base, 1 + random.int(small.maxLength - length), random, numItems),
+        ];
+        // One batch: the base and its variants have different lengths, so padding differs too.
+        const all = [base, ...variants];
+        const encoded = encodeAll(model, all);
+        const width = Math.max(...all.map((x) => x.items.length));
+        const row = (b: number, t: number) => encoded[b * width + width - all[b].items.length + t];
+        for (let b = 1; b < all.length; b++) {
+          const same = b === 1 ? cut : length;
+          for (let t = 0; t < same; t++) {
+            for (let d = 0; d < small.dim; d++)
+              expect(Math.abs(row(b, t)[d] - row(0, t)[d])).toBeLessThan(1e-6);
+            compared++;
+          }
+        }
+        // The first changed position does change: the test can fail.
+        expect(row(1, cut)).not.toEqual(row(0, cut));
+      }
+      expect(compared).toBeGreaterThan(40);
+    },
+  );
+
+  it('distance biases change the output (so the causal test above exercises them)', () => {
+    const plain = encodeAll(modelWith(false, 30), [sequence([4, 6, 8, 10])]);
+    const biased = encodeAll(modelWith(true, 30), [sequence([4, 6, 8, 10])]);
+    // Position 0 attends to itself alone, so only later positions can differ.
+    expect(biased[0]).toEqual(plain[0]);
+    expect(Math.max(...biased[3].map((v, d) => Math.abs(v - plain[3][d])))).toBeGreaterThan(1e-3);
   });
 
-  it('pads without effect: a short history in a batch with a longer one encodes as it does alone', () => {
-    const model = new PinnerFormerModel(20, small, new Random(1));
-    const alone = encodeAll(model, [sequence([4, 6, 8])]);
-    const padded = encodeAll(model, [sequence([4, 6, 8]), sequence([3, 5, 7, 9, 11, 13])]);
-    for (let t = 0; t < 3; t++) {
-      for (let d = 0; d < small.dim; d++) expect(padded[3 + t][d]).toBeCloseTo(alone[t][d], 5);
-    }
-  });
+  it.each([false, true])(
+    'pads without effect (distance biases: %s): a short history in a batch with a longer one encodes as it does alone',
+    (relativePositions) => {
+      const model = modelWith(relativePositions, 20);
+      const alone = encodeAll(model, [sequence([4, 6, 8])]);
+      const padded = encodeAll(model, [sequence([4, 6, 8]), sequence([3, 5, 7, 9, 11, 13])]);
+      for (let t = 0; t < 3; t++) {
+        for (let d = 0; d < small.dim; d++) expect(padded[3 + t][d]).toBeCloseTo(alone[t][d], 5);
+      }
+    },
+  );
 
   it('outputs unit-norm user embeddings and a unit-norm item table', () => {
     const model = new PinnerFormerModel(12, small, new Random(2));

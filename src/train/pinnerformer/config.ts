@@ -15,6 +15,13 @@ export interface PinnerFormerOptions {
   heads: number;
   /** Last M actions the encoder sees. */
   maxLength: number;
+  /**
+   * A learned attention bias per head and distance (query position − key position), on top of positions
+   * counted from the window's start. Causal like them (a distance looks back only), and it lets every
+   * position weigh its newest actions without knowing how many follow, which SASRec's positions counted
+   * back from the window's end encoded (and dense training could learn from).
+   */
+  relativePositions: boolean;
   /** What each training example predicts (see TRAINING_OBJECTIVES). */
   objective: TrainingObjective;
   /** All-action objectives, with timestamps: the future horizon, in days after the position's action. */
@@ -48,6 +55,7 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   layers: 2,
   heads: 2,
   maxLength: 50,
+  relativePositions: false,
   objective: 'sasrec',
   horizonDays: 28,
   horizonActions: 10,

@@ -45,6 +45,7 @@ export class PinnerFormerModel {
       : new SparseEmbedding(numItems, dim, { learningRate: options.learningRate }).initNormal(random, 0.05);
     const p = new DenseParams(random, options.learningRate);
     p.add('position', [maxLength, dim], { normal: 0.02 });
+    if (options.relativePositions) p.add('distanceBias', [maxLength, options.heads], 'zeros');
     p.add('action', [ACTION_TYPES, dim], { normal: 0.02 });
     p.add('time', [TIME_FEATURES, dim], { normal: 0.02 });
     if (features) {
@@ -138,7 +139,8 @@ export class PinnerFormerModel {
         }
       }
     }
-    const attentionMask = tf.tensor4d(mask, [B, 1, L, L]);
+    let attentionMask: tf.Tensor = tf.tensor4d(mask, [B, 1, L, L]);
+    if (this.options.relativePositions) attentionMask = attentionMask.add(this.distanceBias(L));
     const project = (t: tf.Tensor, w: string) => matmul(t.reshape([B * L, -1]), p.get(w));
     const split = (t: tf.Tensor) => t.reshape([B, L, H, dh]).transpose([0, 2, 1, 3]);
     for (let l = 0; l < layers; l++) {
@@ -161,6 +163,21 @@ export class PinnerFormerModel {
     const hidden = tf.relu(matmul(h, p.get('out1w')).add(p.get('out1b')));
     const user = h.add(matmul(hidden, p.get('out2w')).add(p.get('out2b')));
     return l2Normalize(user).reshape([B, L, D]);
+  }
+
+  /**
+   * [1, heads, L, L]: the learned bias of each query–key distance. Built as a one-hot product rather than a
+   * gather (no gather gradient on wasm); distances above the diagonal are masked anyway, so they read 0.
+   */
+  private distanceBias(L: number): tf.Tensor {
+    const { heads: H, maxLength } = this.options;
+    const distance = new Int32Array(L * L);
+    for (let i = 0; i < L; i++) for (let j = 0; j <= i; j++) distance[i * L + j] = i - j;
+    const oneHot = tf.oneHot(tf.tensor1d(distance, 'int32'), maxLength).toFloat() as tf.Tensor2D;
+    return matmul(oneHot, this.params.get('distanceBias'))
+      .reshape([L, L, H])
+      .transpose([2, 0, 1])
+      .expandDims(0);
   }
 
   /** The item tower: id rows plus projected GNN features, L2-normalised. */
