@@ -21,8 +21,9 @@ import {
   savePinnerFormer,
   sequenceFromEvents,
 } from './pinnerformer/index.ts';
+import { trainLightGcnOnThread } from './space/lightgcn-thread.ts';
 import type { RetrievalChoice, RetrievalModel } from './space/retrieval-space.ts';
-import { chooseRetrievalSpace, trainLightGcnStage } from './space/stages.ts';
+import { chooseRetrievalSpace, lightGcnStageDone, trainLightGcnStage } from './space/stages.ts';
 
 /** The models `edgerec train --models` can train (the PinSage graph comes with `gnn`). */
 export const TRAIN_MODELS = ['gnn', 'pinnerformer', 'lightgcn'] as const;
@@ -63,6 +64,11 @@ export interface TrainRunOptions {
   models?: readonly TrainModel[];
   /** The bundle's retrieval space: the validation winner among the trained candidates (`auto`), or this one. */
   retrieval?: RetrievalModel | 'auto';
+  /**
+   * Train LightGCN on the main thread after the GNN, instead of on a worker thread beside the GNN and
+   * PinnerFormer (the second core). The tables are the same either way; serial takes longer.
+   */
+  serial?: boolean;
 }
 
 export interface StageProgress {
@@ -185,150 +191,179 @@ export async function trainGlobalModels(
   );
   save();
 
-  let gnnTable: Float32Array | undefined;
-  const gnnDim = options.gnn?.dim ?? 64;
-  if (models.includes('gnn')) {
-    // 1. PinSage graph: boards (given or derived) → random walks with restart → top-T neighbours.
-    const neighborFile = join(outDir, 'graph', 'neighbors.bin');
-    let neighbors = existsSync(neighborFile) ? loadNeighborTable(neighborFile).table : undefined;
-    if (!neighbors) {
-      const t = performance.now();
-      const graph = PinBoardGraph.fromBoards(data.numItems, boardsFor(data));
-      neighbors = await sampleNeighbors(graph, {
-        seed: options.seed,
-        onProgress: (done, total) => onProgress({ stage: 'graph', done, total }),
-      });
-      saveNeighborTable(neighborFile, neighbors, { seed: options.seed });
-      const seconds = (performance.now() - t) / 1000;
-      manifest.stages.graph = {
-        seconds,
-        examplesPerSecond: data.numItems / seconds,
-        peakRssMiB: peakRssMiB(),
-      };
-      save();
-    }
-
-    // 2. GNN item embeddings, model choice by item-to-item hit rate on validation co-engagements.
-    const gnnTableFile = join(outDir, 'gnn', 'items.f32');
-    gnnTable = existsSync(gnnTableFile) ? readTable(gnnTableFile) : undefined;
-    if (!gnnTable) {
-      const t = performance.now();
-      let gnnRate = 0;
-      const result = await trainGnn(
-        data,
-        neighbors,
-        { seed: options.seed, ...options.gnn },
-        {
-          checkpointDir: join(outDir, 'gnn', 'checkpoint'),
-          onProgress: (info) => {
-            gnnRate = info.examplesPerSecond;
-            onProgress({
-              stage: 'gnn',
-              done: info.epoch * info.stepsPerEpoch + info.step,
-              total: info.epochs * info.stepsPerEpoch,
-              note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
-            });
-          },
-          // Both metrics the item-to-item task is judged by, on validation co-engagements.
-          validate: (table) => {
-            const { metrics } = evaluateItemToItem(GnnRecommender.fromTable(table, gnnDim), split, 'valid', {
-              sampleUsers: VALIDATION_USERS,
-              seed: options.seed,
-            });
-            return metrics['HR@10'] + metrics.MRR;
-          },
-        },
-      );
-      gnnTable = result.table;
-      writeTable(gnnTableFile, gnnTable);
-      manifest.stages.gnn = {
-        seconds: (performance.now() - t) / 1000,
-        examplesPerSecond: gnnRate,
-        peakRssMiB: peakRssMiB(),
-        bestEpoch: result.bestEpoch,
-        validation: result.bestScore,
-        epochs: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.score })),
-        resumed: result.resumedAt !== undefined,
-      };
-      manifest.tables['gnn/items.f32'] = [data.numItems, gnnDim];
-      save();
-    }
+  // LightGCN shares nothing with the GNN and PinnerFormer: where both kinds train, it takes the second core.
+  const lightgcnThread =
+    models.includes('lightgcn') &&
+    !options.serial &&
+    (models.includes('gnn') || models.includes('pinnerformer')) &&
+    !lightGcnStageDone(outDir)
+      ? trainLightGcnOnThread(dataset, outDir, options, onProgress)
+      : undefined;
+  try {
+    return await trainOnMainThread();
+  } finally {
+    await lightgcnThread?.stop();
   }
 
-  // 3. LightGCN, early stopping on the validation score of its fold-in users (how a bundle serves them).
-  const lightgcn = models.includes('lightgcn')
-    ? await trainLightGcnStage(split, outDir, options, manifest, save, onProgress)
-    : undefined;
-
-  // 4. PinnerFormer user embeddings (last, so that an explicit --time-budget can bound the run), early stopping on validation NDCG@10 of the protocol.
-  let pinnerformer: PinnerFormerRecommender | undefined;
-  if (models.includes('pinnerformer')) {
-    const modelDir = join(outDir, 'pinnerformer', 'model');
-    if (!existsSync(join(modelDir, 'state.json'))) {
-      const t = performance.now();
-      const budget =
-        options.timeBudgetSeconds === undefined
-          ? undefined
-          : Math.max(0, options.timeBudgetSeconds - elapsed());
-      const features = options.gnnFeatures && gnnTable ? { table: gnnTable, dim: gnnDim } : undefined;
-      let sequences = 0;
-      const recommender = new PinnerFormerRecommender(
-        { seed: options.seed, ...options.pinnerformer, timeBudgetSeconds: budget },
-        features,
-        {
-          checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
-          onProgress: (p) => {
-            sequences += p.batchSize;
-            onProgress({
-              stage: 'pinnerformer',
-              done: p.step,
-              total: p.stepsPerEpoch,
-              note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.examplesPerSecond)} seq/s`,
-            });
-          },
-        },
-      );
-      await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
-      savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
-      const { bestEpoch, epochs, trainSeconds: _, timeCut, ...trainedWith } = recommender.describe();
-      const seconds = (performance.now() - t) / 1000;
-      manifest.stages.pinnerformer = {
-        seconds,
-        examplesPerSecond: sequences / seconds,
-        peakRssMiB: peakRssMiB(),
-        bestEpoch: bestEpoch as number,
-        epochs: epochs as StageRecord['epochs'],
-        options: trainedWith,
-      };
-      if (timeCut) {
-        const cut = timeCut as NonNullable<StageRecord['timeCut']>;
-        manifest.stages.pinnerformer.timeCut = cut;
-        manifest.timeCut = {
-          stage: 'pinnerformer',
-          epoch: cut.afterEpoch + 1,
-          budgetSeconds: options.timeBudgetSeconds as number,
+  async function trainOnMainThread(): Promise<RunManifest> {
+    let gnnTable: Float32Array | undefined;
+    const gnnDim = options.gnn?.dim ?? 64;
+    if (models.includes('gnn')) {
+      // 1. PinSage graph: boards (given or derived) → random walks with restart → top-T neighbours.
+      const neighborFile = join(outDir, 'graph', 'neighbors.bin');
+      let neighbors = existsSync(neighborFile) ? loadNeighborTable(neighborFile).table : undefined;
+      if (!neighbors) {
+        const t = performance.now();
+        const graph = PinBoardGraph.fromBoards(data.numItems, boardsFor(data));
+        neighbors = await sampleNeighbors(graph, {
+          seed: options.seed,
+          onProgress: (done, total) => onProgress({ stage: 'graph', done, total }),
+        });
+        saveNeighborTable(neighborFile, neighbors, { seed: options.seed });
+        const seconds = (performance.now() - t) / 1000;
+        manifest.stages.graph = {
+          seconds,
+          examplesPerSecond: data.numItems / seconds,
+          peakRssMiB: peakRssMiB(),
         };
+        save();
       }
-      save();
-    }
-    const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
-    const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
-    const dim = model.options.dim;
-    writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
-    // Each user's long-term embedding from everything before the test period.
-    const history = new EventHistory(split, 'test');
-    const users = recommender.embedSequences(
-      Array.from({ length: split.numUsers }, (_, u) => sequenceFromEvents(history.of(u), hasTimestamps)),
-    );
-    writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
-    manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];
-    manifest.tables['pinnerformer/users.f32'] = [data.numUsers, dim];
-    save();
-    pinnerformer = recommender;
-  }
 
-  // 5. The retrieval space: the validation winner among the trained candidates, unless --retrieval names one.
-  manifest.retrieval = chooseRetrievalSpace(split, options, { pinnerformer, lightgcn }, manifest.retrieval);
-  save();
-  return manifest;
+      // 2. GNN item embeddings, model choice by item-to-item hit rate on validation co-engagements.
+      const gnnTableFile = join(outDir, 'gnn', 'items.f32');
+      gnnTable = existsSync(gnnTableFile) ? readTable(gnnTableFile) : undefined;
+      if (!gnnTable) {
+        const t = performance.now();
+        let gnnRate = 0;
+        const result = await trainGnn(
+          data,
+          neighbors,
+          { seed: options.seed, ...options.gnn },
+          {
+            checkpointDir: join(outDir, 'gnn', 'checkpoint'),
+            onProgress: (info) => {
+              gnnRate = info.examplesPerSecond;
+              onProgress({
+                stage: 'gnn',
+                done: info.epoch * info.stepsPerEpoch + info.step,
+                total: info.epochs * info.stepsPerEpoch,
+                note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
+              });
+            },
+            // Both metrics the item-to-item task is judged by, on validation co-engagements.
+            validate: (table) => {
+              const { metrics } = evaluateItemToItem(
+                GnnRecommender.fromTable(table, gnnDim),
+                split,
+                'valid',
+                {
+                  sampleUsers: VALIDATION_USERS,
+                  seed: options.seed,
+                },
+              );
+              return metrics['HR@10'] + metrics.MRR;
+            },
+          },
+        );
+        gnnTable = result.table;
+        writeTable(gnnTableFile, gnnTable);
+        manifest.stages.gnn = {
+          seconds: (performance.now() - t) / 1000,
+          examplesPerSecond: gnnRate,
+          peakRssMiB: peakRssMiB(),
+          bestEpoch: result.bestEpoch,
+          validation: result.bestScore,
+          epochs: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.score })),
+          resumed: result.resumedAt !== undefined,
+        };
+        manifest.tables['gnn/items.f32'] = [data.numItems, gnnDim];
+        save();
+      }
+    }
+
+    // 3. LightGCN, early stopping on the validation score of its fold-in users (how a bundle serves them).
+    const lightgcnStage = () => trainLightGcnStage(split, outDir, options, manifest, save, onProgress);
+    let lightgcn = models.includes('lightgcn') && !lightgcnThread ? await lightgcnStage() : undefined;
+
+    // 4. PinnerFormer user embeddings (last, so that an explicit --time-budget can bound the run), early stopping on validation NDCG@10 of the protocol.
+    let pinnerformer: PinnerFormerRecommender | undefined;
+    if (models.includes('pinnerformer')) {
+      const modelDir = join(outDir, 'pinnerformer', 'model');
+      if (!existsSync(join(modelDir, 'state.json'))) {
+        const t = performance.now();
+        const budget =
+          options.timeBudgetSeconds === undefined
+            ? undefined
+            : Math.max(0, options.timeBudgetSeconds - elapsed());
+        const features = options.gnnFeatures && gnnTable ? { table: gnnTable, dim: gnnDim } : undefined;
+        let sequences = 0;
+        const recommender = new PinnerFormerRecommender(
+          { seed: options.seed, ...options.pinnerformer, timeBudgetSeconds: budget },
+          features,
+          {
+            checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
+            onProgress: (p) => {
+              sequences += p.batchSize;
+              onProgress({
+                stage: 'pinnerformer',
+                done: p.step,
+                total: p.stepsPerEpoch,
+                note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.examplesPerSecond)} seq/s`,
+              });
+            },
+          },
+        );
+        await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
+        savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
+        const { bestEpoch, epochs, trainSeconds: _, timeCut, ...trainedWith } = recommender.describe();
+        const seconds = (performance.now() - t) / 1000;
+        manifest.stages.pinnerformer = {
+          seconds,
+          examplesPerSecond: sequences / seconds,
+          peakRssMiB: peakRssMiB(),
+          bestEpoch: bestEpoch as number,
+          epochs: epochs as StageRecord['epochs'],
+          options: trainedWith,
+        };
+        if (timeCut) {
+          const cut = timeCut as NonNullable<StageRecord['timeCut']>;
+          manifest.stages.pinnerformer.timeCut = cut;
+          manifest.timeCut = {
+            stage: 'pinnerformer',
+            epoch: cut.afterEpoch + 1,
+            budgetSeconds: options.timeBudgetSeconds as number,
+          };
+        }
+        save();
+      }
+      const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
+      const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
+      const dim = model.options.dim;
+      writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
+      // Each user's long-term embedding from everything before the test period.
+      const history = new EventHistory(split, 'test');
+      const users = recommender.embedSequences(
+        Array.from({ length: split.numUsers }, (_, u) => sequenceFromEvents(history.of(u), hasTimestamps)),
+      );
+      writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
+      manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];
+      manifest.tables['pinnerformer/users.f32'] = [data.numUsers, dim];
+      save();
+      pinnerformer = recommender;
+    }
+
+    if (lightgcnThread) {
+      const { stage, tables } = await lightgcnThread.result;
+      if (stage) manifest.stages.lightgcn = stage;
+      Object.assign(manifest.tables, tables);
+      save();
+      // Its files are written: this reads them back.
+      lightgcn = await lightgcnStage();
+    }
+
+    // 5. The retrieval space: the validation winner among the trained candidates, unless --retrieval names one.
+    manifest.retrieval = chooseRetrievalSpace(split, options, { pinnerformer, lightgcn }, manifest.retrieval);
+    save();
+    return manifest;
+  }
 }

@@ -96,6 +96,20 @@ describe('edgerec train', () => {
     expect(resumed.retrieval).toEqual(manifest.retrieval);
   }, 300_000);
 
+  it('LightGCN on a second thread (the default) and --serial write byte-identical tables', async () => {
+    const straight = join(work, 'straight');
+    expect(existsSync(join(straight, 'run.json'))).toBe(true);
+    const serial = join(work, 'serial');
+    const manifest = JSON.parse((await edgerec(...trainArgs(serial), '--serial', '--json')).stdout);
+    const threaded = JSON.parse(readFileSync(join(straight, 'run.json'), 'utf8'));
+    for (const table of Object.keys(threaded.tables))
+      expect(readFileSync(join(serial, table)).equals(readFileSync(join(straight, table))), table).toBe(true);
+    expect(manifest.tables).toEqual(threaded.tables);
+    expect(manifest.stages.lightgcn.bestEpoch).toBe(threaded.stages.lightgcn.bestEpoch);
+    expect(manifest.stages.lightgcn.options).toEqual(threaded.stages.lightgcn.options);
+    expect(manifest.retrieval).toEqual(threaded.retrieval);
+  }, 300_000);
+
   it('--models trains a subset, --retrieval forces the space, and bad lists are refused with exit code 2', async () => {
     const only = join(work, 'lightgcn-only');
     const { stdout } = await edgerec(...trainArgs(only), '--models', 'lightgcn', '--json');

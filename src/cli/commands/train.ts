@@ -81,6 +81,10 @@ export function registerTrainCommand(program: Command): void {
       oneOf(['auto', ...RETRIEVAL_MODELS], 'retrieval'),
       'auto',
     )
+    .option(
+      '--serial',
+      'train LightGCN on the main thread after the GNN, not on a second thread beside the GNN and PinnerFormer (same tables, slower)',
+    )
     .option('--json', 'print one JSON object (run.json) on stdout')
     .option('--quiet', 'no progress bars')
     .action(async (options) => {
@@ -103,6 +107,7 @@ export function registerTrainCommand(program: Command): void {
           lightgcn: options.maxEpochs ? { maxEpochs: options.maxEpochs } : undefined,
           models: options.models,
           retrieval: options.retrieval,
+          serial: options.serial === true,
         },
         ({ stage, done, total, note }) => stages.update(stage, done, total, note),
       );

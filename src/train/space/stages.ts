@@ -50,6 +50,12 @@ export class LightGcnFoldIn implements Recommender {
   }
 }
 
+/** Whether `outDir` holds LightGCN's finished tables (the stage then only reads them back). */
+export function lightGcnStageDone(outDir: string): boolean {
+  const files = RUN_SPACE_FILES.lightgcn;
+  return existsSync(join(outDir, files.items)) && existsSync(join(outDir, files.model));
+}
+
 /**
  * Trains LightGCN (users folded in, as a bundle serves them), early-stopped on the run's retrieval metric
  * on validation; writes `lightgcn/items.f32` and `lightgcn/fold-in.f32`. A finished stage is reloaded.
@@ -66,8 +72,7 @@ export async function trainLightGcnStage(
   const itemsFile = join(outDir, files.items);
   const foldInFile = join(outDir, files.model);
   const dim = options.lightgcn?.dim ?? 64;
-  if (existsSync(itemsFile) && existsSync(foldInFile))
-    return new LightGcnFoldIn(readTable(itemsFile), readTable(foldInFile), dim);
+  if (lightGcnStageDone(outDir)) return new LightGcnFoldIn(readTable(itemsFile), readTable(foldInFile), dim);
   mkdirSync(join(outDir, 'lightgcn'), { recursive: true });
   const started = performance.now();
   const model = new LightGcnRecommender({ seed: options.seed, ...options.lightgcn, users: 'fold-in' });
