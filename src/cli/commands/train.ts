@@ -27,6 +27,7 @@ function pinnerformerOptions(options: Record<string, unknown>): Partial<PinnerFo
     given.objective = options.objective as PinnerFormerOptions['objective'];
   if (options.horizonDays !== undefined) given.horizonDays = options.horizonDays as number;
   if (options.horizonActions !== undefined) given.horizonActions = options.horizonActions as number;
+  if (options.relativePositions !== undefined) given.relativePositions = options.relativePositions as boolean;
   return given;
 }
 
@@ -69,6 +70,10 @@ export function registerTrainCommand(program: Command): void {
       positiveInteger,
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
+    .option(
+      '--relative-positions',
+      'PinnerFormer: add a learned attention bias per query–key distance (see PinnerFormerOptions)',
+    )
     .option(
       '--models <list>',
       `comma-separated subset of ${TRAIN_MODELS.join(',')} (gnn brings the PinSage graph)`,
