@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Recommender } from '../../src/core/eval/model.ts';
+import { describeRetrievalSpace } from '../../src/core/lab/run.ts';
 import type { ActionSequence } from '../../src/train/pinnerformer/sequences.ts';
 import {
   BlendRecommender,
@@ -182,5 +183,21 @@ describe('choosing the retrieval space with the blend', () => {
       0.9,
     );
     expect(() => chooseBlendWeight([{ weight: 0.5, score: Number.NaN }])).toThrow(/no blend weight/);
+  });
+
+  it('the lab and CLI name the blend and its weight', () => {
+    const blend = { weight: 0.75, scales: { pinnerformer: 0.13, lightgcn: 0.46 }, grid: [] };
+    const validation = { pinnerformer: 0.1952, lightgcn: 0.2126, blend: 0.2177 };
+    expect(
+      describeRetrievalSpace({
+        model: 'blend',
+        chosenBy: 'validation',
+        metric: 'Recall@20',
+        validation,
+        blend,
+      }),
+    ).toBe(
+      'a PinnerFormer–LightGCN blend (w 0.75) (chosen on validation Recall@20: pinnerformer 0.1952, lightgcn 0.2126, blend 0.2177)',
+    );
   });
 });
