@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Recommender } from '../../src/core/eval/model.ts';
+import type { EvalSplit } from '../../src/core/eval/split.ts';
 import { describeRetrievalSpace } from '../../src/core/lab/run.ts';
+import type { PinnerFormerRecommender } from '../../src/train/pinnerformer/index.ts';
 import type { ActionSequence } from '../../src/train/pinnerformer/sequences.ts';
+import type { TrainRunOptions } from '../../src/train/pipeline.ts';
 import {
   BlendRecommender,
   BlendSpace,
@@ -13,6 +16,7 @@ import {
   ScoreMemo,
   type UserSpace,
 } from '../../src/train/space/index.ts';
+import { chooseRetrievalSpace, type LightGcnFoldIn } from '../../src/train/space/stages.ts';
 
 // One user, two items, two dimensions per space. w = 0.25, σ_pf = 2, σ_lg = 0.5.
 //   PinnerFormer: u = (1, 0),     items (2, 1), (0, 3)  → s_pf = 2, 0
@@ -199,5 +203,35 @@ describe('choosing the retrieval space with the blend', () => {
     ).toBe(
       'a PinnerFormer–LightGCN blend (w 0.75) (chosen on validation Recall@20: pinnerformer 0.1952, lightgcn 0.2126, blend 0.2177)',
     );
+  });
+
+  it('a resumed run keeps its recorded scores but chooses among the models it trains this time', () => {
+    // The resume path reads only the protocol and which candidates exist: the recorded table decides.
+    const split = { protocol: 'temporal' } as EvalSplit;
+    const options = { seed: 1 } as TrainRunOptions;
+    const pinnerformer = {} as PinnerFormerRecommender;
+    const lightgcn = {} as LightGcnFoldIn;
+    const previous = {
+      model: 'blend' as const,
+      chosenBy: 'validation' as const,
+      metric: 'Recall@20',
+      validation: { pinnerformer: 0.1952, lightgcn: 0.2126, blend: 0.2177 },
+    };
+    expect(chooseRetrievalSpace(split, options, { pinnerformer, lightgcn }, previous)).toMatchObject({
+      model: 'blend',
+      chosenBy: 'validation',
+    });
+    expect(chooseRetrievalSpace(split, options, { lightgcn }, previous)).toMatchObject({
+      model: 'lightgcn',
+      chosenBy: 'only-candidate',
+    });
+    expect(
+      chooseRetrievalSpace(
+        split,
+        { ...options, retrieval: 'pinnerformer' },
+        { pinnerformer, lightgcn },
+        previous,
+      ),
+    ).toMatchObject({ model: 'pinnerformer', chosenBy: 'forced', validation: previous.validation });
   });
 });

@@ -121,7 +121,9 @@ export function chooseRetrievalSpace(
   const metric = retrievalMetric(split);
   const chosenBy = forced ? 'forced' : trained.length > 1 ? 'validation' : 'only-candidate';
   if (previous && previous.metric === metric && trained.every((m) => previous.validation[m] !== undefined)) {
-    return { ...previous, model: forced ?? chooseRetrievalModel(previous.validation), chosenBy };
+    // Among this run's candidates only: a run resumed with fewer --models must not serve one it left out.
+    const scores = Object.fromEntries(trained.map((m) => [m, previous.validation[m]]));
+    return { ...previous, model: forced ?? chooseRetrievalModel(scores), chosenBy };
   }
   const round = (x: number) => Math.round(x * 1e6) / 1e6;
   const validation: RetrievalChoice['validation'] = {};
