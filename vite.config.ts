@@ -94,6 +94,7 @@ export default defineConfig({
           globalSetup: [
             'test/browser/setup/bundle.global.ts',
             'test/browser/setup/lightgcn-bundle.global.ts',
+            'test/browser/setup/blend-bundle.global.ts',
             'test/browser/setup/server.global.ts',
           ],
           testTimeout: 120_000,

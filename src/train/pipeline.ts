@@ -21,7 +21,10 @@ import {
   savePinnerFormer,
   sequenceFromEvents,
 } from './pinnerformer/index.ts';
+import { BlendSpace } from './space/blend.ts';
+import { LightGcnSpace } from './space/lightgcn-space.ts';
 import { trainLightGcnOnThread } from './space/lightgcn-thread.ts';
+import { pinnerFormerSpace, RUN_SPACE_FILES } from './space/load.ts';
 import type { RetrievalChoice, RetrievalModel } from './space/retrieval-space.ts';
 import { chooseRetrievalSpace, lightGcnStageDone, trainLightGcnStage } from './space/stages.ts';
 
@@ -156,7 +159,14 @@ export async function trainGlobalModels(
     throw new InputError(
       'PinnerFormer reads the GNN table (--gnn-features): add gnn to --models, or pass --no-gnn-features',
     );
-  if (options.retrieval && options.retrieval !== 'auto' && !models.includes(options.retrieval))
+  if (options.retrieval === 'blend' && !(models.includes('pinnerformer') && models.includes('lightgcn')))
+    throw new InputError('--retrieval blend mixes PinnerFormer and LightGCN: --models must train both');
+  if (
+    options.retrieval &&
+    options.retrieval !== 'auto' &&
+    options.retrieval !== 'blend' &&
+    !models.includes(options.retrieval)
+  )
     throw new InputError(`--retrieval ${options.retrieval} names a model --models does not train`);
   for (const sub of ['graph', 'gnn', 'pinnerformer']) mkdirSync(join(outDir, sub), { recursive: true });
   const manifestFile = join(outDir, 'run.json');
@@ -363,6 +373,18 @@ export async function trainGlobalModels(
 
     // 5. The retrieval space: the validation winner among the trained candidates, unless --retrieval names one.
     manifest.retrieval = chooseRetrievalSpace(split, options, { pinnerformer, lightgcn }, manifest.retrieval);
+    // The blend's concatenated table (what a bundle in its space ships, byte for byte), whichever space won.
+    const blend = manifest.retrieval.blend;
+    if (blend && pinnerformer && lightgcn) {
+      const space = new BlendSpace(
+        pinnerFormerSpace(pinnerformer, pinnerformer.itemTable()),
+        new LightGcnSpace(lightgcn.items, lightgcn.foldIn, lightgcn.dim),
+        blend,
+      );
+      mkdirSync(join(outDir, 'blend'), { recursive: true });
+      writeTable(join(outDir, RUN_SPACE_FILES.blend.items), space.items);
+      manifest.tables[RUN_SPACE_FILES.blend.items] = [data.numItems, space.dim];
+    }
     save();
     return manifest;
   }

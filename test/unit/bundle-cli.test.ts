@@ -105,7 +105,7 @@ describe('edgerec bundle --json', () => {
     const trained = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
     expect(bundle.manifest.retrieval).toEqual(trained.retrieval);
     const { model, validation } = trained.retrieval;
-    expect(Object.keys(validation).sort()).toEqual(['lightgcn', 'pinnerformer']);
+    expect(Object.keys(validation).sort()).toEqual(['blend', 'lightgcn', 'pinnerformer']);
     const table = readFileSync(join(runDir, model, 'items.f32'));
     const f32 = bundle.manifest.items.find((t) => t.dtype === 'f32')!;
     expect(f32.sha256).toBe(createHash('sha256').update(table).digest('hex'));

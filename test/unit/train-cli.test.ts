@@ -68,10 +68,17 @@ describe('edgerec train', () => {
     expect(manifest.models).toEqual(['gnn', 'pinnerformer', 'lightgcn']);
     expect(manifest.tables['lightgcn/items.f32']).toEqual([400, 64]);
     expect(manifest.tables['lightgcn/fold-in.f32']).toEqual([400, 64]);
-    const { validation, model, chosenBy, metric } = manifest.retrieval;
+    const { validation, model, chosenBy, metric, blend } = manifest.retrieval;
     expect(chosenBy).toBe('validation');
     expect(metric).toBe('NDCG@10');
-    expect(model).toBe(validation.lightgcn > validation.pinnerformer ? 'lightgcn' : 'pinnerformer');
+    // The blend of the two is the third candidate: its row is its best weight's, its table twice as wide.
+    expect(blend.grid.map((row: { weight: number }) => row.weight)).toEqual([0.1, 0.25, 0.5, 0.75, 0.9]);
+    expect(validation.blend).toBe(Math.max(...blend.grid.map((row: { score: number }) => row.score)));
+    expect(blend.scales.pinnerformer).toBeGreaterThan(0);
+    expect(blend.scales.lightgcn).toBeGreaterThan(0);
+    expect(manifest.tables['blend/items.f32']).toEqual([400, 128]);
+    const ranked = Object.entries(validation as Record<string, number>).sort((a, b) => b[1] - a[1]);
+    expect(model).toBe(ranked[0][0]);
 
     const killed = join(work, 'killed');
     const child = spawn(process.execPath, [BIN, ...trainArgs(killed)], { stdio: 'ignore' });
@@ -88,6 +95,7 @@ describe('edgerec train', () => {
       'lightgcn/fold-in.f32',
       'pinnerformer/items.f32',
       'pinnerformer/users.f32',
+      'blend/items.f32',
     ]) {
       expect(readFileSync(join(killed, table)).equals(readFileSync(join(straight, table)))).toBe(true);
     }
@@ -123,6 +131,11 @@ describe('edgerec train', () => {
     );
     expect(forced.retrieval.model).toBe('lightgcn');
     expect(forced.retrieval.chosenBy).toBe('forced');
+    const blended = JSON.parse(
+      (await edgerec(...trainArgs(join(work, 'straight')), '--retrieval', 'blend', '--json')).stdout,
+    );
+    expect(blended.retrieval).toMatchObject({ model: 'blend', chosenBy: 'forced' });
+    expect(blended.retrieval.blend).toEqual(forced.retrieval.blend);
     for (const [args, message] of [
       [['--models', 'gnn,bert'], /--models takes a comma-separated subset of gnn,pinnerformer,lightgcn/],
       [['--models', 'pinnerformer'], /add gnn to --models, or pass --no-gnn-features/],
@@ -130,6 +143,7 @@ describe('edgerec train', () => {
         ['--models', 'gnn', '--retrieval', 'lightgcn'],
         /--retrieval lightgcn names a model --models does not train/,
       ],
+      [['--models', 'lightgcn', '--retrieval', 'blend'], /--retrieval blend mixes PinnerFormer and LightGCN/],
     ] as const) {
       const failure = await edgerec(...trainArgs(join(work, 'refused')), ...args).catch(
         (error: { code: number; stderr: string }) => error,

@@ -9,6 +9,7 @@ import { BASELINES, type BaselineName, createBaseline } from '../../train/baseli
 import { GnnRecommender } from '../../train/gnn/index.ts';
 import { loadPinnerFormer, PinnerFormerRecommender } from '../../train/pinnerformer/index.ts';
 import { readRunManifest, readTable } from '../../train/pipeline.ts';
+import { loadRunBlend } from '../../train/space/index.ts';
 import { TUNABLE } from '../../train/tune/index.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
@@ -24,7 +25,7 @@ import { Progress } from '../progress.ts';
 import { formatTable, printJson } from '../report.ts';
 import { readTuned, type TunedSettings } from '../tuned.ts';
 
-const TRAINED = ['gnn', 'pinnerformer'] as const;
+const TRAINED = ['gnn', 'pinnerformer', 'blend'] as const;
 const MODELS = [...BASELINES, ...TRAINED] as const;
 type ModelName = (typeof MODELS)[number];
 const EVAL_PROTOCOLS = [...PROTOCOLS, 'item2item'] as const;
@@ -108,6 +109,7 @@ async function loadTrained(
     if (!dim) throw new InputError(`${dir} holds no GNN table (training did not finish that stage)`);
     return GnnRecommender.fromTable(readTable(`${dir}/gnn/items.f32`), dim);
   }
+  if (name === 'blend') return loadRunBlend(dir);
   const { model, hasTimestamps } = await loadPinnerFormer(`${dir}/pinnerformer/model`);
   return PinnerFormerRecommender.fromModel(model, hasTimestamps);
 }
@@ -120,7 +122,10 @@ export function registerEvalCommand(program: Command): void {
     .requiredOption('--format <format>', 'movielens | sequences | lightgcn | ncf | events', parseFormat)
     .option('--protocol <protocol>', EVAL_PROTOCOLS.join(' | '), oneOf(EVAL_PROTOCOLS, 'protocol'), 'sasrec')
     .requiredOption('--model <model>', MODELS.join(' | '), oneOf(MODELS, 'model'))
-    .option('--checkpoint <dir>', 'gnn | pinnerformer: the folder edgerec train wrote')
+    .option(
+      '--checkpoint <dir>',
+      'gnn | pinnerformer | blend (its weight as chosen on validation): the folder edgerec train wrote',
+    )
     .option(
       '--tuned <file>',
       'pop | itemknn | bpr: an edgerec tune --json result; fit with its winner (chosen on validation)',

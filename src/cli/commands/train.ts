@@ -132,7 +132,9 @@ export function registerTrainCommand(program: Command): void {
           `  retrieval space: ${choice.model} (${choice.chosenBy}; validation ${choice.metric} ${Object.entries(
             choice.validation,
           )
-            .map(([m, v]) => `${m} ${v}`)
+            .map(
+              ([m, v]) => `${m} ${v}${m === 'blend' && choice.blend ? ` at w ${choice.blend.weight}` : ''}`,
+            )
             .join(', ')})`,
         );
       process.stdout.write(

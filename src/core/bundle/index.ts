@@ -37,6 +37,7 @@ export {
   type RankerFusion,
   type RankerHead,
   RETRIEVAL_MODEL_NAMES,
+  type RetrievalBlend,
   type RetrievalModelName,
   type TensorSpec,
 } from './manifest.ts';

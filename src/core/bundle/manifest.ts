@@ -139,12 +139,30 @@ export interface BundleManifest {
     chosenBy: 'validation' | 'forced' | 'only-candidate';
     metric: string;
     validation: Partial<Record<RetrievalModelName, number>>;
+    /** Set when the blend was scored: its weight, per-space scales and validation grid. */
+    blend?: RetrievalBlend;
   };
 }
 
-/** Global models a bundle's retrieval space can come from. */
-export const RETRIEVAL_MODEL_NAMES = ['pinnerformer', 'lightgcn'] as const;
+/**
+ * Global models a bundle's retrieval space can come from; `blend` is PinnerFormer's and LightGCN's
+ * scores mixed, s = (1−w)·s_pf/σ_pf + w·s_lg/σ_lg, served as one dot product over concatenated rows.
+ */
+export const RETRIEVAL_MODEL_NAMES = ['pinnerformer', 'lightgcn', 'blend'] as const;
 export type RetrievalModelName = (typeof RETRIEVAL_MODEL_NAMES)[number];
+
+/** The blend of PinnerFormer's and LightGCN's scores that validation chose (or the forced blend's best weight). */
+export interface RetrievalBlend {
+  /** w: LightGCN's share of the blended score (PinnerFormer's is 1 − w). */
+  weight: number;
+  /**
+   * σ of each space: the standard deviation of its scores over every (validation user, item) pair, so that
+   * w weighs scores of equal spread (the two spaces' raw scores differ in scale).
+   */
+  scales: { pinnerformer: number; lightgcn: number };
+  /** Validation score of each weight tried. */
+  grid: { weight: number; score: number }[];
+}
 
 /** What `catalog.json` holds, every array aligned with the item index. */
 export interface BundleCatalog {

@@ -247,6 +247,32 @@ export const MANIFEST_SCHEMA = {
           additionalProperties: false,
           properties: Object.fromEntries(RETRIEVAL_MODEL_NAMES.map((m) => [m, { type: 'number' }])),
         },
+        blend: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['weight', 'scales', 'grid'],
+          properties: {
+            weight: { type: 'number', minimum: 0, maximum: 1 },
+            scales: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['pinnerformer', 'lightgcn'],
+              properties: {
+                pinnerformer: { type: 'number', exclusiveMinimum: 0 },
+                lightgcn: { type: 'number', exclusiveMinimum: 0 },
+              },
+            },
+            grid: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['weight', 'score'],
+                properties: { weight: { type: 'number' }, score: { type: 'number' } },
+              },
+            },
+          },
+        },
       },
     },
   },

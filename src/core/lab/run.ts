@@ -17,6 +17,7 @@ import type {
   ModelDtype,
   ModelEntry,
   ModelRole,
+  RetrievalBlend,
   RetrievalModelName,
 } from '../bundle/manifest.ts';
 import { InputError } from '../errors.ts';
@@ -130,6 +131,7 @@ export interface LabRetrievalSpace {
   chosenBy: NonNullable<BundleManifest['retrieval']>['chosenBy'] | 'unrecorded';
   metric?: string;
   validation: Partial<Record<RetrievalModelName, number>>;
+  blend?: RetrievalBlend;
 }
 
 /** A bundle without `retrieval` predates the choice: its tables are PinnerFormer's. */
@@ -141,7 +143,12 @@ export function labRetrievalSpace(manifest: BundleManifest): LabRetrievalSpace {
 
 /** One line naming the item tables' model and why, for the CLI and the lab page. */
 export function describeRetrievalSpace(space: LabRetrievalSpace): string {
-  const name = space.model === 'lightgcn' ? 'LightGCN' : 'PinnerFormer';
+  const name =
+    space.model === 'lightgcn'
+      ? 'LightGCN'
+      : space.model === 'blend'
+        ? `a PinnerFormer–LightGCN blend${space.blend ? ` (w ${space.blend.weight})` : ''}`
+        : 'PinnerFormer';
   const scores = Object.entries(space.validation)
     .map(([model, value]) => `${model} ${value?.toFixed(4)}`)
     .join(', ');

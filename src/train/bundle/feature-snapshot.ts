@@ -74,6 +74,8 @@ function epochsOf<K extends string>(
 function snapshotModels(run: RunManifest): TrainModel[] {
   const served = run.models ?? ['gnn', 'pinnerformer'];
   const space = run.retrieval?.model ?? 'pinnerformer';
+  // The blend needs both of its spaces (and PinnerFormer's GNN features, where the served run had them).
+  if (space === 'blend') return served;
   const other = space === 'pinnerformer' ? 'lightgcn' : 'pinnerformer';
   return served.filter((m) => m !== other && !(m === 'gnn' && space === 'lightgcn'));
 }

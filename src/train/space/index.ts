@@ -1,5 +1,14 @@
+export {
+  BLEND_WEIGHTS,
+  BlendRecommender,
+  BlendSpace,
+  blendFactors,
+  chooseBlendWeight,
+  concatenateScaled,
+  ScoreMemo,
+} from './blend.ts';
 export { LightGcnSpace } from './lightgcn-space.ts';
-export { loadUserSpace, pinnerFormerSpace, RUN_SPACE_FILES } from './load.ts';
+export { loadRunBlend, loadUserSpace, pinnerFormerSpace, RUN_SPACE_FILES } from './load.ts';
 export {
   chooseRetrievalModel,
   RETRIEVAL_MODELS,

@@ -1,4 +1,8 @@
-import { RETRIEVAL_MODEL_NAMES, type RetrievalModelName } from '../../core/bundle/index.ts';
+import {
+  RETRIEVAL_MODEL_NAMES,
+  type RetrievalBlend,
+  type RetrievalModelName,
+} from '../../core/bundle/index.ts';
 import type { ActionSequence } from '../pinnerformer/sequences.ts';
 
 /** The global models whose item table a bundle's browser scans and whose user embeddings the server serves. */
@@ -25,14 +29,19 @@ export interface UserSpace {
 /** What `edgerec train` chose, and why: run.json's `retrieval`. */
 export interface RetrievalChoice {
   model: RetrievalModel;
-  /** `validation`: the higher score below won; `forced`: `--retrieval` named the model. */
+  /** `validation`: the highest score below won; `forced`: `--retrieval` named the model. */
   chosenBy: 'validation' | 'forced' | 'only-candidate';
   metric: string;
   /** Validation-stage score of each candidate that was trained. */
   validation: Partial<Record<RetrievalModel, number>>;
+  /** The blend's weight, per-space scales and weight grid, when both PinnerFormer and LightGCN were trained. */
+  blend?: RetrievalBlend;
 }
 
-/** The candidate with the highest validation score; ties go to the earlier one in RETRIEVAL_MODELS. */
+/**
+ * The candidate with the highest validation score; ties go to the earlier one in RETRIEVAL_MODELS (a
+ * single space before the blend, whose table is twice as wide).
+ */
 export function chooseRetrievalModel(validation: Partial<Record<RetrievalModel, number>>): RetrievalModel {
   let best: RetrievalModel | undefined;
   for (const model of RETRIEVAL_MODELS) {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RetrievalBlend } from '../../core/bundle/index.ts';
 import { evaluate, trainingData } from '../../core/eval/harness.ts';
 import type { FitHooks, Recommender } from '../../core/eval/model.ts';
 import type { EvalSplit } from '../../core/eval/split.ts';
@@ -15,6 +16,7 @@ import {
   VALIDATION_USERS,
   writeTable,
 } from '../pipeline.ts';
+import { BLEND_WEIGHTS, BlendRecommender, chooseBlendWeight, ScoreMemo } from './blend.ts';
 import { RUN_SPACE_FILES } from './load.ts';
 import { chooseRetrievalModel, type RetrievalChoice, type RetrievalModel } from './retrieval-space.ts';
 
@@ -41,11 +43,15 @@ export class LightGcnFoldIn implements Recommender {
     const { dim, items } = this;
     const query = new Float32Array(dim);
     foldInUser(this.foldIn, dim, history, query);
+    // Unit length, as LightGcnSpace serves it: no user's ranking changes, but the blend's score scale does.
+    let norm = 0;
+    for (let d = 0; d < dim; d++) norm += query[d] * query[d];
+    const unit = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let c = 0; c < candidates.length; c++) {
       const row = candidates[c] * dim;
       let s = 0;
       for (let d = 0; d < dim; d++) s += query[d] * items[row + d];
-      out[c] = s;
+      out[c] = s * unit;
     }
   }
 }
@@ -103,7 +109,10 @@ export async function trainLightGcnStage(
 
 /**
  * Scores each trained candidate on the validation stage with the run's retrieval metric and keeps the
- * winner (or the model `--retrieval` names, still recording the scores). A resumed run keeps its choice.
+ * winner (or the model `--retrieval` names, still recording the scores). With both PinnerFormer and
+ * LightGCN trained, the blend of their scores is a third candidate: each space's score σ over the
+ * validation sample, then every weight of BLEND_WEIGHTS scored on the same users; its row is the best
+ * weight's score. A resumed run keeps its choice.
  */
 export function chooseRetrievalSpace(
   split: EvalSplit,
@@ -112,25 +121,46 @@ export function chooseRetrievalSpace(
   previous: RetrievalChoice | undefined,
 ): RetrievalChoice {
   const forced = options.retrieval && options.retrieval !== 'auto' ? options.retrieval : undefined;
-  const trained = (Object.keys(candidates) as RetrievalModel[]).filter((m) => candidates[m]);
+  const trained: RetrievalModel[] = (['pinnerformer', 'lightgcn'] as const).filter((m) => candidates[m]);
+  if (candidates.pinnerformer && candidates.lightgcn) trained.push('blend');
   const metric = retrievalMetric(split);
+  const chosenBy = forced ? 'forced' : trained.length > 1 ? 'validation' : 'only-candidate';
   if (previous && previous.metric === metric && trained.every((m) => previous.validation[m] !== undefined)) {
-    const model = forced ?? chooseRetrievalModel(previous.validation);
-    return {
-      ...previous,
-      model,
-      chosenBy: forced ? 'forced' : trained.length > 1 ? 'validation' : 'only-candidate',
-    };
+    // Among this run's candidates only: a run resumed with fewer --models must not serve one it left out.
+    const scores = Object.fromEntries(trained.map((m) => [m, previous.validation[m]]));
+    return { ...previous, model: forced ?? chooseRetrievalModel(scores), chosenBy };
   }
+  const round = (x: number) => Math.round(x * 1e6) / 1e6;
   const validation: RetrievalChoice['validation'] = {};
-  for (const m of trained)
-    validation[m] =
-      Math.round(validationScore(candidates[m] as Recommender, split, options.seed) * 1e6) / 1e6;
-  const model = forced ?? chooseRetrievalModel(validation);
-  return {
-    model,
-    chosenBy: forced ? 'forced' : trained.length > 1 ? 'validation' : 'only-candidate',
-    metric,
-    validation,
+  const memo = {
+    pinnerformer: candidates.pinnerformer && new ScoreMemo(candidates.pinnerformer),
+    lightgcn: candidates.lightgcn && new ScoreMemo(candidates.lightgcn),
   };
+  for (const m of ['pinnerformer', 'lightgcn'] as const) {
+    const model = memo[m];
+    if (model) validation[m] = round(validationScore(model, split, options.seed));
+  }
+  let blend: RetrievalBlend | undefined;
+  if (memo.pinnerformer && memo.lightgcn) {
+    const { pinnerformer, lightgcn } = memo;
+    const scales = {
+      pinnerformer: round(pinnerformer.scoreDeviation()),
+      lightgcn: round(lightgcn.scoreDeviation()),
+    };
+    const grid = BLEND_WEIGHTS.map((weight) => ({
+      weight,
+      score: round(
+        validationScore(
+          new BlendRecommender(pinnerformer, lightgcn, { weight, scales }),
+          split,
+          options.seed,
+        ),
+      ),
+    }));
+    const weight = chooseBlendWeight(grid);
+    blend = { weight, scales, grid };
+    validation.blend = grid.find((row) => row.weight === weight)?.score;
+  }
+  const model = forced ?? chooseRetrievalModel(validation);
+  return { model, chosenBy, metric, validation, ...(blend ? { blend } : {}) };
 }
