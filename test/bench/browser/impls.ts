@@ -69,7 +69,17 @@ export async function createRetrieval(
       return {
         topK: async (q) => (await r.topK(q, k)).indices,
         dispose: () => r.dispose(),
-        info: { pipeline, variant: r.variant, createMs: Math.round(r.createMs) },
+        info: {
+          pipeline,
+          variant: r.variant,
+          createMs: Math.round(r.createMs),
+          // Read when the worker reports ready (after the recall calls): the last call's GPU ms per pass
+          // and the score pass's GB/s, where the adapter has timestamp-query.
+          get gpu() {
+            const t = r.lastTimings;
+            return t && 'gpu' in t ? t.gpu : undefined;
+          },
+        },
       };
     }
     case 'naive-js':

@@ -1,8 +1,8 @@
 import type { DecodedItemTable } from '../../../core/bundle/index.ts';
 import type { TopKResult } from '../../../core/retrieval/index.ts';
 import { WebGpuUnavailableError } from './errors.ts';
-import { RadixGpuRetriever, type RadixRetrieverOptions } from './radix-retriever.ts';
-import { WebGpuRetriever, type WebGpuRetrieverOptions } from './retriever.ts';
+import { RadixGpuRetriever, type RadixRetrieverOptions, type RadixTimings } from './radix-retriever.ts';
+import { type RetrievalTimings, WebGpuRetriever, type WebGpuRetrieverOptions } from './retriever.ts';
 import type { ScanVariant } from './shaders.ts';
 
 /**
@@ -19,6 +19,8 @@ export interface GpuRetriever {
   readonly maxK: number;
   readonly createMs: number;
   readonly lost: Promise<GPUDeviceLostInfo>;
+  /** The last call's timings; the radix pipeline's carry per-pass GPU times where `timestamp-query` exists. */
+  readonly lastTimings?: RetrievalTimings | RadixTimings;
   topK(query: Float32Array, k: number, exclude?: Uint32Array): Promise<TopKResult>;
   topKBatch(
     queries: Float32Array[],
