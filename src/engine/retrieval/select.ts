@@ -2,7 +2,7 @@ import type { DecodedItemTable } from '../../core/bundle/index.ts';
 import { itemRows, type TopKResult } from '../../core/retrieval/index.ts';
 import type { Backend, DeviceChoice } from '../types.ts';
 import { CpuRetriever } from './cpu/index.ts';
-import { WebGpuRetriever } from './webgpu/index.ts';
+import { createGpuRetriever, type GpuRetriever } from './webgpu/index.ts';
 
 export interface Retriever {
   readonly backend: Backend;
@@ -62,9 +62,9 @@ export class FallbackRetriever implements Retriever {
       return retriever;
     }
     if (device === 'webgpu' || device === 'auto') {
-      let gpu: WebGpuRetriever;
+      let gpu: GpuRetriever;
       try {
-        gpu = await WebGpuRetriever.create(table);
+        gpu = await createGpuRetriever(table);
       } catch (error) {
         const retriever = new FallbackRetriever(await createCpu(table, cpuKernel), table, cpuKernel);
         retriever.lastFallback = `WebGPU unavailable: ${error instanceof Error ? error.message : String(error)}`;
@@ -82,7 +82,7 @@ export class FallbackRetriever implements Retriever {
    * both on this catalog and keep the faster (both are exact, so only the speed differs).
    */
   private static async faster(
-    gpu: WebGpuRetriever,
+    gpu: GpuRetriever,
     table: DecodedItemTable,
     cpuKernel: CpuOptions,
   ): Promise<FallbackRetriever> {
@@ -109,7 +109,7 @@ export class FallbackRetriever implements Retriever {
     return retriever;
   }
 
-  private static onGpu(gpu: WebGpuRetriever, table: DecodedItemTable, cpu: CpuOptions): FallbackRetriever {
+  private static onGpu(gpu: GpuRetriever, table: DecodedItemTable, cpu: CpuOptions): FallbackRetriever {
     const retriever = new FallbackRetriever(wrapGpu(gpu), table, cpu);
     gpu.lost.then((info) => retriever.fallBack(`WebGPU device lost (${info.reason}): ${info.message}`));
     return retriever;
@@ -187,7 +187,7 @@ async function softwareAdapter(): Promise<boolean> {
   return adapter?.info?.isFallbackAdapter === true;
 }
 
-function wrapGpu(gpu: WebGpuRetriever): Retriever {
+function wrapGpu(gpu: GpuRetriever): Retriever {
   return {
     backend: 'webgpu',
     topK: (q, k, e) => gpu.topK(q, k, e),

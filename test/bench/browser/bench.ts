@@ -238,6 +238,9 @@ const RETRIEVE_ROWS: [Impl, ItemDtype][] = [
   ['edgerec-webgpu', 'f32'],
   ['edgerec-webgpu', 'f16'],
   ['edgerec-webgpu', 'i8'],
+  ['edgerec-webgpu-radix', 'f32'],
+  ['edgerec-webgpu-radix', 'f16'],
+  ['edgerec-webgpu-radix', 'i8'],
   ['tfjs-webgpu', 'f32'],
   ['ort-webgpu', 'f32'],
 ];

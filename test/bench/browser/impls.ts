@@ -13,7 +13,7 @@ import {
   type ItemDtype,
 } from '../../../src/core/bundle/index.ts';
 import { CpuRetriever } from '../../../src/engine/retrieval/cpu/index.ts';
-import { WebGpuRetriever } from '../../../src/engine/retrieval/webgpu/index.ts';
+import { createGpuRetriever } from '../../../src/engine/retrieval/webgpu/index.ts';
 import type { CatalogSpec, Impl } from './protocol.ts';
 
 export interface Retrieval {
@@ -50,7 +50,7 @@ export async function createRetrieval(
   threads = peerThreads(),
 ): Promise<Retrieval> {
   const peerDtype = impl === 'ort-wasm-int8' ? 'i8' : 'f32';
-  if (impl !== 'edgerec-cpu' && impl !== 'edgerec-webgpu' && dtype !== peerDtype)
+  if (!impl.startsWith('edgerec-') && dtype !== peerDtype)
     throw new Error(`${impl} runs over the ${peerDtype} table only`);
   switch (impl) {
     case 'edgerec-cpu': {
@@ -61,12 +61,25 @@ export async function createRetrieval(
         info: { backend: r.backend, threads: r.threads, flavor: r.flavor },
       };
     }
-    case 'edgerec-webgpu': {
-      const r = await WebGpuRetriever.create(await loadTable(catalog, dtype));
+    case 'edgerec-webgpu':
+    case 'edgerec-webgpu-radix': {
+      // edgerec-webgpu: the merge pipeline (shaped for SwiftShader); -radix: the one built for hardware GPUs.
+      const pipeline = impl === 'edgerec-webgpu' ? 'merge' : 'radix';
+      const r = await createGpuRetriever(await loadTable(catalog, dtype), { pipeline });
       return {
         topK: async (q) => (await r.topK(q, k)).indices,
         dispose: () => r.dispose(),
-        info: { variant: r.variant, createMs: Math.round(r.createMs) },
+        info: {
+          pipeline,
+          variant: r.variant,
+          createMs: Math.round(r.createMs),
+          // Read when the worker reports ready (after the recall calls): the last call's GPU ms per pass
+          // and the score pass's GB/s, where the adapter has timestamp-query.
+          get gpu() {
+            const t = r.lastTimings;
+            return t && 'gpu' in t ? t.gpu : undefined;
+          },
+        },
       };
     }
     case 'naive-js':

@@ -3,6 +3,7 @@ import type { ItemDtype } from '../../../src/core/bundle/index.ts';
 
 export const IMPLS = [
   'edgerec-webgpu',
+  'edgerec-webgpu-radix',
   'edgerec-cpu',
   'tfjs-webgpu',
   'tfjs-wasm',

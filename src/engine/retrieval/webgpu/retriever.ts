@@ -98,6 +98,7 @@ const MAX_GROUPS_PER_DIM = 65535;
  * See shaders.ts for the kernels.
  */
 export class WebGpuRetriever {
+  readonly pipeline = 'merge' as const;
   readonly dtype: ItemDtype;
   readonly count: number;
   readonly dim: number;
@@ -307,6 +308,15 @@ export class WebGpuRetriever {
     const run = this.chain.then(() => this.run(query, k, exclude));
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Each query's top-k, one call after another (this pipeline reads the table once a query). */
+  topKBatch(
+    queries: Float32Array[],
+    k: number,
+    excludes?: (Uint32Array | undefined)[],
+  ): Promise<TopKResult[]> {
+    return Promise.all(queries.map((query, i) => this.topK(query, k, excludes?.[i])));
   }
 
   private async run(query: Float32Array, k: number, exclude?: Uint32Array): Promise<TopKResult> {

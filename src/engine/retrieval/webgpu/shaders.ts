@@ -214,7 +214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 
-const scoreKeyFn = /* wgsl */ `
+export const scoreKeyFn = /* wgsl */ `
 // Order-preserving u32 of an f32: negative floats reversed below positive ones. -0 is keyed as +0 (the
 // reference compares numerically, so -0 == +0 and the index decides); NaN gets the sentinel 0.
 fn scoreKey(s: f32) -> u32 {
@@ -238,7 +238,7 @@ fn scoreKey(s: f32) -> u32 {
  * take the product's rounded f32 value. (A bare `bitcast<f32>(bitcast<u32>(p))` is a no-op an optimizer
  * may fold away, after which it could contract again.) Cost measured on SwiftShader: ~5–15% of the score pass.
  */
-const launder = /* wgsl */ `
+export const launder = /* wgsl */ `
 fn launder(p: f32) -> f32 { return bitcast<f32>(bitcast<u32>(p) ^ params.zero); }
 `;
 

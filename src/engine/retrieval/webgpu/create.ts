@@ -1,0 +1,68 @@
+import type { DecodedItemTable } from '../../../core/bundle/index.ts';
+import type { TopKResult } from '../../../core/retrieval/index.ts';
+import { WebGpuUnavailableError } from './errors.ts';
+import { RadixGpuRetriever, type RadixRetrieverOptions, type RadixTimings } from './radix-retriever.ts';
+import { type RetrievalTimings, WebGpuRetriever, type WebGpuRetrieverOptions } from './retriever.ts';
+import type { ScanVariant } from './shaders.ts';
+
+/**
+ * The two exact GPU pipelines: `radix` (blocked table, radix select, sparse exclusions, a readback ring,
+ * batched queries; built for hardware GPUs) and `merge` (one invocation a row and a merge tree; shaped for
+ * SwiftShader, where it is the faster one).
+ */
+export type GpuPipeline = 'radix' | 'merge';
+
+/** What the engine uses of either pipeline. */
+export interface GpuRetriever {
+  readonly pipeline: GpuPipeline;
+  readonly variant: ScanVariant;
+  readonly maxK: number;
+  readonly createMs: number;
+  readonly lost: Promise<GPUDeviceLostInfo>;
+  /** The last call's timings; the radix pipeline's carry per-pass GPU times where `timestamp-query` exists. */
+  readonly lastTimings?: RetrievalTimings | RadixTimings;
+  topK(query: Float32Array, k: number, exclude?: Uint32Array): Promise<TopKResult>;
+  topKBatch(
+    queries: Float32Array[],
+    k: number,
+    excludes?: (Uint32Array | undefined)[],
+  ): Promise<TopKResult[]>;
+  loseDevice(): void;
+  dispose(): void;
+}
+
+export interface GpuRetrieverOptions extends WebGpuRetrieverOptions, RadixRetrieverOptions {
+  /** Which pipeline (default: `radix` on a hardware adapter, `merge` on a software one such as SwiftShader). */
+  pipeline?: GpuPipeline;
+}
+
+/**
+ * An exact GPU retriever over `table` on the chosen pipeline. Throws WebGpuUnavailableError when WebGPU
+ * cannot run it (the caller falls back to the CPU).
+ */
+export async function createGpuRetriever(
+  table: DecodedItemTable,
+  options: GpuRetrieverOptions = {},
+): Promise<GpuRetriever> {
+  let pipeline = options.pipeline;
+  let adapter = options.adapter;
+  if (!pipeline) {
+    if (options.device) {
+      pipeline = options.device.adapterInfo?.isFallbackAdapter ? 'merge' : 'radix';
+    } else {
+      const gpu = (globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined)?.gpu;
+      if (!gpu && !adapter) throw new WebGpuUnavailableError('navigator.gpu is missing');
+      try {
+        adapter ??= (await gpu!.requestAdapter({ powerPreference: 'high-performance' })) ?? undefined;
+      } catch (error) {
+        throw new WebGpuUnavailableError(`requestAdapter failed: ${String(error)}`, { cause: error });
+      }
+      if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter');
+      pipeline = adapter.info?.isFallbackAdapter ? 'merge' : 'radix';
+    }
+  }
+  const resolved = { ...options, adapter };
+  return pipeline === 'radix'
+    ? RadixGpuRetriever.create(table, resolved)
+    : WebGpuRetriever.create(table, resolved);
+}
