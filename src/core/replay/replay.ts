@@ -107,6 +107,7 @@ export async function runReplay(
         table: model.table,
         ...(long.some((x) => x !== 0) ? { longTerm: long } : {}),
         history: Array.from(mine[0].before, event),
+        from: input.window.from,
       });
       for (let s = 0; s < mine.length; s++) {
         const session = mine[s];

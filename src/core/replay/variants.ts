@@ -20,6 +20,8 @@ export interface ReplayUser {
   longTerm?: Float32Array;
   /** Everything the user did before the window, oldest first. */
   history: readonly ReplayEvent[];
+  /** The window's start: when the server computed `longTerm`. */
+  from: number;
 }
 
 /** The device of one user during the replay: it shapes each request and may learn from what follows. */
