@@ -22,7 +22,8 @@ describe.each(DB_KINDS)('the embedding route serves the combined embedding on %s
 
   beforeAll(async () => {
     quarter = await testServer(kind, bundleDir, {}, { combineRule: { kind: 'sum', deviceWeight: 0.25 } });
-    deviceOnly = await testServer(kind, bundleDir, {}, { combineRule: { kind: 'device' } });
+    // No rule given: the server's default, DEFAULT_COMBINE_RULE (the device's, the validation choice).
+    deviceOnly = await testServer(kind, bundleDir);
   });
   afterAll(async () => {
     await quarter?.close();
@@ -61,7 +62,7 @@ describe.each(DB_KINDS)('the embedding route serves the combined embedding on %s
     expect(answer.combined.vector[2]).toBe(0);
   });
 
-  it('another rule serves another combination of the same pair', async () => {
+  it("the default rule serves the device's embedding of the same pair", async () => {
     const answer = await both(deviceOnly, 'olga');
     expect(answer.combined).toEqual({
       vector: DEVICE,
