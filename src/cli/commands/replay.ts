@@ -42,7 +42,7 @@ export function registerReplayCommand(program: Command): void {
       '--variant <list>',
       'comma-separated: server, blend, multi, multi:threshold=X:share=X:interests=N:halflife=DAYS:clusters=N:pins=N, ' +
         'learned, learned+multi, learned:lr=X:steps=N:l2=X:scale=X:halflife=DAYS:hide=X:implicit=X:sampled=N:events=N:weight=X, ' +
-        'second, second:rule=server|device|newest|W (a second device starting from the server\'s combined embedding)',
+        "second, second:rule=server|device|newest|W (a second device starting from the server's combined embedding)",
       variantList,
       variantList('server,blend,multi'),
     )
