@@ -3,8 +3,8 @@ import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import { combineEmbeddings } from '../../src/core/combine/index.ts';
 import { ACTION_CODE } from '../../src/core/events.ts';
 import type { FeedRequest } from '../../src/core/feed/index.ts';
-import { DEFAULT_UTILITY_WEIGHTS } from '../../src/core/ranking/index.ts';
 import { DEFAULT_LEARNING_OPTIONS, learnFromEvents } from '../../src/core/learning/index.ts';
+import { DEFAULT_UTILITY_WEIGHTS } from '../../src/core/ranking/index.ts';
 import { type ReplayEvent, secondDeviceVariant } from '../../src/core/replay/index.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
 
