@@ -10,6 +10,14 @@ export {
   utilityNdcgAt,
 } from './metrics.ts';
 export {
+  buildReplayPack,
+  REPLAY_PACK_FORMAT,
+  type ReplayPack,
+  replayInputFromPack,
+  replayPackFile,
+  replaySample,
+} from './pack.ts';
+export {
   deviceState,
   hasIgnoredImpressions,
   REPLAY_DEFAULTS,

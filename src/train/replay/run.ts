@@ -8,7 +8,12 @@ import { Bundle, type DecodedItemTable, type ModelEntry } from '../../core/bundl
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
 import { type FeedModel, type FeedRunners, sequenceFeeds } from '../../core/feed/index.ts';
-import { type ReplayReport, type ReplayVariant, runReplay } from '../../core/replay/index.ts';
+import {
+  type ReplayInput,
+  type ReplayReport,
+  type ReplayVariant,
+  runReplay,
+} from '../../core/replay/index.ts';
 import { referenceTopK, writeItemRow } from '../../core/retrieval/index.ts';
 import { encoderInput } from '../../core/sequence/index.ts';
 import { assertBundleData } from '../bundle/data-check.ts';
@@ -41,6 +46,8 @@ export interface ReplayRunOptions {
   seed: number;
   maxUsers?: number;
   dataset?: Dataset;
+  /** What `prepareReplayNode` made of the options, when the caller already has it. */
+  prepared?: PreparedReplay;
   onStage?: (stage: string) => void;
   onProgress?: (variant: string, done: number, total: number) => void;
 }
@@ -52,7 +59,18 @@ export interface ReplayRunReport extends ReplayReport {
   seed: number;
 }
 
-export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRunReport> {
+/** Everything the replay reads, prepared in Node: its input, the bundle and the models it runs. */
+export interface PreparedReplay {
+  input: ReplayInput;
+  bundle: Bundle;
+  encoderEntry: ModelEntry;
+  rankerEntry: ModelEntry;
+  window: { from: number; to: number };
+}
+
+export async function prepareReplayNode(
+  options: Pick<ReplayRunOptions, 'models' | 'checkpoint' | 'split' | 'dataset' | 'onStage'>,
+): Promise<PreparedReplay> {
   const stage = options.onStage ?? (() => {});
   const dir = resolveBundleDir(options.models);
   const bundle = await Bundle.open(directorySource(dir));
@@ -100,26 +118,40 @@ export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRu
     MODEL_FORM,
     bundle.manifest.defaultRanker?.fusion ?? 'late',
   );
-  const runners = await nodeRunners(table, encoderEntry, rankerEntry, (ref) => bundle.file(ref));
+  const input: ReplayInput = {
+    log: dataset.log,
+    numUsers: dataset.users.size,
+    window,
+    longTerm,
+    model: feedModel,
+    weights: manifest.utility.weights,
+  };
+  return { input, bundle, encoderEntry, rankerEntry, window };
+}
+
+export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRunReport> {
+  const prepared = options.prepared ?? (await prepareReplayNode(options));
+  const { bundle, input, window } = prepared;
+  const runners = await replayRunnersNode(prepared);
   try {
-    stage(`replay ${options.split}`);
-    const report = await runReplay(
-      {
-        log: dataset.log,
-        numUsers: dataset.users.size,
-        window,
-        longTerm,
-        model: feedModel,
-        weights: manifest.utility.weights,
-      },
-      runners,
-      options.variants,
-      { seed: options.seed, maxUsers: options.maxUsers, onProgress: options.onProgress },
-    );
-    return { bundle: manifest.version, split: options.split, window, seed: options.seed, ...report };
+    options.onStage?.(`replay ${options.split}`);
+    const report = await runReplay(input, runners, options.variants, {
+      seed: options.seed,
+      maxUsers: options.maxUsers,
+      onProgress: options.onProgress,
+    });
+    return { bundle: bundle.manifest.version, split: options.split, window, seed: options.seed, ...report };
   } finally {
     await runners.release();
   }
+}
+
+/** The replay's runners for a prepared bundle (onnxruntime-node, the exact scan); release() when done. */
+export function replayRunnersNode(
+  prepared: PreparedReplay,
+): Promise<FeedRunners & { release(): Promise<void> }> {
+  const { bundle, encoderEntry, rankerEntry } = prepared;
+  return nodeRunners(prepared.input.model.table, encoderEntry, rankerEntry, (ref) => bundle.file(ref));
 }
 
 /** The feed pipeline's runners on onnxruntime-node and the exact reference scan. */
