@@ -28,6 +28,7 @@ export {
   runReplay,
   standInImpressions,
 } from './replay.ts';
+export { type RunModel, replayRunners } from './runners.ts';
 export { type SecondDeviceOptions, secondDeviceVariant } from './second-device.ts';
 export { REPLAY_SESSION_GAP_MS, type ReplaySession, replaySessions, sessionTruth } from './sessions.ts';
 export {

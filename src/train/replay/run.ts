@@ -7,15 +7,15 @@
 import { Bundle, type DecodedItemTable, type ModelEntry } from '../../core/bundle/index.ts';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
-import { type FeedModel, type FeedRunners, sequenceFeeds } from '../../core/feed/index.ts';
+import type { FeedModel, FeedRunners } from '../../core/feed/index.ts';
 import {
   type ReplayInput,
   type ReplayReport,
   type ReplayVariant,
+  type RunModel,
+  replayRunners,
   runReplay,
 } from '../../core/replay/index.ts';
-import { referenceTopK, writeItemRow } from '../../core/retrieval/index.ts';
-import { encoderInput } from '../../core/sequence/index.ts';
 import { assertBundleData } from '../bundle/data-check.ts';
 import { directorySource } from '../bundle/directory-source.ts';
 import { edgeWindows } from '../bundle/edge-models.ts';
@@ -163,45 +163,12 @@ async function nodeRunners(
 ): Promise<FeedRunners & { release(): Promise<void> }> {
   const encoder = await createSession(await load(encoderEntry));
   const ranker = await createSession(await load(rankerEntry));
-  const length = Number(encoderEntry.inputs.find((i) => i.name === 'items')?.shape[1]);
-  const dim = table.dim;
+  const run =
+    (session: typeof encoder): RunModel =>
+    async (feeds, output) =>
+      (await runOnce(session, feeds, [output]))[output] as Float32Array;
   return {
-    async encode(window) {
-      const input = encoderInput([window], length, dim, (item, out, offset) =>
-        writeItemRow(table, item, out, offset),
-      );
-      const out = await runOnce(
-        encoder,
-        {
-          items: { data: input.items, dims: [1, length, dim] },
-          actions: { data: input.actions, dims: [1, length, input.actions.length / length] },
-          time: { data: input.time, dims: [1, length, input.time.length / length] },
-          mask: { data: input.mask, dims: [1, length] },
-        },
-        ['user'],
-      );
-      return out.user as Float32Array;
-    },
-    async retrieve(queries, n, exclude) {
-      return queries.map((q) => referenceTopK(table, q, n, exclude).indices);
-    },
-    async rank(inputs) {
-      const { size, dim: d } = inputs;
-      const out = await runOnce(
-        ranker,
-        {
-          user_long: { data: inputs.userLong, dims: [size, d] },
-          user_short: { data: inputs.userShort, dims: [size, d] },
-          item: { data: inputs.item, dims: [size, d] },
-          context: { data: inputs.context, dims: [size, inputs.context.length / size] },
-          ...sequenceFeeds(rankerEntry, inputs.window, size, d, (item, out, offset) =>
-            writeItemRow(table, item, out, offset),
-          ),
-        },
-        ['probs'],
-      );
-      return out.probs as Float32Array;
-    },
+    ...replayRunners(table, encoderEntry, rankerEntry, run(encoder), run(ranker)),
     async release() {
       await encoder.release();
       await ranker.release();
