@@ -35,6 +35,7 @@ export {
   BUILT_IN_VARIANTS,
   type BuiltInVariant,
   blendVariant,
+  builtInVariant,
   multiVariant,
   type ReplayDevice,
   type ReplayEvent,
