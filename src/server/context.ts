@@ -1,3 +1,4 @@
+import type { CombineRule } from '../core/combine/index.ts';
 import type { TokenSigner } from './auth/index.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { RefreshJob } from './refresh/index.ts';
@@ -16,4 +17,9 @@ export interface ServerContext {
   tokenTtlSeconds: number;
   /** How long a session lasts from its first token, refreshes included, in seconds. */
   maxSessionSeconds: number;
+  /**
+   * How the embedding route combines the server's long-term embedding with the device-learned one into
+   * `combined`, what another device of the user starts from (default DEFAULT_COMBINE_RULE).
+   */
+  combineRule?: CombineRule;
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { type CombineRule, DEFAULT_COMBINE_RULE, validCombineRule } from '../core/combine/index.ts';
 import { InputError } from '../core/errors.ts';
 import { buildServer } from './app.ts';
 import { loadSecret, TokenSigner } from './auth/index.ts';
@@ -33,6 +34,8 @@ export interface ServeOptions {
   refreshMinutes: number;
   tokenTtlSeconds?: number;
   maxSessionSeconds?: number;
+  /** The embedding route's combining rule (default DEFAULT_COMBINE_RULE, the replay's validation choice). */
+  combineRule?: CombineRule;
   rateLimits?: Partial<RateLimits>;
   timeouts?: Partial<Timeouts>;
   logger?: FastifyServerOptions['logger'];
@@ -61,6 +64,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       metrics,
       tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
       maxSessionSeconds: options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS,
+      combineRule: validCombineRule(options.combineRule ?? DEFAULT_COMBINE_RULE),
     };
     const app = await buildServer({
       context,

@@ -7,8 +7,20 @@
 import { proxy, transfer, wrap } from 'comlink';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BundleManifest } from '../../src/core/bundle/index.ts';
-import type { LabResult, LabWorkerApi, LabWorkerProgress } from '../../src/core/lab/index.ts';
-import { LAB_FIXTURE_RANKER_FILE, LAB_FIXTURE_REQUEST } from '../shared/lab-fixture-request.ts';
+import type {
+  LabReplayProgress,
+  LabResult,
+  LabWorkerApi,
+  LabWorkerProgress,
+} from '../../src/core/lab/index.ts';
+import type { ReplayMetric } from '../../src/core/replay/index.ts';
+import type { ReplayRunReport } from '../../src/train/replay/run.ts';
+import {
+  LAB_FIXTURE_RANKER_FILE,
+  LAB_FIXTURE_REQUEST,
+  REPLAY_EXPECTED_FILE,
+  REPLAY_FIXTURE,
+} from '../shared/lab-fixture-request.ts';
 
 const BUNDLES = '/test/generated/bundle/';
 const worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module' });
@@ -130,5 +142,45 @@ describe('lab worker (wasm) against the Node lab', () => {
         proxy(() => {}),
       ),
     ).rejects.toThrow(/renamed.onnx: missing input "user_long" \(expected float32 \[batch, 64\]/);
+  });
+
+  it("replays the pack of a seeded sample to the Node replay's numbers (the replay tab), with progress", async () => {
+    const expected = (await (await fetch(`${BUNDLES}${REPLAY_EXPECTED_FILE}`)).json()) as ReplayRunReport;
+    const seen: LabReplayProgress[] = [];
+    const result = await lab.replay(
+      { bundleUrl: BUNDLES, split: REPLAY_FIXTURE.split, variants: [...REPLAY_FIXTURE.variants] },
+      proxy((p: LabReplayProgress) => {
+        seen.push(p);
+      }),
+    );
+    expect(result.bundle).toBe(expected.bundle);
+    expect([result.split, result.seed]).toEqual([REPLAY_FIXTURE.split, REPLAY_FIXTURE.seed]);
+    expect(result.sampledUsers).toBe(REPLAY_FIXTURE.maxUsers);
+    expect([result.users, result.requests, result.standIns]).toEqual([
+      expected.users,
+      expected.requests,
+      expected.standIns,
+    ]);
+    expect(result.command).toContain(`--max-users ${REPLAY_FIXTURE.maxUsers} --seed ${REPLAY_FIXTURE.seed}`);
+    const run = seen.filter((p) => p.phase === 'run');
+    expect(run.length).toBe(expected.requests * REPLAY_FIXTURE.variants.length);
+    expect(run.at(-1)).toMatchObject({ variant: 'multi', done: expected.requests, total: expected.requests });
+    expect(result.rows.map((r) => r.variant)).toEqual([...REPLAY_FIXTURE.variants]);
+    // Not vacuous: the sample finds engaged pins.
+    expect(expected.rows.some((r) => r.metrics['Recall@20'] > 0)).toBe(true);
+    for (const row of result.rows) {
+      const want = expected.rows.find((r) => r.variant === row.variant)!;
+      console.log(
+        `replay ${row.variant}: ${Object.entries(row.metrics)
+          .map(([k, v]) => `${k} ${v.toFixed(6)} (node ${want.metrics[k as ReplayMetric].toFixed(6)})`)
+          .join(', ')}`,
+      );
+      // The slates are the same: onnxruntime-web's and -node's int8-dq outputs differ by ~1e-7, far
+      // below any gap that would reorder a slate here, so the metrics agree to float64 rounding.
+      for (const [k, v] of Object.entries(want.metrics))
+        expect(Math.abs(row.metrics[k as ReplayMetric] - v), `${row.variant} ${k}`).toBeLessThanOrEqual(
+          1e-12,
+        );
+    }
   });
 });

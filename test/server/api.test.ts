@@ -47,7 +47,7 @@ describe.each(DB_KINDS)('sync server API on %s', (kind) => {
       headers: bearer(a.token),
     });
     expect(own.statusCode).toBe(200);
-    expect(own.json()).toEqual({ userId: a.userId, server: null, device: null });
+    expect(own.json()).toEqual({ userId: a.userId, server: null, device: null, combined: null });
     const foreign = await server.app.inject({
       url: `/v1/users/${b.userId}/embedding`,
       headers: bearer(a.token),

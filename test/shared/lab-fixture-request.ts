@@ -8,3 +8,12 @@ export const LAB_FIXTURE_REQUEST = {
 } as const;
 /** The bundle's student fp32 ranker, given to the lab as a researcher's own file under this name. */
 export const LAB_FIXTURE_RANKER_FILE = 'my-ranker.onnx';
+
+/** The lab's replay tab on the small bundle: the pack of this sample and the Node replay's rows for it. */
+export const REPLAY_FIXTURE = {
+  split: 'valid',
+  seed: 0,
+  maxUsers: 60,
+  variants: ['server', 'blend', 'multi'],
+} as const;
+export const REPLAY_EXPECTED_FILE = 'replay-expected.json';

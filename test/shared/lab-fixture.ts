@@ -7,13 +7,27 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest } from '../../src/core/bundle/index.ts';
 import type { LabResult } from '../../src/core/lab/index.ts';
+import { builtInVariant } from '../../src/core/replay/index.ts';
 import { buildEvalPack } from '../../src/train/lab/pack.ts';
 import { runLabNode } from '../../src/train/lab/run.ts';
 import { resolveBundleDir } from '../../src/train/lab/source.ts';
+import { writeReplayPack } from '../../src/train/replay/pack.ts';
+import { prepareReplayNode, runReplayNode } from '../../src/train/replay/run.ts';
+import {
+  LAB_EXPECTED_FILE,
+  LAB_FIXTURE_RANKER_FILE,
+  LAB_FIXTURE_REQUEST,
+  REPLAY_EXPECTED_FILE,
+  REPLAY_FIXTURE,
+} from './lab-fixture-request.ts';
 
-import { LAB_EXPECTED_FILE, LAB_FIXTURE_RANKER_FILE, LAB_FIXTURE_REQUEST } from './lab-fixture-request.ts';
-
-export { LAB_EXPECTED_FILE, LAB_FIXTURE_RANKER_FILE, LAB_FIXTURE_REQUEST };
+export {
+  LAB_EXPECTED_FILE,
+  LAB_FIXTURE_RANKER_FILE,
+  LAB_FIXTURE_REQUEST,
+  REPLAY_EXPECTED_FILE,
+  REPLAY_FIXTURE,
+};
 
 export async function writeLabExpected(bundleDir: string, runDir: string): Promise<LabResult> {
   await buildEvalPack({ checkpointDir: runDir, bundleDir, split: ['valid', 'test'] });
@@ -29,5 +43,23 @@ export async function writeLabExpected(bundleDir: string, runDir: string): Promi
     ],
   });
   writeFileSync(join(bundleDir, LAB_EXPECTED_FILE), `${JSON.stringify(result, null, 2)}\n`);
+  await writeReplayExpected(bundleDir, runDir);
   return result;
+}
+
+/** The replay pack of REPLAY_FIXTURE's sample beside the bundle, and what `edgerec replay` gives on it. */
+export async function writeReplayExpected(bundleDir: string, runDir: string): Promise<void> {
+  const { split, seed, maxUsers, variants } = REPLAY_FIXTURE;
+  const prepared = await prepareReplayNode({ models: bundleDir, checkpoint: runDir, split });
+  writeReplayPack(bundleDir, prepared, { split, seed, maxUsers });
+  const report = await runReplayNode({
+    prepared,
+    models: bundleDir,
+    checkpoint: runDir,
+    split,
+    seed,
+    maxUsers,
+    variants: variants.map(builtInVariant),
+  });
+  writeFileSync(join(bundleDir, REPLAY_EXPECTED_FILE), `${JSON.stringify(report, null, 2)}\n`);
 }

@@ -165,6 +165,8 @@ class FakeServer {
   status404 = false;
   server: { vector: number[]; modelVersion: string; eventSeq: number; updatedAt: number } | null = null;
   device: Device | null = null;
+  /** What the real route serves as `combined` (src/server/combined-embedding.ts); absent when undefined. */
+  combined: { vector: number[]; modelVersion: string; rule: string; from: string } | undefined;
   privacy = false;
 
   fetch: typeof fetch = async (input, init) => {
@@ -221,7 +223,13 @@ class FakeServer {
       });
     }
     if (url.pathname === `/v1/users/${USER}/embedding`) {
-      if (method === 'GET') return json(200, { userId: USER, server: this.server, device: this.device });
+      if (method === 'GET')
+        return json(200, {
+          userId: USER,
+          server: this.server,
+          device: this.device,
+          ...(this.combined ? { combined: this.combined } : {}),
+        });
       const current = this.device?.version ?? 0;
       if (body.baseVersion !== current)
         return json(409, { statusCode: 409, error: 'Conflict', message: 'stale', current: this.device });
@@ -622,5 +630,24 @@ describe('SyncClient embeddings', () => {
     await client.sync();
     expect(storage.users.get(USER)?.learned?.source).toBe('remote');
     expect(storage.users.get(USER)?.devicePrior?.version).toBe(5);
+  });
+
+  it("starts from the server's combination of another device's embedding with its own, where it serves one", async () => {
+    const { server, client, storage } = await setup();
+    server.server = { vector: [1, 0, 0], modelVersion: 'v1', eventSeq: 3, updatedAt: 7 };
+    server.device = { vector: [0.6, 0.8, 0], modelVersion: 'v1', version: 2, updatedAt: 42 };
+    server.combined = { vector: [0.8, 0.6, 0], modelVersion: 'v1', rule: '0.5', from: 'both' };
+    await client.sync();
+    expect(storage.users.get(USER)).toMatchObject({
+      devicePrior: { vector: [0.8, 0.6, 0], modelVersion: 'v1', version: 2 },
+      learned: { vector: [0.8, 0.6, 0], source: 'remote' },
+      longTerm: { vector: [1, 0, 0], modelVersion: 'v1' },
+    });
+    // A combination of another bundle's embeddings is not used: the device's own, as before.
+    const other = await setup();
+    other.server.device = { vector: [0.6, 0.8, 0], modelVersion: 'v1', version: 2, updatedAt: 42 };
+    other.server.combined = { vector: [0.8, 0.6, 0], modelVersion: 'v0', rule: '0.5', from: 'both' };
+    await other.client.sync();
+    expect(other.storage.users.get(USER)?.devicePrior?.vector).toEqual([0.6, 0.8, 0]);
   });
 });

@@ -1,7 +1,13 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { REPLAY_METRICS } from '../../core/replay/index.ts';
 import { DEFAULT_RUN_DIR } from '../../train/bundle/default-data.ts';
-import { REPLAY_SPLITS, runReplayNode } from '../../train/replay/run.ts';
+import { writeReplayPack } from '../../train/replay/pack.ts';
+import {
+  type PreparedReplay,
+  prepareReplayNode,
+  REPLAY_SPLITS,
+  runReplayNode,
+} from '../../train/replay/run.ts';
 import { parseVariant } from '../../train/replay/variant-spec.ts';
 import { nonNegativeInteger, oneOf, positiveInteger } from '../options.ts';
 import { Progress } from '../progress.ts';
@@ -41,19 +47,44 @@ export function registerReplayCommand(program: Command): void {
     .option(
       '--variant <list>',
       'comma-separated: server, blend, multi, multi:threshold=X:share=X:interests=N:halflife=DAYS:clusters=N:pins=N, ' +
-        'learned, learned+multi, learned:lr=X:steps=N:l2=X:scale=X:halflife=DAYS:hide=X:implicit=X:sampled=N:events=N:weight=X',
+        'learned, learned+multi, learned:lr=X:steps=N:l2=X:scale=X:halflife=DAYS:hide=X:implicit=X:sampled=N:events=N:weight=X, ' +
+        "second, second:rule=server|device|newest|W (a second device starting from the server's combined embedding)",
       variantList,
       variantList('server,blend,multi'),
     )
     .option('--seed <n>', 'seed of the user sample and the stand-in impressions', nonNegativeInteger, 0)
     .option('--max-users <n>', 'replay a seeded sample of this many users (default all)', positiveInteger)
+    .option(
+      '--write-pack',
+      "also write the replayed users' pack for the lab's replay tab: <bundle>/lab/replay-<split>.json (needs --max-users)",
+    )
     .option('--json', 'print one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')
     .action(async (options) => {
       const progress = new Progress(!options.quiet);
       let task: ReturnType<Progress['task']> | undefined;
       let current = '';
+      let prepared: PreparedReplay | undefined;
+      if (options.writePack) {
+        if (options.maxUsers === undefined)
+          throw new InvalidArgumentError('--write-pack needs --max-users (the browser replays a sample)');
+        prepared = await prepareReplayNode({
+          models: options.models,
+          checkpoint: options.checkpoint,
+          split: options.split,
+        });
+        const { path, pack } = writeReplayPack(options.models, prepared, {
+          split: options.split,
+          seed: options.seed,
+          maxUsers: options.maxUsers,
+        });
+        if (!options.quiet)
+          process.stderr.write(
+            `edgerec replay: wrote ${path} (${pack.users.length} users, ${pack.log.user.length} events)\n`,
+          );
+      }
       const report = await runReplayNode({
+        prepared,
         models: options.models,
         checkpoint: options.checkpoint,
         split: options.split,

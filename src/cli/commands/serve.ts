@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import {
+  type CombineRule,
+  combineRuleName,
+  DEFAULT_COMBINE_RULE,
+  parseCombineRule,
+} from '../../core/combine/index.ts';
 import { DEFAULT_RUN_DIR } from '../../train/bundle/default-data.ts';
 import { nonNegativeInteger, positiveInteger } from '../options.ts';
 
@@ -7,6 +13,14 @@ import { nonNegativeInteger, positiveInteger } from '../options.ts';
 // optional peers, and `edgerec train` must not need them.
 const server = () => import('../../server/index.ts');
 const DEFAULT_PORT = 8787;
+
+function combineRule(value: string): CombineRule {
+  try {
+    return parseCombineRule(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 /** `edgerec serve` and `edgerec token`: the sync server, and tokens minted from its secret. */
 export function registerServeCommands(program: Command): void {
@@ -54,6 +68,13 @@ export function registerServeCommands(program: Command): void {
       positiveInteger,
       365,
     )
+    .option(
+      '--combine <rule>',
+      "what the embedding route serves as the user's embedding: server, device, newest, or the device embedding's " +
+        `weight W in [0, 1] in a normalised sum with the server's (default ${combineRuleName(DEFAULT_COMBINE_RULE)}, chosen on the replay's validation window)`,
+      combineRule,
+      DEFAULT_COMBINE_RULE,
+    )
     .option('--quiet', 'log warnings and errors only')
     .action(async (options) => {
       const { startServer } = await server();
@@ -68,6 +89,7 @@ export function registerServeCommands(program: Command): void {
         requireRun: options.run !== undefined,
         refreshMinutes: options.refreshMinutes,
         maxSessionSeconds: options.maxSessionDays * 86_400,
+        combineRule: options.combine,
         rateLimits: {
           anonymousSessionsPerIp: options.sessionsPerMinute,
           eventBatchesPerUser: options.batchesPerMinute,

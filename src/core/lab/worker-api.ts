@@ -1,4 +1,5 @@
 import type { ItemDtype, ModelDtype, ModelRole } from '../bundle/manifest.ts';
+import type { BuiltInVariant, ReplayMetric } from '../replay/index.ts';
 import type { LabSplit } from './pack.ts';
 import type { LabProgress, LabResult } from './run.ts';
 
@@ -43,8 +44,39 @@ export interface LabWorkerProgress extends LabProgress {
   phase: LabPhase;
 }
 
+/** What the lab's replay tab asks for: the replay evaluation of the bundle on its replay pack. */
+export interface LabReplayRequest {
+  bundleUrl: string;
+  split: LabSplit;
+  variants: BuiltInVariant[];
+}
+
+export interface LabReplayProgress {
+  phase: 'bundle' | 'pack' | 'models' | 'run';
+  variant?: string;
+  done: number;
+  total: number;
+}
+
+/** The replay's rows on the pack's seeded user sample (the numbers `edgerec replay` prints for it). */
+export interface LabReplayResult {
+  bundle: string;
+  split: LabSplit;
+  seed: number;
+  /** Users in the pack's sample, and those with engaged pins to find (the table's `users`). */
+  sampledUsers: number;
+  users: number;
+  requests: number;
+  standIns: boolean;
+  rows: { variant: string; metrics: Record<ReplayMetric, number> }[];
+  packUrl: string;
+  /** The command that gives the same numbers in Node. */
+  command: string;
+}
+
 /** The lab worker's API (comlink). */
 export interface LabWorkerApi {
   environment(): Promise<LabEnvironment>;
   run(request: LabRequest, onProgress: (p: LabWorkerProgress) => void): Promise<LabBrowserResult>;
+  replay(request: LabReplayRequest, onProgress: (p: LabReplayProgress) => void): Promise<LabReplayResult>;
 }

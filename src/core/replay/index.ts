@@ -10,6 +10,14 @@ export {
   utilityNdcgAt,
 } from './metrics.ts';
 export {
+  buildReplayPack,
+  REPLAY_PACK_FORMAT,
+  type ReplayPack,
+  replayInputFromPack,
+  replayPackFile,
+  replaySample,
+} from './pack.ts';
+export {
   deviceState,
   hasIgnoredImpressions,
   REPLAY_DEFAULTS,
@@ -20,11 +28,14 @@ export {
   runReplay,
   standInImpressions,
 } from './replay.ts';
+export { type RunModel, replayRunners } from './runners.ts';
+export { type SecondDeviceOptions, secondDeviceVariant } from './second-device.ts';
 export { REPLAY_SESSION_GAP_MS, type ReplaySession, replaySessions, sessionTruth } from './sessions.ts';
 export {
   BUILT_IN_VARIANTS,
   type BuiltInVariant,
   blendVariant,
+  builtInVariant,
   multiVariant,
   type ReplayDevice,
   type ReplayEvent,

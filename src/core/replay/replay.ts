@@ -8,8 +8,9 @@ import {
   recommendFeed,
 } from '../feed/index.ts';
 import { type InteractionLog, NON_IMPRESSION_CODES, POSITIVE_CODES } from '../interactions.ts';
-import { derivedRandom, Random } from '../random.ts';
+import { derivedRandom } from '../random.ts';
 import { type ReplayMetric, slateMetrics, UserMeans } from './metrics.ts';
+import { replaySample } from './pack.ts';
 import { type ReplaySession, replaySessions, sessionTruth } from './sessions.ts';
 import type { ReplayEvent, ReplayVariant } from './variants.ts';
 
@@ -37,6 +38,8 @@ export interface ReplayInput {
   model: FeedModel;
   /** The bundle's utility weights: the ranker's blend and the realised gains of utility NDCG. */
   weights: Record<RankerHead, number>;
+  /** Whether to draw stand-in impressions; default: judged on `log` (a pack judges on the whole data set). */
+  standIns?: boolean;
 }
 
 export interface ReplayOptions {
@@ -86,13 +89,9 @@ export async function runReplay(
   const dim = model.table.dim;
   const numItems = model.table.count;
   const sessions = replaySessions(log, input.numUsers, input.window);
-  let users = sessions.flatMap((s, u) => (s.length > 0 ? [u] : []));
-  if (options.maxUsers !== undefined && users.length > options.maxUsers) {
-    new Random(options.seed).shuffle(users);
-    users = users.slice(0, options.maxUsers).sort((a, b) => a - b);
-  }
+  const users = replaySample(log, input.numUsers, input.window, options.seed, options.maxUsers);
   const requests = users.reduce((n, u) => n + sessions[u].length, 0);
-  const standIns = !hasIgnoredImpressions(log, numItems);
+  const standIns = input.standIns ?? !hasIgnoredImpressions(log, numItems);
   const event = (r: number): ReplayEvent => ({ item: log.item[r], action: log.action[r], ts: log.ts[r] });
   const rows: ReplayRow[] = [];
   let scoredUsers = 0;
@@ -107,6 +106,7 @@ export async function runReplay(
         table: model.table,
         ...(long.some((x) => x !== 0) ? { longTerm: long } : {}),
         history: Array.from(mine[0].before, event),
+        from: input.window.from,
       });
       for (let s = 0; s < mine.length; s++) {
         const session = mine[s];

@@ -20,6 +20,8 @@ export interface ReplayUser {
   longTerm?: Float32Array;
   /** Everything the user did before the window, oldest first. */
   history: readonly ReplayEvent[];
+  /** The window's start: when the server computed `longTerm`. */
+  from: number;
 }
 
 /** The device of one user during the replay: it shapes each request and may learn from what follows. */
@@ -58,3 +60,8 @@ export function multiVariant(options: Partial<InterestOptions> = {}, name = 'mul
 
 export const BUILT_IN_VARIANTS = ['server', 'blend', 'multi'] as const;
 export type BuiltInVariant = (typeof BUILT_IN_VARIANTS)[number];
+
+/** A built-in variant by name (the lab's replay tab; the CLI also parses settings and learning). */
+export function builtInVariant(name: BuiltInVariant): ReplayVariant {
+  return name === 'server' ? serverVariant : name === 'blend' ? blendVariant : multiVariant();
+}

@@ -15,7 +15,9 @@ import {
 } from '../../core/lab/index.ts';
 import { renderCharts, resizeCharts } from './charts.ts';
 import { setExports } from './export.ts';
+import { setupReplayTab } from './replay-tab.ts';
 import { renderTable } from './table.ts';
+import { setupTabs } from './tabs.ts';
 
 const $ = <T extends Element>(selector: string) => document.querySelector<T>(selector)!;
 const form = $<HTMLFormElement>('#lab-form');
@@ -43,6 +45,8 @@ const worker = new Worker(new URL('../../../workers/lab.worker.ts', import.meta.
   name: 'edgerec-lab',
 });
 const lab = wrap<LabWorkerApi>(worker);
+setupTabs($<HTMLElement>('.tabs'));
+setupReplayTab(lab, bundleUrl);
 
 function showEnvironment(env: LabEnvironment): void {
   const rows: [string, string][] = [

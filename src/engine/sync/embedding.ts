@@ -14,10 +14,18 @@ interface DeviceEmbeddingRecord {
   version: number;
   updatedAt: number;
 }
+interface CombinedEmbeddingRecord {
+  vector: number[];
+  modelVersion: string;
+  rule: string;
+  from: 'server' | 'device' | 'both';
+}
 interface EmbeddingsAnswer {
   userId: string;
   server: ServerEmbedding | null;
   device: DeviceEmbeddingRecord | null;
+  /** The two combined by the server's rule (absent from servers older than the rule). */
+  combined?: CombinedEmbeddingRecord | null;
 }
 
 export interface EmbeddingContext {
@@ -53,7 +61,7 @@ export function sameVector(a: readonly number[], b: readonly number[]): boolean 
  */
 export async function pullServerEmbedding(ctx: EmbeddingContext): Promise<EmbeddingDetail['server']> {
   const answer = await ctx.http.request<EmbeddingsAnswer>('GET', path(ctx.userId), undefined, ctx.signal);
-  if (answer?.device) await adoptDeviceEmbedding(ctx, answer.device);
+  if (answer?.device) await adoptDeviceEmbedding(ctx, answer.device, answer.combined ?? undefined);
   const server = answer?.server;
   if (!server) return 'none';
   const version = ctx.modelVersion();
@@ -73,26 +81,36 @@ export async function pullServerEmbedding(ctx: EmbeddingContext): Promise<Embedd
 
 /**
  * Another device of the user wrote its learned embedding (a version this device has not seen, for the
- * bundle it runs): it becomes where this device's learning starts (`devicePrior`), and — unless this
- * device has learnt its own from events it holds — the embedding recommend() uses (`learned`, source
- * `remote`). Its version becomes the base of this device's next write, so that write is not a blind one.
+ * bundle it runs): what the server serves for it — its combination with the server's long-term embedding
+ * by the server's rule (`combined`), else the device's own — becomes where this device's learning starts
+ * (`devicePrior`), and — unless this device has learnt its own from events it holds — the embedding
+ * recommend() uses (`learned`, source `remote`). Its version becomes the base of this device's next write,
+ * so that write is not a blind one.
  */
-async function adoptDeviceEmbedding(ctx: EmbeddingContext, device: DeviceEmbeddingRecord): Promise<void> {
+async function adoptDeviceEmbedding(
+  ctx: EmbeddingContext,
+  device: DeviceEmbeddingRecord,
+  combined: CombinedEmbeddingRecord | undefined,
+): Promise<void> {
   const version = ctx.modelVersion();
   const meta = await ctx.loadMeta();
   if (version === undefined || device.modelVersion !== version || device.version <= meta.deviceVersion)
     return;
+  const vector =
+    combined && combined.modelVersion === version && combined.from !== 'server'
+      ? combined.vector
+      : device.vector;
   await ctx.storage.updateUserState(ctx.userId, (current) => {
     const state = current ?? emptyUserState(ctx.userId);
     const own = state.learned?.source === 'device' && state.learned.modelVersion === version;
     return {
       ...state,
-      devicePrior: { vector: device.vector, modelVersion: device.modelVersion, version: device.version },
+      devicePrior: { vector, modelVersion: device.modelVersion, version: device.version },
       ...(own
         ? {}
         : {
             learned: {
-              vector: device.vector,
+              vector,
               modelVersion: device.modelVersion,
               source: 'remote' as const,
               steps: 0,

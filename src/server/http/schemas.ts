@@ -70,6 +70,19 @@ export const deviceEmbeddingSchema = {
   required: ['vector', 'modelVersion', 'version', 'updatedAt'],
 } as const;
 
+export const combinedEmbeddingSchema = {
+  type: 'object',
+  description:
+    "The server's and the device's embeddings combined by the server's rule (--combine): where another device of the user starts",
+  properties: {
+    vector: vectorSchema,
+    modelVersion: { type: 'string' },
+    rule: { type: 'string', description: 'server, device, newest, or the weight of the device embedding' },
+    from: { type: 'string', enum: ['server', 'device', 'both'] },
+  },
+  required: ['vector', 'modelVersion', 'rule', 'from'],
+} as const;
+
 export const userParams = {
   type: 'object',
   additionalProperties: false,

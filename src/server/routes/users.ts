@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { combinedEmbedding } from '../combined-embedding.ts';
 import type { ServerContext } from '../context.ts';
 import { requireSelf } from '../http/auth.ts';
 import { HttpError } from '../http/errors.ts';
 import {
   authErrors,
   bearer,
+  combinedEmbeddingSchema,
   deviceEmbeddingSchema,
   errorSchema,
   serverEmbeddingSchema,
@@ -24,7 +26,8 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     '/v1/users/:userId/embedding',
     {
       schema: {
-        summary: "The server's long-term embedding of the user and the last device-learned one",
+        summary:
+          "The server's long-term embedding of the user, the last device-learned one, and the two combined by the server's rule",
         tags: ['embeddings'],
         security: bearer,
         params: userParams,
@@ -35,8 +38,9 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
               userId: { type: 'string' },
               server: nullable(serverEmbeddingSchema),
               device: nullable(deviceEmbeddingSchema),
+              combined: nullable(combinedEmbeddingSchema),
             },
-            required: ['userId', 'server', 'device'],
+            required: ['userId', 'server', 'device', 'combined'],
           },
           ...authErrors,
         },
@@ -49,7 +53,8 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
         ctx.store.serverEmbedding(userId),
         ctx.store.deviceEmbedding(userId),
       ]);
-      return { userId, server: server ?? null, device: device ?? null };
+      const combined = combinedEmbedding(server, device, ctx.combineRule);
+      return { userId, server: server ?? null, device: device ?? null, combined: combined ?? null };
     },
   );
 

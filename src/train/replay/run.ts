@@ -7,10 +7,15 @@
 import { Bundle, type DecodedItemTable, type ModelEntry } from '../../core/bundle/index.ts';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
-import { type FeedModel, type FeedRunners, sequenceFeeds } from '../../core/feed/index.ts';
-import { type ReplayReport, type ReplayVariant, runReplay } from '../../core/replay/index.ts';
-import { referenceTopK, writeItemRow } from '../../core/retrieval/index.ts';
-import { encoderInput } from '../../core/sequence/index.ts';
+import type { FeedModel, FeedRunners } from '../../core/feed/index.ts';
+import {
+  type ReplayInput,
+  type ReplayReport,
+  type ReplayVariant,
+  type RunModel,
+  replayRunners,
+  runReplay,
+} from '../../core/replay/index.ts';
 import { assertBundleData } from '../bundle/data-check.ts';
 import { directorySource } from '../bundle/directory-source.ts';
 import { edgeWindows } from '../bundle/edge-models.ts';
@@ -41,6 +46,8 @@ export interface ReplayRunOptions {
   seed: number;
   maxUsers?: number;
   dataset?: Dataset;
+  /** What `prepareReplayNode` made of the options, when the caller already has it. */
+  prepared?: PreparedReplay;
   onStage?: (stage: string) => void;
   onProgress?: (variant: string, done: number, total: number) => void;
 }
@@ -52,7 +59,18 @@ export interface ReplayRunReport extends ReplayReport {
   seed: number;
 }
 
-export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRunReport> {
+/** Everything the replay reads, prepared in Node: its input, the bundle and the models it runs. */
+export interface PreparedReplay {
+  input: ReplayInput;
+  bundle: Bundle;
+  encoderEntry: ModelEntry;
+  rankerEntry: ModelEntry;
+  window: { from: number; to: number };
+}
+
+export async function prepareReplayNode(
+  options: Pick<ReplayRunOptions, 'models' | 'checkpoint' | 'split' | 'dataset' | 'onStage'>,
+): Promise<PreparedReplay> {
   const stage = options.onStage ?? (() => {});
   const dir = resolveBundleDir(options.models);
   const bundle = await Bundle.open(directorySource(dir));
@@ -100,26 +118,40 @@ export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRu
     MODEL_FORM,
     bundle.manifest.defaultRanker?.fusion ?? 'late',
   );
-  const runners = await nodeRunners(table, encoderEntry, rankerEntry, (ref) => bundle.file(ref));
+  const input: ReplayInput = {
+    log: dataset.log,
+    numUsers: dataset.users.size,
+    window,
+    longTerm,
+    model: feedModel,
+    weights: manifest.utility.weights,
+  };
+  return { input, bundle, encoderEntry, rankerEntry, window };
+}
+
+export async function runReplayNode(options: ReplayRunOptions): Promise<ReplayRunReport> {
+  const prepared = options.prepared ?? (await prepareReplayNode(options));
+  const { bundle, input, window } = prepared;
+  const runners = await replayRunnersNode(prepared);
   try {
-    stage(`replay ${options.split}`);
-    const report = await runReplay(
-      {
-        log: dataset.log,
-        numUsers: dataset.users.size,
-        window,
-        longTerm,
-        model: feedModel,
-        weights: manifest.utility.weights,
-      },
-      runners,
-      options.variants,
-      { seed: options.seed, maxUsers: options.maxUsers, onProgress: options.onProgress },
-    );
-    return { bundle: manifest.version, split: options.split, window, seed: options.seed, ...report };
+    options.onStage?.(`replay ${options.split}`);
+    const report = await runReplay(input, runners, options.variants, {
+      seed: options.seed,
+      maxUsers: options.maxUsers,
+      onProgress: options.onProgress,
+    });
+    return { bundle: bundle.manifest.version, split: options.split, window, seed: options.seed, ...report };
   } finally {
     await runners.release();
   }
+}
+
+/** The replay's runners for a prepared bundle (onnxruntime-node, the exact scan); release() when done. */
+export function replayRunnersNode(
+  prepared: PreparedReplay,
+): Promise<FeedRunners & { release(): Promise<void> }> {
+  const { bundle, encoderEntry, rankerEntry } = prepared;
+  return nodeRunners(prepared.input.model.table, encoderEntry, rankerEntry, (ref) => bundle.file(ref));
 }
 
 /** The feed pipeline's runners on onnxruntime-node and the exact reference scan. */
@@ -131,45 +163,12 @@ async function nodeRunners(
 ): Promise<FeedRunners & { release(): Promise<void> }> {
   const encoder = await createSession(await load(encoderEntry));
   const ranker = await createSession(await load(rankerEntry));
-  const length = Number(encoderEntry.inputs.find((i) => i.name === 'items')?.shape[1]);
-  const dim = table.dim;
+  const run =
+    (session: typeof encoder): RunModel =>
+    async (feeds, output) =>
+      (await runOnce(session, feeds, [output]))[output] as Float32Array;
   return {
-    async encode(window) {
-      const input = encoderInput([window], length, dim, (item, out, offset) =>
-        writeItemRow(table, item, out, offset),
-      );
-      const out = await runOnce(
-        encoder,
-        {
-          items: { data: input.items, dims: [1, length, dim] },
-          actions: { data: input.actions, dims: [1, length, input.actions.length / length] },
-          time: { data: input.time, dims: [1, length, input.time.length / length] },
-          mask: { data: input.mask, dims: [1, length] },
-        },
-        ['user'],
-      );
-      return out.user as Float32Array;
-    },
-    async retrieve(queries, n, exclude) {
-      return queries.map((q) => referenceTopK(table, q, n, exclude).indices);
-    },
-    async rank(inputs) {
-      const { size, dim: d } = inputs;
-      const out = await runOnce(
-        ranker,
-        {
-          user_long: { data: inputs.userLong, dims: [size, d] },
-          user_short: { data: inputs.userShort, dims: [size, d] },
-          item: { data: inputs.item, dims: [size, d] },
-          context: { data: inputs.context, dims: [size, inputs.context.length / size] },
-          ...sequenceFeeds(rankerEntry, inputs.window, size, d, (item, out, offset) =>
-            writeItemRow(table, item, out, offset),
-          ),
-        },
-        ['probs'],
-      );
-      return out.probs as Float32Array;
-    },
+    ...replayRunners(table, encoderEntry, rankerEntry, run(encoder), run(ranker)),
     async release() {
       await encoder.release();
       await ranker.release();

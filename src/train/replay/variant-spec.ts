@@ -1,3 +1,4 @@
+import { combineRuleName, DEFAULT_COMBINE_RULE, parseCombineRule } from '../../core/combine/index.ts';
 import { InputError } from '../../core/errors.ts';
 import type { InterestOptions } from '../../core/interests/index.ts';
 import type { LearningOptions } from '../../core/learning/index.ts';
@@ -6,6 +7,7 @@ import {
   learnedVariant,
   multiVariant,
   type ReplayVariant,
+  secondDeviceVariant,
   serverVariant,
 } from '../../core/replay/index.ts';
 import { initTraining } from '../tf/backend.ts';
@@ -43,9 +45,10 @@ export function parseVariant(spec: string): ReplayVariant {
   const [name, ...settings] = spec.split(':');
   if (name === 'blend') return blendWeight(spec, settings);
   if (name === 'learned' || name === 'learned+multi') return learned(spec, name, settings);
+  if (name === 'second') return secondDevice(spec, settings);
   if (name !== 'multi')
     throw new InputError(
-      `--variant: unknown variant "${spec}" (server, blend, multi, multi:threshold=1.5:…, learned, learned+multi)`,
+      `--variant: unknown variant "${spec}" (server, blend, multi, multi:threshold=1.5:…, learned, learned+multi, second:rule=…)`,
     );
   const options: Partial<InterestOptions> = {};
   for (const setting of settings) {
@@ -78,6 +81,22 @@ function blendWeight(spec: string, settings: string[]): ReplayVariant {
       return { request: async (base) => ({ ...(await device.request(base)), longTermWeight: weight }) };
     },
   };
+}
+
+/**
+ * `second[:rule=R]`: a second device starting from what the server serves, the server's and the first
+ * device's embeddings combined by rule R — server, device, newest, or a device weight in [0, 1] — with the
+ * engine's defaults otherwise (learning, PinnerSage interests). Without a rule: the server's default.
+ */
+function secondDevice(spec: string, settings: string[]): ReplayVariant {
+  const [key, value] = (settings[0] ?? `rule=${combineRuleName(DEFAULT_COMBINE_RULE)}`).split('=');
+  if (settings.length > 1 || key !== 'rule' || value === undefined)
+    throw new InputError(`--variant ${spec}: second takes one setting, rule=server|device|newest|W`);
+  try {
+    return secondDeviceVariant(initTraining, parseCombineRule(value), {}, spec);
+  } catch (error) {
+    throw new InputError(`--variant ${spec}: ${(error as Error).message}`);
+  }
 }
 
 /** `learned[+multi]:key=value:…`: on-device learning with the learner's settings and the request's weight. */

@@ -31,6 +31,7 @@ export async function testServer(
   kind: DbKind,
   modelsDir: string,
   options: Omit<BuildServerOptions, 'context'> = {},
+  contextOptions: Pick<ServerContext, 'combineRule'> = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgerec-api-'));
   const schema = `edgerec_api_${randomBytes(4).toString('hex')}`;
@@ -45,6 +46,7 @@ export async function testServer(
     metrics: new ServerMetrics(),
     tokenTtlSeconds: 3600,
     maxSessionSeconds: 7200,
+    ...contextOptions,
   };
   const app = await buildServer({ ...options, context });
   return {
