@@ -71,8 +71,8 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
     .option(
-      '--relative-positions',
-      'PinnerFormer: add a learned attention bias per query–key distance (see PinnerFormerOptions)',
+      '--no-relative-positions',
+      "PinnerFormer without its learned attention bias per query–key distance (positions from the window's start only)",
     )
     .option(
       '--models <list>',

@@ -55,7 +55,10 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   layers: 2,
   heads: 2,
   maxLength: 50,
-  relativePositions: false,
+  // Chosen on ml-100k validation NDCG@10 (sasrec protocol, GNN features, seed 1): 0.4790 with distance
+  // biases against 0.4423 without (`edgerec train --data …/u.data --format movielens --models
+  // gnn,pinnerformer [--relative-positions]`); without biases the curve peaked at epoch 8 and stopped.
+  relativePositions: true,
   objective: 'sasrec',
   horizonDays: 28,
   horizonActions: 10,
