@@ -768,15 +768,12 @@ async function encodeWindow(state: ModelState, window: ActionWindow): Promise<Fl
   );
 }
 
-/** The feed pipeline's runners on this bundle's sessions and retriever (queries of a batch in turn). */
+/** The feed pipeline's runners on this bundle's sessions and retriever (a batch of queries in one call: one table read on WebGPU). */
 function feedRunners(state: ModelState): FeedRunners {
   return {
     encode: (window) => encodeWindow(state, window),
-    retrieve: async (queries, n, exclude) => {
-      const lists: Int32Array[] = [];
-      for (const q of queries) lists.push((await state.retriever.topK(q, n, exclude)).indices);
-      return lists;
-    },
+    retrieve: async (queries, n, exclude) =>
+      (await state.retriever.topKBatch(queries, n, exclude)).map((result) => result.indices),
     rank: ({ size, dim, userLong, userShort, item, context, window }) =>
       state.ranker.run(
         {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { referenceTopK } from '../../src/core/retrieval/index.ts';
 import { FallbackRetriever } from '../../src/engine/retrieval/select.ts';
-import { firstDifference, makeQueries, makeTable } from '../shared/retrieval-tables.ts';
+import { firstDifference, makeExclusions, makeQueries, makeTable } from '../shared/retrieval-tables.ts';
 
 describe("retrieval's `auto` choice in Chromium", () => {
   // SwiftShader is the only adapter here, and `auto` skips timing on a software adapter (the WASM kernel
@@ -25,4 +25,24 @@ describe("retrieval's `auto` choice in Chromium", () => {
       retriever.dispose();
     }
   });
+
+  it.each(['webgpu', 'wasm'] as const)(
+    'topKBatch on %s (what multi-interest retrieval calls): each answer equals referenceTopK with the shared exclusions',
+    async (device) => {
+      const table = makeTable('f32', 5_003, 64, { duplicateEvery: 7 });
+      const retriever = await FallbackRetriever.create(table, device, 2);
+      try {
+        expect(retriever.backend).toBe(device);
+        const queries = makeQueries(4, 64, 11);
+        const exclude = makeExclusions(table.count, 0.05);
+        const results = await retriever.topKBatch(queries, 100, exclude);
+        expect(results).toHaveLength(4);
+        queries.forEach((query, q) =>
+          expect(firstDifference(results[q], referenceTopK(table, query, 100, exclude))).toBeUndefined(),
+        );
+      } finally {
+        retriever.dispose();
+      }
+    },
+  );
 });

@@ -9,6 +9,11 @@ export interface Retriever {
   /** WebGPU only: destroys the device (see WebGpuRetriever.loseDevice). */
   loseDevice?(): void;
   topK(query: Float32Array, k: number, exclude?: Uint32Array): Promise<TopKResult>;
+  /**
+   * `topK` of each query with one exclusion set, answers in query order. On WebGPU the queries share one
+   * read of the table (multi-interest retrieval asks for several at once); elsewhere they run in turn.
+   */
+  topKBatch?(queries: Float32Array[], k: number, exclude?: Uint32Array): Promise<TopKResult[]>;
   dispose(): void;
 }
 
@@ -147,6 +152,26 @@ export class FallbackRetriever implements Retriever {
     }
   }
 
+  async topKBatch(queries: Float32Array[], k: number, exclude?: Uint32Array): Promise<TopKResult[]> {
+    if (this.disposed) throw new Error('edgerec: retrieval used after dispose()');
+    if (this.pending) await this.pending;
+    const inTurn = async () => {
+      const results: TopKResult[] = [];
+      for (const query of queries) results.push(await this.current.topK(query, k, exclude));
+      return results;
+    };
+    const batch = this.current.topKBatch;
+    if (this.current.backend !== 'webgpu' || !batch) return inTurn();
+    try {
+      return await batch.call(this.current, queries, k, exclude);
+    } catch (error) {
+      await this.fallBack(
+        `WebGPU retrieval failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return inTurn();
+    }
+  }
+
   /** Destroys the GPU device under the engine's feet; true when there was one. The next call falls back. */
   simulateDeviceLoss(): boolean {
     if (!this.current.loseDevice) return false;
@@ -191,6 +216,7 @@ function wrapGpu(gpu: GpuRetriever): Retriever {
   return {
     backend: 'webgpu',
     topK: (q, k, e) => gpu.topK(q, k, e),
+    topKBatch: (queries, k, e) => gpu.topKBatch(queries, k, e ? queries.map(() => e) : undefined),
     dispose: () => gpu.dispose(),
     loseDevice: () => gpu.loseDevice(),
   };
