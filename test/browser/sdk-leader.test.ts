@@ -111,11 +111,14 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
     const inFlightB = recB.recommend({ k: 10 });
     const inFlightC = recC.recommend({ k: 10 });
     a.element.remove();
-    // Another engine, seconds later: the ranker's item-age feature has moved, so near-ties may swap; the
-    // pins are the same (the same bundle, user and history).
+    // Another engine, seconds later: the ranker's item-age feature reads the clock, so a near-tie at the
+    // 10th place may swap in a pin from the 11th (seen once in CI). Both answers come from the new engine
+    // within milliseconds of each other, so they agree; against A's slate at most one pin may differ.
     const sameSet = (items: string[]) => [...items].sort();
-    expect(sameSet(await ids(inFlightB))).toEqual(sameSet(expected));
-    expect(sameSet(await ids(inFlightC))).toEqual(sameSet(expected));
+    const [answerB, answerC] = [await ids(inFlightB), await ids(inFlightC)];
+    expect(sameSet(answerC)).toEqual(sameSet(answerB));
+    expect(answerB).toHaveLength(10);
+    expect(answerB.filter((id) => expected.includes(id)).length).toBeGreaterThanOrEqual(9);
 
     // B or C (whichever queued for the lock first) leads now, with its own engine: A's worker ended with its frame.
     const [statusB, statusC] = await Promise.all([recB.status(), recC.status()]);
@@ -134,7 +137,7 @@ describe('one engine per origin without SharedWorker (a leader tab, Web Locks + 
     });
     // Later requests are the new leader's: one engine, so both tabs get the same slate.
     const later = await ids(recC);
-    expect(sameSet(later)).toEqual(sameSet(expected));
+    expect(later.filter((id) => answerB.includes(id)).length).toBeGreaterThanOrEqual(9);
     expect(await ids(recB)).toEqual(later);
 
     await recC.dispose();
