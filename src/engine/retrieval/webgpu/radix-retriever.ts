@@ -2,6 +2,7 @@ import type { DecodedItemTable, ItemDtype } from '../../../core/bundle/index.ts'
 import { quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
 import { track } from '../../resources.ts';
 import { DeviceLostError, WebGpuUnavailableError } from './errors.ts';
+import { cachedPipeline } from './pipeline-cache.ts';
 import {
   BINS,
   blockedLayout,
@@ -751,41 +752,5 @@ function writeBlocked(table: DecodedItemTable, variant: ScanVariant, range: Arra
       const at = ((block * units + v) * WG + lane) * unitWords;
       for (let c = 0; c < unitWords; c++) out[at + c] = row[v * unitWords + c];
     }
-  }
-}
-
-/** Compiled kernels per device, by source. */
-const compiled = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
-
-function cachedPipeline(device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> {
-  let cache = compiled.get(device);
-  if (!cache) {
-    cache = new Map();
-    compiled.set(device, cache);
-  }
-  const byCode = cache;
-  let pipeline = cache.get(code);
-  if (!pipeline) {
-    pipeline = compile(device, code, label);
-    cache.set(code, pipeline);
-    pipeline.catch(() => byCode.delete(code));
-  }
-  return pipeline;
-}
-
-async function compile(device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ code, label });
-  try {
-    return await device.createComputePipelineAsync({
-      label,
-      layout: 'auto',
-      compute: { module, entryPoint: 'main' },
-    });
-  } catch (error) {
-    const info = await module.getCompilationInfo();
-    const messages = info.messages
-      .filter((m) => m.type === 'error')
-      .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
-    throw new WebGpuUnavailableError(`${label}: ${messages.join('; ') || String(error)}`, { cause: error });
   }
 }

@@ -2,6 +2,7 @@ import type { DecodedItemTable, ItemDtype } from '../../../core/bundle/index.ts'
 import { quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
 import { track } from '../../resources.ts';
 import { DeviceLostError, WebGpuUnavailableError } from './errors.ts';
+import { cachedPipeline } from './pipeline-cache.ts';
 import {
   capacityFor,
   keyToBits,
@@ -484,42 +485,6 @@ export class WebGpuRetriever {
     const info = this.lostInfo;
     const why = info ? `${info.reason}${info.message ? `: ${info.message}` : ''}` : String(cause);
     return new DeviceLostError(`WebGPU device lost (${why})`, info, cause ? { cause } : undefined);
-  }
-}
-
-/** Compiled kernels per device, by source: retrievers on one device (a bundle switch, tests) compile once. */
-const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
-
-function cachedPipeline(device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> {
-  let cache = pipelines.get(device);
-  if (!cache) {
-    cache = new Map();
-    pipelines.set(device, cache);
-  }
-  const byCode = cache;
-  let pipeline = cache.get(code);
-  if (!pipeline) {
-    pipeline = compile(device, code, label);
-    cache.set(code, pipeline);
-    pipeline.catch(() => byCode.delete(code));
-  }
-  return pipeline;
-}
-
-async function compile(device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ code, label });
-  try {
-    return await device.createComputePipelineAsync({
-      label,
-      layout: 'auto',
-      compute: { module, entryPoint: 'main' },
-    });
-  } catch (error) {
-    const info = await module.getCompilationInfo();
-    const messages = info.messages
-      .filter((m) => m.type === 'error')
-      .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
-    throw new WebGpuUnavailableError(`${label}: ${messages.join('; ') || String(error)}`, { cause: error });
   }
 }
 
