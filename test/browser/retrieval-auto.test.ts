@@ -37,9 +37,8 @@ describe("retrieval's `auto` choice in Chromium", () => {
         const exclude = makeExclusions(table.count, 0.05);
         const results = await retriever.topKBatch(queries, 100, exclude);
         expect(results).toHaveLength(4);
-        queries.forEach((query, q) =>
-          expect(firstDifference(results[q], referenceTopK(table, query, 100, exclude))).toBeUndefined(),
-        );
+        for (const [q, query] of queries.entries())
+          expect(firstDifference(results[q], referenceTopK(table, query, 100, exclude))).toBeUndefined();
       } finally {
         retriever.dispose();
       }
