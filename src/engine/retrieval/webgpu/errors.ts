@@ -21,3 +21,9 @@ export class DeviceLostError extends EdgerecError {
     this.name = 'DeviceLostError';
   }
 }
+
+/** The error a retriever rejects with once its device is lost: the browser's reason, else the failure's. */
+export function deviceLostError(info: GPUDeviceLostInfo | undefined, cause?: unknown): DeviceLostError {
+  const why = info ? `${info.reason}${info.message ? `: ${info.message}` : ''}` : String(cause);
+  return new DeviceLostError(`WebGPU device lost (${why})`, info, cause ? { cause } : undefined);
+}

@@ -1,7 +1,7 @@
 import type { DecodedItemTable, ItemDtype } from '../../../core/bundle/index.ts';
 import { quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
 import { track } from '../../resources.ts';
-import { DeviceLostError, WebGpuUnavailableError } from './errors.ts';
+import { type DeviceLostError, deviceLostError, WebGpuUnavailableError } from './errors.ts';
 import { cachedPipeline } from './pipeline-cache.ts';
 import {
   BINS,
@@ -628,9 +628,7 @@ export class RadixGpuRetriever {
   }
 
   private lostError(cause?: unknown): DeviceLostError {
-    const info = this.lostInfo;
-    const why = info ? `${info.reason}${info.message ? `: ${info.message}` : ''}` : String(cause);
-    return new DeviceLostError(`WebGPU device lost (${why})`, info, cause ? { cause } : undefined);
+    return deviceLostError(this.lostInfo, cause);
   }
 }
 
