@@ -89,14 +89,10 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
-          // Builds a small real bundle into test/generated/bundle/ and records onnxruntime-node's outputs;
-          // then starts the real sync server over it (its URL reaches tests through inject('syncServer')).
-          globalSetup: [
-            'test/browser/setup/bundle.global.ts',
-            'test/browser/setup/lightgcn-bundle.global.ts',
-            'test/browser/setup/blend-bundle.global.ts',
-            'test/browser/setup/server.global.ts',
-          ],
+          // Builds three small real bundles into test/generated/ side by side (the first also records
+          // onnxruntime-node's outputs), then starts the real sync server over the first (its URL reaches
+          // tests through inject('syncServer')).
+          globalSetup: ['test/browser/setup/bundles.global.ts', 'test/browser/setup/server.global.ts'],
           testTimeout: 120_000,
           browser: {
             enabled: true,
