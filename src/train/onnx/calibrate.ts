@@ -1,7 +1,7 @@
 import { InputError } from '../../core/errors.ts';
 import type { Feeds } from './feeds.ts';
 import { cloneModel } from './graph-edit.ts';
-import type { Range } from './int8.ts';
+import type { Range } from './int8-targets.ts';
 import { DataType, onnx, valueInfo } from './proto.ts';
 import { createSession, runOnce } from './run.ts';
 import type { ChannelRanges } from './smooth.ts';

@@ -20,7 +20,8 @@ export {
   randomFeeds,
 } from './feeds.ts';
 export { FP16_MIN_ELEMENTS } from './fp16.ts';
-export { type Int8Form, quantizePerChannel, type Range, uint8Params } from './int8.ts';
+export { type Int8Form, quantizePerChannel, uint8Params } from './int8.ts';
+export type { Range } from './int8-targets.ts';
 export { onnx } from './proto.ts';
 export { type QuantizeOptions, quantizeOnnx, variantName } from './quantize.ts';
 export { maxAbsDiff, type Outputs, runModel } from './run.ts';

@@ -1,5 +1,6 @@
 import { makeAttribute } from './attributes.ts';
 import { cloneModel, constantInitializers, NameSpace, nodesOf, replaceInitializer } from './graph-edit.ts';
+import type { Int8Targets, Range } from './int8-targets.ts';
 import { attributeInt, DataType, float32Tensor, onnx, rawTensor, readFloat32, tensorDims } from './proto.ts';
 import {
   type ChannelRanges,
@@ -9,18 +10,6 @@ import {
 } from './smooth.ts';
 
 export type Int8Form = 'dq' | 'qdq';
-
-/** The observed range of an activation over the calibration feeds. */
-export interface Range {
-  min: number;
-  max: number;
-}
-
-/** Where int8 applies: weights (with their output-channel axis) and, for qdq, the activations they meet. */
-export interface Int8Targets {
-  weights: Map<string, number>;
-  activations: Set<string>;
-}
 
 /**
  * MatMul(A, W) with W a 2-D float initializer [K, N] quantizes along axis 1; Gemm(A, B) along the axis of

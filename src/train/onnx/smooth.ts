@@ -1,5 +1,5 @@
 import { constantInitializers, type NameSpace, nodesOf } from './graph-edit.ts';
-import type { Int8Targets, Range } from './int8.ts';
+import type { Int8Targets, Range } from './int8-targets.ts';
 import {
   attributeInt,
   DataType,
