@@ -1,6 +1,7 @@
 import type { DecodedItemTable, ItemDtype } from '../../../core/bundle/index.ts';
 import { quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
 import { track } from '../../resources.ts';
+import { acquireDevice } from './device.ts';
 import { type DeviceLostError, deviceLostError, WebGpuUnavailableError } from './errors.ts';
 import { cachedPipeline } from './pipeline-cache.ts';
 import {
@@ -217,7 +218,21 @@ export class RadixGpuRetriever {
     const queryBytes = queryVec4s(variant, dim) * 16 * MAX_BATCH;
     // Storage needed with one query a batch; more queries a batch only where the keys still fit.
     const needStorage = Math.max(tableBytes, count * 4, MAX_BATCH * maxK * 8);
-    const { device, ownsDevice } = await acquireDevice(options, gpu, needStorage, queryBytes);
+    // Batches of queries want room for their keys; ask for what the adapter has, up to 8 tables of keys.
+    const { device, ownsDevice } = await acquireDevice(options, {
+      minimum: {
+        maxStorageBufferBindingSize: needStorage,
+        maxBufferSize: needStorage,
+        maxUniformBufferBindingSize: queryBytes,
+        maxComputeInvocationsPerWorkgroup: WG,
+        maxComputeWorkgroupSizeX: WG,
+      },
+      request: {
+        maxStorageBufferBindingSize: Math.max(needStorage, 128 * 2 ** 20),
+        maxBufferSize: Math.max(needStorage, 256 * 2 ** 20),
+      },
+      optionalFeatures: ['timestamp-query'],
+    });
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     const maxBatch = Math.max(1, Math.min(MAX_BATCH, Math.floor(bindingLimit / Math.max(4, count * 4))));
 
@@ -629,55 +644,6 @@ export class RadixGpuRetriever {
 
   private lostError(cause?: unknown): DeviceLostError {
     return deviceLostError(this.lostInfo, cause);
-  }
-}
-
-/** The device to run on: the given one (checked against the limits), or a new one from the adapter. */
-async function acquireDevice(
-  options: RadixRetrieverOptions,
-  gpu: GPU | undefined,
-  needStorage: number,
-  queryBytes: number,
-): Promise<{ device: GPUDevice; ownsDevice: boolean }> {
-  const lacking = (lim: GPUSupportedLimits): string[] => {
-    const missing: string[] = [];
-    if (lim.maxStorageBufferBindingSize < needStorage)
-      missing.push(`maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize} < ${needStorage}`);
-    if (lim.maxBufferSize < needStorage) missing.push(`maxBufferSize ${lim.maxBufferSize} < ${needStorage}`);
-    if (lim.maxUniformBufferBindingSize < queryBytes)
-      missing.push(`maxUniformBufferBindingSize ${lim.maxUniformBufferBindingSize} < ${queryBytes}`);
-    if (lim.maxComputeInvocationsPerWorkgroup < WG || lim.maxComputeWorkgroupSizeX < WG)
-      missing.push(`maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup} < ${WG}`);
-    return missing;
-  };
-  if (options.device) {
-    const missing = lacking(options.device.limits);
-    if (missing.length) throw new WebGpuUnavailableError(`the given GPUDevice lacks ${missing.join(', ')}`);
-    return { device: options.device, ownsDevice: false };
-  }
-  if (!gpu && !options.adapter) throw new WebGpuUnavailableError('navigator.gpu is missing');
-  let adapter: GPUAdapter | null;
-  try {
-    adapter = options.adapter ?? (await gpu!.requestAdapter({ powerPreference: 'high-performance' }));
-  } catch (error) {
-    throw new WebGpuUnavailableError(`requestAdapter failed: ${String(error)}`, { cause: error });
-  }
-  if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter');
-  const missing = lacking(adapter.limits);
-  if (missing.length) throw new WebGpuUnavailableError(`the WebGPU adapter lacks ${missing.join(', ')}`);
-  // Batches of queries want room for their keys; ask for what the adapter has, up to 8 tables of keys.
-  const want = (limit: number, base: number) => Math.min(limit, Math.max(needStorage, base));
-  try {
-    const device = await adapter.requestDevice({
-      requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
-      requiredLimits: {
-        maxStorageBufferBindingSize: want(adapter.limits.maxStorageBufferBindingSize, 128 * 2 ** 20),
-        maxBufferSize: want(adapter.limits.maxBufferSize, 256 * 2 ** 20),
-      },
-    });
-    return { device, ownsDevice: true };
-  } catch (error) {
-    throw new WebGpuUnavailableError(`requestDevice failed: ${String(error)}`, { cause: error });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { DecodedItemTable, ItemDtype } from '../../../core/bundle/index.ts';
 import { quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
 import { track } from '../../resources.ts';
+import { acquireDevice } from './device.ts';
 import { type DeviceLostError, deviceLostError, WebGpuUnavailableError } from './errors.ts';
 import { cachedPipeline } from './pipeline-cache.ts';
 import {
@@ -179,54 +180,28 @@ export class WebGpuRetriever {
     const needStorage = Math.max(tableBytes, layout.aEntries * 8, count * 4);
 
     const gpu = (globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined)?.gpu;
-    let device = options.device;
-    const ownsDevice = !device;
-    const lacking = (lim: GPUSupportedLimits): string[] => {
-      const missing: string[] = [];
-      if (lim.maxStorageBufferBindingSize < needStorage)
-        missing.push(`maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize} < ${needStorage}`);
-      if (lim.maxBufferSize < needStorage)
-        missing.push(`maxBufferSize ${lim.maxBufferSize} < ${needStorage}`);
-      if (lim.maxComputeWorkgroupStorageSize < wgBytes)
-        missing.push(`maxComputeWorkgroupStorageSize ${lim.maxComputeWorkgroupStorageSize} < ${wgBytes}`);
-      if (lim.maxComputeInvocationsPerWorkgroup < WG || lim.maxComputeWorkgroupSizeX < WG)
-        missing.push(`maxComputeInvocationsPerWorkgroup ${lim.maxComputeInvocationsPerWorkgroup} < ${WG}`);
-      return missing;
-    };
-    if (!device) {
-      if (!gpu && !options.adapter) throw new WebGpuUnavailableError('navigator.gpu is missing');
-      let adapter: GPUAdapter | null;
-      try {
-        adapter = options.adapter ?? (await gpu!.requestAdapter({ powerPreference: 'high-performance' }));
-      } catch (error) {
-        throw new WebGpuUnavailableError(`requestAdapter failed: ${String(error)}`, { cause: error });
-      }
-      if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter');
-      const missing = lacking(adapter.limits);
-      if (missing.length) throw new WebGpuUnavailableError(`the WebGPU adapter lacks ${missing.join(', ')}`);
-      try {
-        // Ask only for what exceeds WebGPU's defaults (128 MiB bindings, 256 MiB buffers, 16 KiB workgroups).
-        device = await adapter.requestDevice({
-          requiredLimits: {
-            maxStorageBufferBindingSize: Math.max(needStorage, 128 * 2 ** 20),
-            maxBufferSize: Math.max(needStorage, 256 * 2 ** 20),
-            maxComputeWorkgroupStorageSize: Math.max(wgBytes, 16384),
-          },
-        });
-      } catch (error) {
-        throw new WebGpuUnavailableError(`requestDevice failed: ${String(error)}`, { cause: error });
-      }
-    } else {
-      const missing = lacking(device.limits);
-      if (missing.length) throw new WebGpuUnavailableError(`the given GPUDevice lacks ${missing.join(', ')}`);
-    }
+    // Ask only for what exceeds WebGPU's defaults (128 MiB bindings, 256 MiB buffers, 16 KiB workgroups).
+    const { device, ownsDevice } = await acquireDevice(options, {
+      minimum: {
+        maxStorageBufferBindingSize: needStorage,
+        maxBufferSize: needStorage,
+        maxComputeWorkgroupStorageSize: wgBytes,
+        maxComputeInvocationsPerWorkgroup: WG,
+        maxComputeWorkgroupSizeX: WG,
+      },
+      request: {
+        maxStorageBufferBindingSize: Math.max(needStorage, 128 * 2 ** 20),
+        maxBufferSize: Math.max(needStorage, 256 * 2 ** 20),
+        maxComputeWorkgroupStorageSize: Math.max(wgBytes, 16384),
+      },
+    });
     const packedDot =
       !options.forceManualInt8 && (gpu?.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false);
     const variant = scanVariant(dtype, packedDot);
 
     const created: GPUBuffer[] = [];
     const buffer = (label: string, size: number, usage: number, mapped = false): GPUBuffer => {
-      const b = device!.createBuffer({
+      const b = device.createBuffer({
         label,
         size: Math.ceil(size / 16) * 16,
         usage,
@@ -268,7 +243,7 @@ export class WebGpuRetriever {
         readback: buffer('edgerec readback', maxK * 8, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
         threshold: buffer('edgerec threshold', 4, STORAGE | GPUBufferUsage.COPY_DST),
       };
-      const compile = (code: string, label: string) => cachedPipeline(device!, code, label);
+      const compile = (code: string, label: string) => cachedPipeline(device, code, label);
       const [score, select, merge] = await Promise.all([
         compile(scoreShader(variant, dim), `edgerec score ${variant}`),
         compile(selectShader(cap), 'edgerec select'),
