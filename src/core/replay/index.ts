@@ -10,6 +10,15 @@ export {
   utilityNdcgAt,
 } from './metrics.ts';
 export {
+  isLearnedVariant,
+  isNamedVariant,
+  LEARNED_VARIANTS,
+  type LearnedVariantName,
+  NAMED_VARIANTS,
+  type NamedVariant,
+  namedVariant,
+} from './named.ts';
+export {
   buildReplayPack,
   REPLAY_PACK_FORMAT,
   type ReplayPack,
