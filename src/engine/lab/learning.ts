@@ -6,6 +6,10 @@
  * more, and a choice by timing would make the table depend on the machine.
  */
 import type { Tf } from '../../core/learning/index.ts';
+// By file, not through src/core/replay's index: the learning code stays in this chunk, off the worker's start.
+import { namedVariant } from '../../core/replay/named.ts';
+import type { NamedVariant } from '../../core/replay/variant-names.ts';
+import type { ReplayVariant } from '../../core/replay/variants.ts';
 import { backendProblem, type LearningBackend, loadTfjs } from '../learning/backend.ts';
 
 export const LAB_LEARNING_BACKENDS: readonly LearningBackend[] = ['wasm', 'cpu'];
@@ -35,4 +39,13 @@ export function labTfjs(): Promise<LabTfjs> {
     ready = undefined;
   });
   return ready;
+}
+
+/** The replay variants of `names` (src/core/replay's, learning included) on the lab's tfjs. */
+export async function labVariants(
+  names: readonly NamedVariant[],
+): Promise<{ variants: ReplayVariant[]; tfjs: LabTfjs }> {
+  const tfjs = await labTfjs();
+  const loadTf = async () => tfjs.tf;
+  return { variants: names.map((name) => namedVariant(name, loadTf)), tfjs };
 }

@@ -9,11 +9,13 @@ import { Bundle, type BundleSource, httpBundleSource } from '../../core/bundle/i
 import { InputError } from '../../core/errors.ts';
 import type { LabReplayProgress, LabReplayRequest, LabReplayResult } from '../../core/lab/index.ts';
 import {
+  type BuiltInVariant,
+  builtInVariant,
   isLearnedVariant,
   isNamedVariant,
   NAMED_VARIANTS,
-  namedVariant,
   type ReplayPack,
+  type ReplayVariant,
   replayInputFromPack,
   replayPackFile,
   replayRunners,
@@ -78,16 +80,14 @@ export async function runReplayInWorker(
     'dq',
     bundle.manifest.defaultRanker?.fusion ?? 'late',
   );
-  // tfjs only when a learning variant is asked for: a dynamic import, so the worker's start is unchanged.
+  // tfjs and the learning code only when a learning variant is asked for: a dynamic import, so the worker's
+  // start is unchanged.
+  let variants: ReplayVariant[];
   let learning: LabTfjs | undefined;
   if (request.variants.some(isLearnedVariant)) {
     onProgress({ phase: 'tfjs', done: 0, total: 1 });
-    learning = await (await import('./learning.ts')).labTfjs();
-  }
-  const loadTf = async () => {
-    if (!learning) throw new Error('replay: tfjs was not loaded');
-    return learning.tf;
-  };
+    ({ variants, tfjs: learning } = await (await import('./learning.ts')).labVariants(request.variants));
+  } else variants = request.variants.map((name) => builtInVariant(name as BuiltInVariant));
   const encoder = await ModelSession.create(encoderEntry, await bundle.file(encoderEntry), 'wasm');
   const ranker = await ModelSession.create(rankerEntry, await bundle.file(rankerEntry), 'wasm');
   try {
@@ -98,15 +98,10 @@ export async function runReplayInWorker(
       (feeds, output) => encoder.run(feeds, output),
       (feeds, output) => ranker.run(feeds, output),
     );
-    const report = await runReplay(
-      replayInputFromPack(pack, table, catalog),
-      runners,
-      request.variants.map((name) => namedVariant(name, loadTf)),
-      {
-        seed: pack.seed,
-        onProgress: (variant, done, total) => onProgress({ phase: 'run', variant, done, total }),
-      },
-    );
+    const report = await runReplay(replayInputFromPack(pack, table, catalog), runners, variants, {
+      seed: pack.seed,
+      onProgress: (variant, done, total) => onProgress({ phase: 'run', variant, done, total }),
+    });
     return {
       bundle: bundle.manifest.version,
       split: pack.split,
