@@ -9,11 +9,14 @@ export const LAB_FIXTURE_REQUEST = {
 /** The bundle's student fp32 ranker, given to the lab as a researcher's own file under this name. */
 export const LAB_FIXTURE_RANKER_FILE = 'my-ranker.onnx';
 
-/** The lab's replay tab on the small bundle: the pack of this sample and the Node replay's rows for it. */
+/**
+ * The lab's replay tab on the small bundle: the pack of this sample and the Node replay's rows for it, the
+ * built-in variants and the learning ones (tfjs: wasm in Node and in the lab worker).
+ */
 export const REPLAY_FIXTURE = {
   split: 'valid',
   seed: 0,
   maxUsers: 60,
-  variants: ['server', 'blend', 'multi'],
+  variants: ['server', 'blend', 'multi', 'learned', 'learned+multi'],
 } as const;
 export const REPLAY_EXPECTED_FILE = 'replay-expected.json';

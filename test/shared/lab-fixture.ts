@@ -7,12 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest } from '../../src/core/bundle/index.ts';
 import type { LabResult } from '../../src/core/lab/index.ts';
-import { builtInVariant } from '../../src/core/replay/index.ts';
+import { namedVariant } from '../../src/core/replay/index.ts';
 import { buildEvalPack } from '../../src/train/lab/pack.ts';
 import { runLabNode } from '../../src/train/lab/run.ts';
 import { resolveBundleDir } from '../../src/train/lab/source.ts';
 import { writeReplayPack } from '../../src/train/replay/pack.ts';
 import { prepareReplayNode, runReplayNode } from '../../src/train/replay/run.ts';
+import { initTraining } from '../../src/train/tf/backend.ts';
 import {
   LAB_EXPECTED_FILE,
   LAB_FIXTURE_RANKER_FILE,
@@ -59,7 +60,7 @@ export async function writeReplayExpected(bundleDir: string, runDir: string): Pr
     split,
     seed,
     maxUsers,
-    variants: variants.map(builtInVariant),
+    variants: variants.map((name) => namedVariant(name, initTraining)),
   });
   writeFileSync(join(bundleDir, REPLAY_EXPECTED_FILE), `${JSON.stringify(report, null, 2)}\n`);
 }

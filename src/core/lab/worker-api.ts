@@ -1,5 +1,5 @@
 import type { ItemDtype, ModelDtype, ModelRole } from '../bundle/manifest.ts';
-import type { BuiltInVariant, ReplayMetric } from '../replay/index.ts';
+import type { NamedVariant, ReplayMetric } from '../replay/index.ts';
 import type { LabSplit } from './pack.ts';
 import type { LabProgress, LabResult } from './run.ts';
 
@@ -48,11 +48,13 @@ export interface LabWorkerProgress extends LabProgress {
 export interface LabReplayRequest {
   bundleUrl: string;
   split: LabSplit;
-  variants: BuiltInVariant[];
+  /** The built-in variants and the learning ones (`learned`, `learned+multi`: tfjs in the lab worker). */
+  variants: NamedVariant[];
 }
 
 export interface LabReplayProgress {
-  phase: 'bundle' | 'pack' | 'models' | 'run';
+  /** `tfjs`: loading tfjs and its backend for the learning variants. */
+  phase: 'bundle' | 'pack' | 'models' | 'tfjs' | 'run';
   variant?: string;
   done: number;
   total: number;
@@ -69,6 +71,8 @@ export interface LabReplayResult {
   requests: number;
   standIns: boolean;
   rows: { variant: string; metrics: Record<ReplayMetric, number> }[];
+  /** The tfjs backend the learning variants ran on (wasm, else cpu), and why others did not; absent without them. */
+  learning?: { backend: string; failures: string[] };
   packUrl: string;
   /** The command that gives the same numbers in Node. */
   command: string;

@@ -9,6 +9,7 @@ export {
   UserMeans,
   utilityNdcgAt,
 } from './metrics.ts';
+export { namedVariant } from './named.ts';
 export {
   buildReplayPack,
   REPLAY_PACK_FORMAT,
@@ -31,6 +32,14 @@ export {
 export { type RunModel, replayRunners } from './runners.ts';
 export { type SecondDeviceOptions, secondDeviceVariant } from './second-device.ts';
 export { REPLAY_SESSION_GAP_MS, type ReplaySession, replaySessions, sessionTruth } from './sessions.ts';
+export {
+  isLearnedVariant,
+  isNamedVariant,
+  LEARNED_VARIANTS,
+  type LearnedVariantName,
+  NAMED_VARIANTS,
+  type NamedVariant,
+} from './variant-names.ts';
 export {
   BUILT_IN_VARIANTS,
   type BuiltInVariant,

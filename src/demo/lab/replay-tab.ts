@@ -4,7 +4,7 @@
  */
 import { proxy, type Remote } from 'comlink';
 import type { LabSplit, LabWorkerApi } from '../../core/lab/index.ts';
-import { type BuiltInVariant, REPLAY_METRICS } from '../../core/replay/index.ts';
+import { type NamedVariant, REPLAY_METRICS } from '../../core/replay/index.ts';
 
 const $ = <T extends Element>(selector: string) => document.querySelector<T>(selector)!;
 
@@ -21,7 +21,7 @@ export function setupReplayTab(lab: Remote<LabWorkerApi>, bundleUrl: string): vo
     event.preventDefault();
     if (running) return;
     const split = (checked('replay-split')[0] ?? 'valid') as LabSplit;
-    const variants = checked('replay-variants') as BuiltInVariant[];
+    const variants = checked('replay-variants') as NamedVariant[];
     error.textContent = variants.length ? '' : 'Choose at least one variant.';
     if (!variants.length) return;
     running = true;
@@ -47,6 +47,7 @@ export function setupReplayTab(lab: Remote<LabWorkerApi>, bundleUrl: string): vo
         `Bundle ${result.bundle}, ${result.split === 'valid' ? 'validation' : 'test'} window (split ${result.split}): ` +
         `a seeded sample of ${result.sampledUsers} users (seed ${result.seed}), ${result.users} with engaged pins to find, ` +
         `${result.requests} feed requests${result.standIns ? ', sampled stand-in impressions' : ''}. ` +
+        (result.learning ? `The learning variants ran on tfjs ${result.learning.backend}. ` : '') +
         `The same numbers in Node: ${result.command}.`;
       $('#replay-caption').textContent = `Replay on the ${result.split} window (bundle ${result.bundle})`;
       const table = $<HTMLTableElement>('#replay-table');
@@ -68,6 +69,8 @@ export function setupReplayTab(lab: Remote<LabWorkerApi>, bundleUrl: string): vo
           for (const metric of REPLAY_METRICS) {
             const td = document.createElement('td');
             td.textContent = row.metrics[metric].toFixed(4);
+            // The full number, for a test or a copy to compare with `edgerec replay --json`.
+            td.dataset.value = String(row.metrics[metric]);
             tr.append(td);
           }
           return tr;

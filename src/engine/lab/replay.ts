@@ -2,15 +2,20 @@
  * The lab's replay tab inside its worker: the replay evaluation of src/core/replay — the same code as
  * `edgerec replay` — over the bundle's replay pack (a seeded user sample written by `edgerec replay
  * --write-pack`), with the bundle's int8 student encoder and ranker on onnxruntime-web's wasm EP and the
- * exact CPU scan, as the Node command runs them on onnxruntime-node.
+ * exact CPU scan, as the Node command runs them on onnxruntime-node; the learning variants learn with tfjs
+ * (wasm, as in Node, else cpu: ./learning.ts).
  */
 import { Bundle, type BundleSource, httpBundleSource } from '../../core/bundle/index.ts';
 import { InputError } from '../../core/errors.ts';
 import type { LabReplayProgress, LabReplayRequest, LabReplayResult } from '../../core/lab/index.ts';
 import {
-  BUILT_IN_VARIANTS,
+  type BuiltInVariant,
   builtInVariant,
+  isLearnedVariant,
+  isNamedVariant,
+  NAMED_VARIANTS,
   type ReplayPack,
+  type ReplayVariant,
   replayInputFromPack,
   replayPackFile,
   replayRunners,
@@ -18,6 +23,7 @@ import {
 } from '../../core/replay/index.ts';
 import { locateBundle } from '../bundle-location.ts';
 import { ModelSession } from '../models/session.ts';
+import type { LabTfjs } from './learning.ts';
 
 async function readPack(source: BundleSource, split: string): Promise<ReplayPack> {
   const file = replayPackFile(split);
@@ -52,8 +58,8 @@ export async function runReplayInWorker(
   onProgress: (p: LabReplayProgress) => void,
 ): Promise<LabReplayResult> {
   for (const name of request.variants)
-    if (!BUILT_IN_VARIANTS.includes(name))
-      throw new InputError(`replay: unknown variant "${name}" (${BUILT_IN_VARIANTS.join(', ')})`);
+    if (!isNamedVariant(name))
+      throw new InputError(`replay: unknown variant "${name}" (${NAMED_VARIANTS.join(', ')})`);
   onProgress({ phase: 'bundle', done: 0, total: 1 });
   const location = await locateBundle(request.bundleUrl);
   if (!location) throw new Error(`could not reach ${request.bundleUrl}`);
@@ -74,6 +80,14 @@ export async function runReplayInWorker(
     'dq',
     bundle.manifest.defaultRanker?.fusion ?? 'late',
   );
+  // tfjs and the learning code only when a learning variant is asked for: a dynamic import, so the worker's
+  // start is unchanged.
+  let variants: ReplayVariant[];
+  let learning: LabTfjs | undefined;
+  if (request.variants.some(isLearnedVariant)) {
+    onProgress({ phase: 'tfjs', done: 0, total: 1 });
+    ({ variants, tfjs: learning } = await (await import('./learning.ts')).labVariants(request.variants));
+  } else variants = request.variants.map((name) => builtInVariant(name as BuiltInVariant));
   const encoder = await ModelSession.create(encoderEntry, await bundle.file(encoderEntry), 'wasm');
   const ranker = await ModelSession.create(rankerEntry, await bundle.file(rankerEntry), 'wasm');
   try {
@@ -84,15 +98,10 @@ export async function runReplayInWorker(
       (feeds, output) => encoder.run(feeds, output),
       (feeds, output) => ranker.run(feeds, output),
     );
-    const report = await runReplay(
-      replayInputFromPack(pack, table, catalog),
-      runners,
-      request.variants.map(builtInVariant),
-      {
-        seed: pack.seed,
-        onProgress: (variant, done, total) => onProgress({ phase: 'run', variant, done, total }),
-      },
-    );
+    const report = await runReplay(replayInputFromPack(pack, table, catalog), runners, variants, {
+      seed: pack.seed,
+      onProgress: (variant, done, total) => onProgress({ phase: 'run', variant, done, total }),
+    });
     return {
       bundle: bundle.manifest.version,
       split: pack.split,
@@ -102,6 +111,7 @@ export async function runReplayInWorker(
       requests: report.requests,
       standIns: report.standIns,
       rows: report.rows.map((r) => ({ variant: r.variant, metrics: r.metrics })),
+      ...(learning ? { learning: { backend: learning.backend, failures: learning.failures } } : {}),
       packUrl: url,
       command:
         `npx edgerec replay --models DIR --split ${pack.split} --max-users ${pack.maxUsers} ` +
