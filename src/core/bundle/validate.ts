@@ -80,6 +80,9 @@ function manifestConsistency(manifest: BundleManifest): string[] {
     ...uniqueVariants('rankers', manifest.rankers),
     ...uniqueVariants('encoders', manifest.encoders),
   );
+  const learning = manifest.learning;
+  if (learning && !learning.grid.some((row) => row.name === learning.chosen))
+    problems.push(`learning.chosen: must name a row of learning.grid (got "${learning.chosen}")`);
   return problems;
 }
 

@@ -106,6 +106,8 @@ async function buildTinyBundle(): Promise<void> {
     checkpointDir: RUN_DIR,
     outDir: BUNDLE_DIR,
     dataset,
+    // The browser tests expect the built-in learning (no manifest choice): its replay is not what they test.
+    learningChoice: false,
     edge: { encoder: { maxEpochs: 2 }, teacher: { maxEpochs: 2 }, student: { maxEpochs: 2 } },
     snapshot: {
       timeBudgetSeconds: 20,
