@@ -6,7 +6,14 @@
  */
 import type { AnySchemaObject, ErrorObject } from 'ajv';
 import { ManifestError } from './errors.ts';
-import type { BundleCatalog, BundleManifest, ItemDtype, ModelEntry } from './manifest.ts';
+import {
+  type BundleCatalog,
+  type BundleLearning,
+  type BundleManifest,
+  type ItemDtype,
+  LEARNING_SETTING_KEYS,
+  type ModelEntry,
+} from './manifest.ts';
 import { CATALOG_FIELDS, CATALOG_SCHEMA, MANIFEST_SCHEMA } from './schema.ts';
 import * as validators from './validators.generated.ts';
 
@@ -80,9 +87,46 @@ function manifestConsistency(manifest: BundleManifest): string[] {
     ...uniqueVariants('rankers', manifest.rankers),
     ...uniqueVariants('encoders', manifest.encoders),
   );
-  const learning = manifest.learning;
-  if (learning && !learning.grid.some((row) => row.name === learning.chosen))
-    problems.push(`learning.chosen: must name a row of learning.grid (got "${learning.chosen}")`);
+  if (manifest.learning) problems.push(...learningProblems(manifest.learning));
+  return problems;
+}
+
+/** The `learning` block, field by field (the schema only says it is an object). */
+function learningProblems(learning: BundleLearning): string[] {
+  const problems: string[] = [];
+  const at = (path: string, what: string) => problems.push(`learning${path}: must be ${what}`);
+  const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  for (const key of ['chosen', 'metric'] as const)
+    if (typeof learning[key] !== 'string' || learning[key] === '') at(`.${key}`, 'a non-empty string');
+  if (learning.chosenBy !== 'validation') at('.chosenBy', '"validation"');
+  for (const key of ['users', 'requests', 'seed'] as const)
+    if (!Number.isInteger(learning[key]) || learning[key] < 0) at(`.${key}`, 'an integer ≥ 0');
+  if (!Array.isArray(learning.grid) || learning.grid.length === 0) {
+    at('.grid', 'a non-empty array of settings');
+    return problems;
+  }
+  learning.grid.forEach((row, i) => {
+    const path = `.grid[${i}]`;
+    if (typeof row !== 'object' || row === null) return at(path, 'an object');
+    for (const key of Object.keys(row))
+      if (!['name', 'learn', 'options', 'weight', 'metrics'].includes(key))
+        problems.push(`learning${path}: unknown field "${key}"`);
+    if (typeof row.name !== 'string' || row.name === '') at(`${path}.name`, 'a non-empty string');
+    if (typeof row.learn !== 'boolean') at(`${path}.learn`, 'true or false');
+    for (const [key, value] of Object.entries(row.options ?? {}))
+      if (!(LEARNING_SETTING_KEYS as readonly string[]).includes(key) || !isNumber(value) || value < 0)
+        at(`${path}.options.${key}`, `a number ≥ 0 named one of ${LEARNING_SETTING_KEYS.join(', ')}`);
+    if (row.weight !== undefined && !(isNumber(row.weight) && row.weight >= 0 && row.weight <= 1))
+      at(`${path}.weight`, 'a number in [0, 1]');
+    if (
+      typeof row.metrics !== 'object' ||
+      row.metrics === null ||
+      !Object.values(row.metrics).every(isNumber)
+    )
+      at(`${path}.metrics`, 'an object of numbers');
+  });
+  if (problems.length === 0 && !learning.grid.some((row) => row.name === learning.chosen))
+    at('.chosen', `the name of a row of learning.grid (got "${learning.chosen}")`);
   return problems;
 }
 
