@@ -105,9 +105,12 @@ function learningProblems(learning: BundleLearning): string[] {
     at('.grid', 'a non-empty array of settings');
     return problems;
   }
-  learning.grid.forEach((row, i) => {
+  for (const [i, row] of learning.grid.entries()) {
     const path = `.grid[${i}]`;
-    if (typeof row !== 'object' || row === null) return at(path, 'an object');
+    if (typeof row !== 'object' || row === null) {
+      at(path, 'an object');
+      continue;
+    }
     for (const key of Object.keys(row))
       if (!['name', 'learn', 'options', 'weight', 'metrics'].includes(key))
         problems.push(`learning${path}: unknown field "${key}"`);
@@ -124,7 +127,7 @@ function learningProblems(learning: BundleLearning): string[] {
       !Object.values(row.metrics).every(isNumber)
     )
       at(`${path}.metrics`, 'an object of numbers');
-  });
+  }
   if (problems.length === 0 && !learning.grid.some((row) => row.name === learning.chosen))
     at('.chosen', `the name of a row of learning.grid (got "${learning.chosen}")`);
   return problems;
