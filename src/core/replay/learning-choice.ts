@@ -8,19 +8,20 @@ import { type ReplayInput, type ReplayOptions, runReplay } from './replay.ts';
  * The settings a bundle's build scores on its validation window, not learning first (a tie keeps the
  * device from learning). The engine's requests are multi-interest, so every row is `learned+multi` with
  * these settings. In LightGCN's space the server's prior is the fold-in of the user's own history, and
- * learning at weight 1 drops the compact encoder's half of the blend: besides today's default (λ 10,
- * weight 1) the grid has rows that keep the encoder's half (weight 0.5, the blend's), with a strong and
- * a weak pull. Left out: λ 1 at weight 1 (on the default bundle's validation window below both λ 10 and
- * not learning, 0.1299 against 0.1434 and 0.1420, docs/replay.md) and λ 1 with 5 steps at weight 0.5 (the
- * worst row of the build's grid on the default bundle, Recall@20 0.0964 against 0.1298 for λ 10 and 0.1167
- * off; `npx edgerec bundle --out DIR --json`, seed 1, 200 users, seed 0) — each row is replayed on its own,
- * so leaving a losing row out changes no other row or the winner.
+ * learning at weight 1 drops the compact encoder's half of the blend: besides today's built-in default
+ * (λ 10, weight 1) the grid has rows that keep the encoder's half (weight 0.5, the blend's weight). Rows
+ * tried on the default bundle's validation window and left out as losers (Recall@20 on the build's sample,
+ * 200 users, seed 0: off 0.1167, λ 10 0.1298, λ 3 at weight 0.5 0.1336; `npx edgerec replay --models DIR
+ * --split valid --max-users 200 --seed 0 --variant learned+multi:l2=30,…`): λ 1 at weight 0.5 0.1272, λ 1
+ * with 5 steps at weight 0.5 0.0964 (fewer steps), λ 30 0.1174, λ 10 with hides weighing 16 0.1298 (a
+ * stronger pull from the negatives); λ 1 at weight 1 lost on a 500-user sample (0.1299 against 0.1434 for
+ * λ 10, docs/replay.md). Each row is replayed on its own, so leaving a row out changes no other row.
  */
 export const LEARNING_GRID: readonly LearningCandidate[] = [
   { name: 'off', learn: false },
   { name: 'l2=10', learn: true, options: { l2: 10 } },
   { name: 'l2=10:weight=0.5', learn: true, options: { l2: 10 }, weight: 0.5 },
-  { name: 'l2=1:weight=0.5', learn: true, options: { l2: 1 }, weight: 0.5 },
+  { name: 'l2=3:weight=0.5', learn: true, options: { l2: 3 }, weight: 0.5 },
 ];
 
 /**
