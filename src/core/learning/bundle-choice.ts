@@ -35,7 +35,8 @@ export function bundleLearningChoice(learning: BundleLearning | undefined): Lear
   const row = learning?.grid.find((r) => r.name === learning.chosen);
   if (!learning || !row)
     return learningChoiceOf({ name: 'built-in', learn: true }, 'built-in defaults (the bundle chose none)');
-  const score = row.metrics[learning.metric];
-  const words = `chosen ${row.learn ? `"${row.name}"` : 'off'} on validation (${learning.metric} ${score}, ${learning.grid.length} settings, ${learning.users} users)`;
-  return learningChoiceOf(row, words);
+  return learningChoiceOf(
+    row,
+    `chosen ${row.learn ? `"${row.name}"` : 'off'} on validation (${learning.metric} ${row.metrics[learning.metric]})`,
+  );
 }
