@@ -12,7 +12,7 @@ import type { CacheInfo, CachePruned } from '../core/contract/types.ts';
 import { EdgerecError, type ErrorCode, InvalidOptionsError, InvalidRequestError } from '../core/errors.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
-import { DEFAULT_LEARNED_WEIGHT } from '../core/learning/index.ts';
+import { bundleLearningChoice } from '../core/learning/index.ts';
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
@@ -175,6 +175,7 @@ export class Engine {
         ...(typeof options.learning === 'object' && options.learning.backends
           ? { backends: options.learning.backends }
           : {}),
+        force: options.learning === true,
         model: () => {
           const state = this.state;
           if (!state) return undefined;
@@ -182,6 +183,7 @@ export class Engine {
             version: state.manifest.version,
             table: state.table,
             index: state.index,
+            learning: bundleLearningChoice(state.manifest.learning),
             use: (task) => state.lease.use(task),
           };
         },
@@ -366,7 +368,10 @@ export class Engine {
     const { events, actions } = localActionsOf(state, snapshot.events);
     // The server's long-term embedding lives in the space of one item table: only this version's counts.
     // The embedding learnt on the device (or adopted from another device) takes its place when there is one.
-    const learned = learnedVector(user, state.manifest.version);
+    // ...unless this bundle chose on validation not to learn (and the app did not insist).
+    const choice = bundleLearningChoice(state.manifest.learning);
+    const learned =
+      choice.learn || options.learning === true ? learnedVector(user, state.manifest.version) : undefined;
     const long =
       learned ??
       (user.longTerm && user.longTerm.modelVersion === state.manifest.version
@@ -389,8 +394,8 @@ export class Engine {
         exclude: rowsOf(request.exclude ?? []),
         includeSeen: request.includeSeen,
         ...(long ? { longTerm: long } : {}),
-        // A learned embedding weighs as the replay's validation chose (DEFAULT_LEARNED_WEIGHT).
-        longTermWeight: learned ? DEFAULT_LEARNED_WEIGHT : options.longTermWeight,
+        // A learned embedding weighs as the bundle's validation chose (the built-in 1 without a choice).
+        longTermWeight: learned ? choice.weight : options.longTermWeight,
         counts: user.counts,
         now: Date.now(),
         weights: { ...state.manifest.utility.weights, ...request.weights },
@@ -621,7 +626,7 @@ export class Engine {
       sync,
       lastFallback: state.retriever.lastFallback,
       ...(state.retriever.timings ? { retrievalTimings: state.retriever.timings } : {}),
-      learning: this.learner?.status() ?? { state: 'off', runs: 0, steps: 0 },
+      learning: this.learner?.status() ?? { state: 'off', runs: 0, steps: 0, reason: 'learning: false' },
       resources,
       ...isolation,
     };
@@ -669,7 +674,7 @@ export class Engine {
   /** A learning run now (after any in flight), off no request; resolves with the learning status. */
   async learn(): Promise<LearningStatus> {
     this.ready();
-    if (!this.learner) return { state: 'off', runs: 0, steps: 0 };
+    if (!this.learner) return { state: 'off', runs: 0, steps: 0, reason: 'learning: false' };
     return this.learner.learnNow();
   }
 

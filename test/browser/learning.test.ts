@@ -78,7 +78,12 @@ describe('on-device learning in the engine worker', () => {
       learning: { backends: ['webgpu'] },
     });
     opened.push(rec);
-    expect((await rec.status()).learning).toMatchObject({ state: 'waiting', runs: 0 });
+    // The test bundle has no learning choice in its manifest: the engine learns with the built-in defaults.
+    expect((await rec.status()).learning).toMatchObject({
+      state: 'waiting',
+      runs: 0,
+      reason: expect.stringMatching(/built-in defaults/),
+    });
     const before = await rec.recommend({ k: 20, interests: 'single' });
     for (let i = 0; i < 12; i++) await rec.record({ itemId: ids[i * 3], action: 'impression' });
     for (let i = 0; i < 4; i++) await rec.record({ itemId: ids[i * 3], action: 'save' });

@@ -304,7 +304,9 @@ describe('the schemas', () => {
     expect(top.has('defaultRanker')).toBe(false);
     // Optional so that bundles from before the retrieval choice stay valid: they mean PinnerFormer.
     expect(top.has('retrieval')).toBe(false);
-    expect(top.size).toBe(Object.keys(MANIFEST_SCHEMA.properties).length - 2);
+    // Optional so that bundles from before the learning choice stay valid: they learn as built in.
+    expect(top.has('learning')).toBe(false);
+    expect(top.size).toBe(Object.keys(MANIFEST_SCHEMA.properties).length - 3);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { BundleLearning } from '../../core/bundle/index.ts';
 import { buildBundle } from '../../train/bundle/build.ts';
 import {
   DEFAULT_BUNDLE_MODELS,
@@ -43,6 +44,10 @@ export function registerBundleCommand(program: Command): void {
     .option(
       '--no-ranker-snapshot',
       'train the rankers on the served global models’ features (in-sample on their training window) instead of a snapshot trained before it',
+    )
+    .option(
+      '--no-learning-choice',
+      'skip choosing on-device learning on the validation window (the manifest gets no `learning` block; the engine keeps its built-in defaults)',
     )
     .option('--if-missing', 'do nothing when <dir>/latest.json already names a bundle')
     .option('--json', 'print one JSON object describing the bundle on stdout')
@@ -112,6 +117,7 @@ export function registerBundleCommand(program: Command): void {
               }
             : {}),
         },
+        ...(options.learningChoice ? {} : { learningChoice: false as const }),
         onProgress: ({ stage, done, total, note }) => stages.update(stage, done, total, note),
       });
       stages.finish();
@@ -137,7 +143,16 @@ export function registerBundleCommand(program: Command): void {
       ]);
       process.stdout.write(
         formatTable(['kind', 'role', 'dtype', 'bytes', 'metrics (test window)'], rows) +
+          learningLine(report.training.learning) +
           `wrote ${report.dir} (version ${report.version}) in ${seconds} s\n`,
       );
     });
+}
+
+/** The build's learning choice in one line (empty without one). */
+function learningLine(learning: unknown): string {
+  const choice = learning as BundleLearning | undefined;
+  if (!choice) return '';
+  const rows = choice.grid.map((r) => `${r.name} ${r.metrics[choice.metric]?.toFixed(4)}`).join(', ');
+  return `on-device learning: "${choice.chosen}" chosen on validation by ${choice.metric} (${rows}; ${choice.users} users, ${choice.requests} requests)\n`;
 }

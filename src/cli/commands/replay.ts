@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { bundleLearningChoice } from '../../core/learning/index.ts';
 import { REPLAY_METRICS } from '../../core/replay/index.ts';
 import { DEFAULT_RUN_DIR } from '../../train/bundle/default-data.ts';
 import { writeReplayPack } from '../../train/replay/pack.ts';
@@ -24,7 +25,9 @@ function variantList(value: string) {
   ];
   if (specs.length === 0) throw new InvalidArgumentError('give at least one variant');
   try {
-    return specs.map(parseVariant);
+    // Checked now; built once the bundle's learning choice is known.
+    for (const spec of specs) parseVariant(spec);
+    return specs;
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -64,15 +67,20 @@ export function registerReplayCommand(program: Command): void {
       const progress = new Progress(!options.quiet);
       let task: ReturnType<Progress['task']> | undefined;
       let current = '';
-      let prepared: PreparedReplay | undefined;
+      if (options.writePack && options.maxUsers === undefined)
+        throw new InvalidArgumentError('--write-pack needs --max-users (the browser replays a sample)');
+      const prepared: PreparedReplay = await prepareReplayNode({
+        models: options.models,
+        checkpoint: options.checkpoint,
+        split: options.split,
+        onStage: (stage) => {
+          if (!options.quiet) process.stderr.write(`edgerec replay: ${stage}\n`);
+        },
+      });
+      // `learned` and `learned+multi` learn as the bundle chose on its validation window (manifest.learning).
+      const choice = bundleLearningChoice(prepared.bundle.manifest.learning);
+      const variants = (options.variant as string[]).map((spec) => parseVariant(spec, choice));
       if (options.writePack) {
-        if (options.maxUsers === undefined)
-          throw new InvalidArgumentError('--write-pack needs --max-users (the browser replays a sample)');
-        prepared = await prepareReplayNode({
-          models: options.models,
-          checkpoint: options.checkpoint,
-          split: options.split,
-        });
         const { path, pack } = writeReplayPack(options.models, prepared, {
           split: options.split,
           seed: options.seed,
@@ -88,7 +96,7 @@ export function registerReplayCommand(program: Command): void {
         models: options.models,
         checkpoint: options.checkpoint,
         split: options.split,
-        variants: options.variant,
+        variants,
         seed: options.seed,
         maxUsers: options.maxUsers,
         onStage: (stage) => {

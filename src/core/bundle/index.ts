@@ -12,6 +12,7 @@ export {
 } from './loader.ts';
 export {
   type BundleCatalog,
+  type BundleLearning,
   type BundleManifest,
   type CatalogRef,
   type DatasetInfo,
@@ -23,6 +24,9 @@ export {
   ITEM_DTYPES,
   type ItemDtype,
   type ItemTableEntry,
+  LEARNING_SETTING_KEYS,
+  type LearningSetting,
+  type LearningSettingKey,
   MANIFEST_FORMAT,
   type Metrics,
   MODEL_DTYPES,

@@ -110,6 +110,52 @@ export interface DatasetInfo {
   seed: number;
 }
 
+/** The learner's settings a bundle may set (src/core/learning's `LearningOptions` keys), all numbers. */
+export const LEARNING_SETTING_KEYS = [
+  'learningRate',
+  'steps',
+  'l2',
+  'scale',
+  'halfLifeDays',
+  'hideWeight',
+  'implicitWeight',
+  'sampled',
+  'maxImplicit',
+  'maxEvents',
+] as const;
+export type LearningSettingKey = (typeof LEARNING_SETTING_KEYS)[number];
+
+/** One on-device learning setting the build scored on the validation window. */
+export interface LearningSetting {
+  /** Its name in the validation table, e.g. `off`, `l2=10`, `l2=1:weight=0.5`. */
+  name: string;
+  /** False: the device does not learn (the engine's inference-only request). */
+  learn: boolean;
+  /** The learner's settings that differ from the engine's built-in defaults. */
+  options?: Partial<Record<LearningSettingKey, number>>;
+  /** The learned embedding's weight against the encoder's in the retrieval query (default 1). */
+  weight?: number;
+  /** Its validation metrics (the replay's, means over users). */
+  metrics: Metrics;
+}
+
+/**
+ * On-device learning chosen for this bundle at build time: the replay (src/core/replay) of a seeded
+ * sample of the validation window's users, once per setting of a small grid that includes not learning;
+ * `chosen` names the row of `grid` with the best `metric`. Absent (bundles from before the choice): the
+ * engine's built-in defaults.
+ */
+export interface BundleLearning {
+  chosen: string;
+  chosenBy: 'validation';
+  metric: string;
+  /** Users replayed (the seeded sample), feed requests scored, and the sample's seed. */
+  users: number;
+  requests: number;
+  seed: number;
+  grid: LearningSetting[];
+}
+
 export interface BundleManifest {
   format: typeof MANIFEST_FORMAT;
   version: string;
@@ -129,6 +175,8 @@ export interface BundleManifest {
    * recorded). Absent = `late` (bundles from before early fusion).
    */
   defaultRanker?: { fusion: RankerFusion; validation: Partial<Record<RankerFusion, number>> };
+  /** On-device learning as the validation window chose it for this bundle (absent: built-in defaults). */
+  learning?: BundleLearning;
   /**
    * The global model whose space the item tables (and the encoder's distillation target, and the server's
    * user embeddings) are in, and why: each candidate's validation score, or `forced` by `--retrieval`.

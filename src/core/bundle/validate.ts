@@ -6,7 +6,14 @@
  */
 import type { AnySchemaObject, ErrorObject } from 'ajv';
 import { ManifestError } from './errors.ts';
-import type { BundleCatalog, BundleManifest, ItemDtype, ModelEntry } from './manifest.ts';
+import type {
+  BundleCatalog,
+  BundleLearning,
+  BundleManifest,
+  ItemDtype,
+  LearningSetting,
+  ModelEntry,
+} from './manifest.ts';
 import { CATALOG_FIELDS, CATALOG_SCHEMA, MANIFEST_SCHEMA } from './schema.ts';
 import * as validators from './validators.generated.ts';
 
@@ -80,7 +87,30 @@ function manifestConsistency(manifest: BundleManifest): string[] {
     ...uniqueVariants('rankers', manifest.rankers),
     ...uniqueVariants('encoders', manifest.encoders),
   );
+  if (manifest.learning) problems.push(...learningProblems(manifest.learning));
   return problems;
+}
+
+/**
+ * The `learning` block (the schema only closes it): a grid of well-formed settings, `chosen` one of them.
+ * Option names are not checked here (an unknown one is ignored by the learner), and a malformed grid gets
+ * one sentence: every byte here is in the worker's start-up JS, which has a budget.
+ */
+function learningProblems(learning: BundleLearning): string[] {
+  const rows: LearningSetting[] = Array.isArray(learning.grid) ? learning.grid : [];
+  const wellFormed = (row: LearningSetting) =>
+    typeof row?.name === 'string' &&
+    typeof row.learn === 'boolean' &&
+    (row.weight === undefined || (row.weight >= 0 && row.weight <= 1)) &&
+    Object.values(row.options ?? {}).every((value) => value >= 0) &&
+    typeof row.metrics === 'object';
+  if (typeof learning.metric !== 'string' || rows.length === 0 || !rows.every(wellFormed))
+    return [
+      'learning: must hold a metric and a grid of settings (name, learn, options ≥ 0, weight in [0, 1], metrics)',
+    ];
+  return rows.some((r) => r.name === learning.chosen)
+    ? []
+    : [`learning.chosen: must name a row of learning.grid (got "${learning.chosen}")`];
 }
 
 /** The words that name a model variant, as lookups and their errors spell it. */

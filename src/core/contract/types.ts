@@ -57,7 +57,9 @@ export interface EngineOptions {
    * On-device learning of the user embedding from local feedback (default on): it runs in the worker after
    * a few new events, takes the long-term embedding's place in recommend(), and is what the sync client
    * writes to the server. `false` keeps the device to inference (the encoder blend). `backends`: the tfjs
-   * backends the warm-up may choose from (default webgpu, wasm, cpu; the fastest is kept).
+   * backends the warm-up may choose from (default webgpu, wasm, cpu; the fastest is kept). How it learns
+   * — and whether it learns at all — is the bundle's choice on its validation window (`manifest.learning`);
+   * `true` learns even on a bundle that chose not to (with the built-in settings).
    */
   learning?:
     | boolean
@@ -242,9 +244,12 @@ export type LearningBackendName = 'webgpu' | 'wasm' | 'cpu';
 export interface LearningStatus {
   /**
    * `waiting`: not enough new events yet; `learning`: a run is in progress; `idle`: the last run finished;
-   * `error`: the last run failed (`lastError`); `off`: `learning: false`.
+   * `error`: the last run failed (`lastError`); `off`: `learning: false`, or the bundle chose not to learn
+   * (`reason` says which).
    */
   state: 'waiting' | 'learning' | 'idle' | 'error' | 'off';
+  /** Where the setting comes from, in words: the bundle's validation choice, the built-in defaults, or the app. */
+  reason?: string;
   /** The tfjs backend learning runs on, once the warm-up has chosen one. */
   backend?: LearningBackendName;
   /** Warm-up ms per tfjs backend that worked: the choice. */

@@ -1,4 +1,8 @@
-/** What on-device learning reads and how it optimises; the defaults are the replay's validation choice. */
+/**
+ * What on-device learning reads and how it optimises. The defaults are the replay's validation choice on the
+ * default bundle before choices were per bundle; a bundle built now carries its own (`manifest.learning`,
+ * bundle-choice.ts), and these remain for bundles without one.
+ */
 export interface LearningOptions {
   /** Gradient-descent step size. */
   learningRate: number;

@@ -1,6 +1,12 @@
 /** The replay evaluation: held-out users' events in time order through the feed pipeline, scored per request. */
 export { type LearnedVariantOptions, learnedVariant } from './learned.ts';
 export {
+  chooseLearning,
+  LEARNING_CHOICE_DEFAULTS,
+  LEARNING_GRID,
+  type LearningChoiceOptions,
+} from './learning-choice.ts';
+export {
   REPLAY_METRICS,
   type ReplayMetric,
   realisedGain,

@@ -1,7 +1,7 @@
 import type { InterestOptions } from '../interests/index.ts';
 import {
-  DEFAULT_LEARNED_WEIGHT,
-  DEFAULT_LEARNING_OPTIONS,
+  bundleLearningChoice,
+  type LearningChoice,
   type LearningOptions,
   learnFromEvents,
   type Tf,
@@ -9,9 +9,15 @@ import {
 import type { ReplayEvent, ReplayVariant } from './variants.ts';
 
 export interface LearnedVariantOptions {
-  /** The learner's settings (defaults: DEFAULT_LEARNING_OPTIONS). */
+  /**
+   * The bundle's learning choice (`bundleLearningChoice(manifest.learning)`), what the settings below
+   * override; default: the built-in one. When it chose not to learn and nothing below is set, the device
+   * does not learn (the request is the blend, or multi-interest with `multi`), as the engine does.
+   */
+  choice?: LearningChoice;
+  /** The learner's settings (defaults: the choice's). */
   learning?: Partial<LearningOptions>;
-  /** Long-term weight of the request: the learned embedding against the encoder's (DEFAULT_LEARNED_WEIGHT). */
+  /** Long-term weight of the request: the learned embedding against the encoder's (the choice's). */
   weight?: number;
   /** Also retrieve for PinnerSage interests (`learned+multi`), with these overrides. */
   multi?: Partial<InterestOptions>;
@@ -29,7 +35,11 @@ export function learnedVariant(
   options: LearnedVariantOptions = {},
   name = options.multi ? 'learned+multi' : 'learned',
 ): ReplayVariant {
-  const learning: LearningOptions = { ...DEFAULT_LEARNING_OPTIONS, ...options.learning };
+  const choice = options.choice ?? bundleLearningChoice(undefined);
+  const learning: LearningOptions = { ...choice.options, ...options.learning };
+  const weight = options.weight ?? choice.weight;
+  const explicit = Object.keys(options.learning ?? {}).length > 0 || options.weight !== undefined;
+  const learns = choice.learn || explicit;
   return {
     name,
     async start(user) {
@@ -39,7 +49,7 @@ export function learnedVariant(
       let stale = true;
       return {
         async request(base) {
-          if (stale) {
+          if (stale && learns) {
             const run = await learnFromEvents(tf, user.table, events, user.longTerm, learning);
             learned = run?.vector;
             stale = false;
@@ -49,9 +59,7 @@ export function learnedVariant(
             interests: options.multi ? ('multi' as const) : ('single' as const),
             ...(options.multi ? { interestOptions: options.multi } : {}),
           };
-          return learned
-            ? { ...shaped, longTerm: learned, longTermWeight: options.weight ?? DEFAULT_LEARNED_WEIGHT }
-            : shaped;
+          return learned ? { ...shaped, longTerm: learned, longTermWeight: weight } : shaped;
         },
         observe(session) {
           events.push(...session);

@@ -2,7 +2,7 @@ import type { DecodedItemTable } from '../../core/bundle/index.ts';
 import type { LearningStatus } from '../../core/contract/types.ts';
 import { ACTION_CODE } from '../../core/events.ts';
 import {
-  DEFAULT_LEARNING_OPTIONS,
+  type LearningChoice,
   type LearningEvent,
   type LearningOptions,
   learnFromEvents,
@@ -26,6 +26,8 @@ export interface LearnerModel {
   version: string;
   table: DecodedItemTable;
   index: ReadonlyMap<string, number>;
+  /** How this version learns: its manifest's choice on validation (bundleLearningChoice). */
+  learning: LearningChoice;
   /** Runs `task` on this version (the engine's lease: a swap frees it only after). */
   use<T>(task: () => Promise<T>): Promise<T>;
 }
@@ -34,7 +36,10 @@ export interface LearnerOptions {
   storage: EngineStorage;
   userId: string;
   model: () => LearnerModel | undefined;
+  /** Settings over the bundle's choice. */
   learning?: Partial<LearningOptions>;
+  /** Learn even when the bundle chose not to (the app's explicit `learning: true`). */
+  force?: boolean;
   /** A run starts after this many new events... */
   everyEvents?: number;
   /** ...or this long after the last event when fewer came (ms). */
@@ -71,19 +76,35 @@ export class DeviceLearner {
   private running?: Promise<LearningStatus>;
   private disposed = false;
   private readonly info: LearningStatus = { state: 'waiting', runs: 0, steps: 0 };
-  private readonly options: LearningOptions;
 
-  constructor(private readonly deps: LearnerOptions) {
-    this.options = { ...DEFAULT_LEARNING_OPTIONS, ...deps.learning };
+  constructor(private readonly deps: LearnerOptions) {}
+
+  /** Whether the running bundle learns, and why; undefined before a bundle is loaded. */
+  private setting(): { learn: boolean; options: LearningOptions; reason: string } | undefined {
+    const choice = this.deps.model()?.learning;
+    if (!choice) return undefined;
+    const forced = this.deps.force === true && !choice.learn;
+    return {
+      learn: choice.learn || forced,
+      options: { ...choice.options, ...this.deps.learning },
+      reason: forced ? `learning: true (the bundle ${choice.reason})` : choice.reason,
+    };
   }
 
   status(): LearningStatus {
-    return { ...this.info, ...(this.backend ? { backend: this.backend } : {}) };
+    const setting = this.setting();
+    if (setting && !setting.learn)
+      return { state: 'off', runs: this.info.runs, steps: this.info.steps, reason: setting.reason };
+    return {
+      ...this.info,
+      ...(setting ? { reason: setting.reason } : {}),
+      ...(this.backend ? { backend: this.backend } : {}),
+    };
   }
 
   /** An event was recorded: learn soon, never now (record() and recommend() do not wait for it). */
   notifyRecorded(): void {
-    if (this.disposed) return;
+    if (this.disposed || this.setting()?.learn === false) return;
     this.newEvents++;
     const timers = this.deps.timers ?? globalThis;
     if (this.timer !== undefined) timers.clearTimeout(this.timer as never);
@@ -163,7 +184,9 @@ export class DeviceLearner {
 
   private async run(): Promise<LearningStatus> {
     const model = this.deps.model();
-    if (this.disposed || !model) return this.status();
+    const setting = this.setting();
+    if (this.disposed || !model || !setting?.learn) return this.status();
+    const { options } = setting;
     this.newEvents = 0;
     this.info.state = 'learning';
     try {
@@ -172,7 +195,7 @@ export class DeviceLearner {
         if (this.backend === 'webgpu' && this.deviceLost)
           await this.fallBack('the tfjs webgpu device was lost');
         const { storage, userId } = this.deps;
-        const events = await storage.recentEvents(userId, this.options.maxEvents);
+        const events = await storage.recentEvents(userId, options.maxEvents);
         const local: LearningEvent[] = [];
         for (const e of events) {
           const item = model.index.get(e.itemId);
@@ -188,13 +211,13 @@ export class DeviceLearner {
         };
         let learned: Awaited<ReturnType<typeof learnFromEvents>>;
         try {
-          learned = await learnFromEvents(tf, model.table, local, prior, this.options, onStep);
+          learned = await learnFromEvents(tf, model.table, local, prior, options, onStep);
         } catch (error) {
           if (this.backend !== 'webgpu' || error instanceof LearningCancelled) throw error;
           await this.fallBack(
             `tfjs webgpu failed (${error instanceof Error ? error.message : String(error)})`,
           );
-          learned = await learnFromEvents(tf, model.table, local, prior, this.options, onStep);
+          learned = await learnFromEvents(tf, model.table, local, prior, options, onStep);
         }
         if (!learned || this.disposed) return;
         const { vector, loss, initialLoss, steps, counts } = learned;

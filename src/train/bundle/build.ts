@@ -13,6 +13,7 @@ import { buildSplit } from '../../core/eval/split.ts';
 import { decodeF16, dequantizeTableI8, encodeF16, quantizeTableI8 } from '../../core/quantize/index.ts';
 import { Random } from '../../core/random.ts';
 import { CONTEXT_FEATURES, DEFAULT_UTILITY_WEIGHTS } from '../../core/ranking/index.ts';
+import type { LearningChoiceOptions } from '../../core/replay/index.ts';
 import { readRunManifest } from '../pipeline.ts';
 import { itemStatsBefore } from '../ranker/examples.ts';
 import { HEADS } from '../ranker/model.ts';
@@ -21,12 +22,13 @@ import { loadUserSpace } from '../space/index.ts';
 import { initTraining } from '../tf/backend.ts';
 import { type EdgeOptions, type EdgeStageProgress, edgeWindows, trainEdgeModels } from './edge-models.ts';
 import { type SnapshotTraining, trainFeatureSnapshot } from './feature-snapshot.ts';
+import { chooseBundleLearning } from './learning-choice.ts';
 import { encoderUsers, rankerMetrics, rankerProbabilities, retrievalMetrics } from './metrics.ts';
 import { BundleFiles, publishBundle } from './publish.ts';
 import { modelVariants } from './variants.ts';
 
 export interface BundleProgress {
-  stage: EdgeStageProgress['stage'] | 'snapshot' | 'export' | 'metrics' | 'publish';
+  stage: EdgeStageProgress['stage'] | 'snapshot' | 'export' | 'metrics' | 'learning' | 'publish';
   done: number;
   total: number;
   note?: string;
@@ -42,6 +44,11 @@ export interface BuildBundleOptions {
    * none, the ranker trains on the served models' (in-sample) features, as bundles before it did.
    */
   snapshot?: SnapshotTraining | false;
+  /**
+   * How the build chooses on-device learning on the validation window (users, seed, grid); `false`: no
+   * choice, the manifest has no `learning` block and the engine keeps its built-in defaults.
+   */
+  learningChoice?: LearningChoiceOptions | false;
   onProgress?: (p: BundleProgress) => void;
 }
 
@@ -217,6 +224,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
   };
   const catalogRef = files.add('catalog', 'json', new TextEncoder().encode(JSON.stringify(catalog)));
   const created = new Date();
+  let learningSeconds: number | undefined;
   const manifest: BundleManifest = {
     format: 1,
     version: files.version(created),
@@ -246,6 +254,15 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
       },
     },
   };
+  if (options.learningChoice !== false) {
+    const started = process.cpuUsage();
+    manifest.learning = await chooseBundleLearning(manifest, files, options.checkpointDir, dataset, {
+      ...options.learningChoice,
+      onProgress: (setting, done, total) => progress({ stage: 'learning', done, total, note: setting }),
+    });
+    const used = process.cpuUsage(started);
+    learningSeconds = Math.round((used.user + used.system) / 1e5) / 10;
+  }
   progress({ stage: 'publish', done: 0, total: 1 });
   const dir = publishBundle(options.outDir, manifest, files);
   progress({ stage: 'publish', done: 1, total: 1 });
@@ -291,6 +308,7 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
         ]),
       ),
       defaultRanker: manifest.defaultRanker,
+      ...(manifest.learning ? { learning: { ...manifest.learning, cpuSeconds: learningSeconds } } : {}),
       rankerTrainFeatures: edge.trainFeatures,
       retrievalScoreBaseline: round(headAucs(dot, test.examples.labels)),
       examples: {

@@ -69,11 +69,13 @@ export interface PreparedReplay {
 }
 
 export async function prepareReplayNode(
-  options: Pick<ReplayRunOptions, 'models' | 'checkpoint' | 'split' | 'dataset' | 'onStage'>,
+  options: Pick<ReplayRunOptions, 'models' | 'checkpoint' | 'split' | 'dataset' | 'onStage'> & {
+    /** The bundle, already open (the build's, before it is published); default: opened from `models`. */
+    bundle?: Bundle;
+  },
 ): Promise<PreparedReplay> {
   const stage = options.onStage ?? (() => {});
-  const dir = resolveBundleDir(options.models);
-  const bundle = await Bundle.open(directorySource(dir));
+  const bundle = options.bundle ?? (await Bundle.open(directorySource(resolveBundleDir(options.models))));
   const { manifest } = bundle;
   const run = readRunManifest(options.checkpoint);
   if (run.protocol !== 'temporal')

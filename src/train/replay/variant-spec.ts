@@ -1,7 +1,7 @@
 import { combineRuleName, DEFAULT_COMBINE_RULE, parseCombineRule } from '../../core/combine/index.ts';
 import { InputError } from '../../core/errors.ts';
 import type { InterestOptions } from '../../core/interests/index.ts';
-import type { LearningOptions } from '../../core/learning/index.ts';
+import type { LearningChoice, LearningOptions } from '../../core/learning/index.ts';
 import {
   blendVariant,
   learnedVariant,
@@ -37,14 +37,15 @@ const LEARNING_KEYS: Record<string, keyof LearningOptions> = {
  * A variant from its name: `server`, `blend`, `blend:weight=X`, `multi`, or `multi:key=value:…` with keys threshold,
  * clusters, pins, halflife (days), interests, share — so one run can sweep PinnerSage's settings; `learned` or
  * `learned+multi`, with `:key=value` keys lr, steps, l2, scale, halflife (days), hide, implicit, sampled,
- * events (the learner's) and weight (the request's long-term weight).
+ * events (the learner's) and weight (the request's long-term weight), over the bundle's `choice`
+ * (`bundleLearningChoice(manifest.learning)`; plain `learned` is the engine's default for that bundle).
  */
-export function parseVariant(spec: string): ReplayVariant {
+export function parseVariant(spec: string, choice?: LearningChoice): ReplayVariant {
   if (spec === 'server') return serverVariant;
   if (spec === 'blend') return blendVariant;
   const [name, ...settings] = spec.split(':');
   if (name === 'blend') return blendWeight(spec, settings);
-  if (name === 'learned' || name === 'learned+multi') return learned(spec, name, settings);
+  if (name === 'learned' || name === 'learned+multi') return learned(spec, name, settings, choice);
   if (name === 'second') return secondDevice(spec, settings);
   if (name !== 'multi')
     throw new InputError(
@@ -100,7 +101,12 @@ function secondDevice(spec: string, settings: string[]): ReplayVariant {
 }
 
 /** `learned[+multi]:key=value:…`: on-device learning with the learner's settings and the request's weight. */
-function learned(spec: string, name: string, settings: string[]): ReplayVariant {
+function learned(
+  spec: string,
+  name: string,
+  settings: string[],
+  choice: LearningChoice | undefined,
+): ReplayVariant {
   const learning: Partial<LearningOptions> = {};
   let weight: number | undefined;
   for (const setting of settings) {
@@ -123,6 +129,7 @@ function learned(spec: string, name: string, settings: string[]): ReplayVariant 
   return learnedVariant(
     initTraining,
     {
+      ...(choice ? { choice } : {}),
       learning,
       ...(weight !== undefined ? { weight } : {}),
       ...(name === 'learned+multi' ? { multi: {} } : {}),

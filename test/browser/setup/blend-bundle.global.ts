@@ -49,6 +49,8 @@ export default async function setup(): Promise<void> {
     checkpointDir: RUN_DIR,
     outDir: BUNDLE_DIR,
     dataset,
+    // The browser tests expect the built-in learning (no manifest choice): its replay is not what they test.
+    learningChoice: false,
     snapshot: false,
     edge: { encoder: { maxEpochs: 2 }, teacher: { maxEpochs: 1 }, student: { maxEpochs: 1 } },
   });

@@ -106,6 +106,8 @@ async function buildTinyBundle(): Promise<void> {
     checkpointDir: RUN_DIR,
     outDir: BUNDLE_DIR,
     dataset,
+    // The browser tests expect the built-in learning (no manifest choice): its replay is not what they test.
+    learningChoice: false,
     edge: { encoder: { maxEpochs: 2 }, teacher: { maxEpochs: 2 }, student: { maxEpochs: 2 } },
     // Epoch caps, never a clock: a wall-clock cap cut the snapshot at another epoch under load, and the
     // rankers then differed from one build to the next.
