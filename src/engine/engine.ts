@@ -21,8 +21,10 @@ import { cacheInfo, pruneCache } from './cache-control.ts';
 import { downloadProgress } from './download-progress.ts';
 import { DeviceLearner, type LearningStatus, learnedVector } from './learning/index.ts';
 import { Lease } from './lease.ts';
+import { type ChoiceRole, choiceKey, rememberChoice, rememberedChoice } from './models/choice.ts';
+import { FeedScratch } from './models/scratch.ts';
 import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
-import { requestOrtThreads, wasmThreads } from './ort.ts';
+import { requestOrtThreads, startOrt, wasmThreads } from './ort.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
@@ -78,6 +80,8 @@ interface ModelState {
   encoderLength: number;
   /** Items by catalog positives, best first: the feed of a user with no history yet. */
   popular: Int32Array;
+  /** The ranker's reused feed arrays. */
+  rankerScratch: FeedScratch;
 }
 
 const DEFAULT_CANDIDATES = 200;
@@ -139,6 +143,8 @@ export class Engine {
       throw new InvalidOptionsError(
         `createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`,
       );
+    // ORT's runtime compiles while the manifest and the bundle download (requestOrtThreads came first).
+    void startOrt();
     // The server's registry is laid out as a bundles folder: locateBundle works on it unchanged.
     const bundleUrl = options.bundleUrl ?? registryUrl(options.serverUrl!);
     this.options = {
@@ -259,16 +265,18 @@ export class Engine {
       return candidates;
     };
     const sessions: ModelSession[] = [];
+    // The variant an earlier start timed fastest on this device is loaded alone (src/engine/models/choice.ts).
+    const chosen = async (role: ChoiceRole, candidates: Candidate[], batch: number, output: string) => {
+      const key = choiceKey(version, batch, wasmThreads(), candidates);
+      const remembered = await rememberedChoice(storage, role, key);
+      const result = await fastestSession(candidates, load, batch, output, 3, remembered);
+      sessions.push(result.session);
+      if (!result.remembered) await rememberChoice(storage, role, key, result.label);
+      return result;
+    };
     try {
-      const ranker = await fastestSession(
-        pick(manifest.rankers, 'student'),
-        load,
-        options.candidates,
-        'probs',
-      );
-      sessions.push(ranker.session);
-      const encoder = await fastestSession(pick(manifest.encoders, 'student'), load, 1, 'user');
-      sessions.push(encoder.session);
+      const ranker = await chosen('ranker', pick(manifest.rankers, 'student'), options.candidates, 'probs');
+      const encoder = await chosen('encoder', pick(manifest.encoders, 'student'), 1, 'user');
       // Atomic: the version becomes current only now that every file it needs is stored and verified.
       await storage.setCurrent(version, (m) => this.neededFiles(m), verified);
       return this.modelState(manifest, catalog, table, retriever, ranker.session, encoder.session);
@@ -310,6 +318,7 @@ export class Engine {
       encoder,
       encoderLength,
       popular,
+      rankerScratch: new FeedScratch(),
     };
   }
 
@@ -775,17 +784,24 @@ function feedRunners(state: ModelState): FeedRunners {
     retrieve: async (queries, n, exclude) =>
       (await state.retriever.topKBatch(queries, n, exclude)).map((result) => result.indices),
     rank: ({ size, dim, userLong, userShort, item, context, window }) =>
-      state.ranker.run(
-        {
-          user_long: { data: userLong, dims: [size, dim] },
-          user_short: { data: userShort, dims: [size, dim] },
-          item: { data: item, dims: [size, dim] },
-          context: { data: context, dims: [size, CONTEXT_DIM] },
-          ...sequenceFeeds(state.ranker.entry, window, size, dim, (row, out, at) =>
-            writeItemRow(state.table, row, out, at),
-          ),
-        },
-        'probs',
+      state.rankerScratch.use((allocate) =>
+        state.ranker.run(
+          {
+            user_long: { data: userLong, dims: [size, dim] },
+            user_short: { data: userShort, dims: [size, dim] },
+            item: { data: item, dims: [size, dim] },
+            context: { data: context, dims: [size, CONTEXT_DIM] },
+            ...sequenceFeeds(
+              state.ranker.entry,
+              window,
+              size,
+              dim,
+              (row, out, at) => writeItemRow(state.table, row, out, at),
+              allocate,
+            ),
+          },
+          'probs',
+        ),
       ),
   };
 }
