@@ -21,10 +21,9 @@ import { cacheInfo, pruneCache } from './cache-control.ts';
 import { downloadProgress } from './download-progress.ts';
 import { DeviceLearner, type LearningStatus, learnedVector } from './learning/index.ts';
 import { Lease } from './lease.ts';
-import { type ChoiceRole, choiceKey, rememberChoice, rememberedChoice } from './models/choice.ts';
-import { FeedScratch } from './models/scratch.ts';
-import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
-import { requestOrtThreads, startOrt, wasmThreads } from './ort.ts';
+import type { FeedScratch } from './models/scratch.ts';
+import type { Candidate, ModelSession } from './models/session.ts';
+import { requestOrtThreads, wasmThreads } from './ort.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
@@ -143,8 +142,6 @@ export class Engine {
       throw new InvalidOptionsError(
         `createRecommender: maxLogEvents must be a positive integer, got ${maxLogEvents}`,
       );
-    // ORT's runtime compiles while the manifest and the bundle download (requestOrtThreads came first).
-    void startOrt();
     // The server's registry is laid out as a bundles folder: locateBundle works on it unchanged.
     const bundleUrl = options.bundleUrl ?? registryUrl(options.serverUrl!);
     this.options = {
@@ -221,6 +218,7 @@ export class Engine {
     const options = this.options!;
     // Each file is hashed once in this load: when prefetched (or downloaded), not again when read or
     // when the version is made current.
+    const { chooseSession, FeedScratch } = await modelLoading();
     const verified = new VerifiedFiles();
     const source = storage.cachedSource(network, version, verified);
     const bundle = await Bundle.open(source);
@@ -265,21 +263,31 @@ export class Engine {
       return candidates;
     };
     const sessions: ModelSession[] = [];
-    // The variant an earlier start timed fastest on this device is loaded alone (src/engine/models/choice.ts).
-    const chosen = async (role: ChoiceRole, candidates: Candidate[], batch: number, output: string) => {
-      const key = choiceKey(version, batch, wasmThreads(), candidates);
-      const remembered = await rememberedChoice(storage, role, key);
-      const result = await fastestSession(candidates, load, batch, output, 3, remembered);
-      sessions.push(result.session);
-      if (!result.remembered) await rememberChoice(storage, role, key, result.label);
-      return result;
+    const chosen = async (
+      role: 'ranker' | 'encoder',
+      candidates: Candidate[],
+      batch: number,
+      output: string,
+    ) => {
+      const session = await chooseSession(
+        storage,
+        role,
+        version,
+        wasmThreads(),
+        candidates,
+        load,
+        batch,
+        output,
+      );
+      sessions.push(session);
+      return session;
     };
     try {
       const ranker = await chosen('ranker', pick(manifest.rankers, 'student'), options.candidates, 'probs');
       const encoder = await chosen('encoder', pick(manifest.encoders, 'student'), 1, 'user');
       // Atomic: the version becomes current only now that every file it needs is stored and verified.
       await storage.setCurrent(version, (m) => this.neededFiles(m), verified);
-      return this.modelState(manifest, catalog, table, retriever, ranker.session, encoder.session);
+      return this.modelState(manifest, catalog, table, retriever, ranker, encoder, new FeedScratch());
     } catch (error) {
       retriever.dispose();
       for (const session of sessions) await session.dispose().catch(() => {});
@@ -294,6 +302,7 @@ export class Engine {
     retriever: FallbackRetriever,
     ranker: ModelSession,
     encoder: ModelSession,
+    rankerScratch: FeedScratch,
   ): ModelState {
     const encoderLength = Number(encoder.entry.inputs[0].shape[1]);
     const index = new Map(catalog.ids.map((id, i) => [id, i]));
@@ -318,7 +327,7 @@ export class Engine {
       encoder,
       encoderLength,
       popular,
-      rankerScratch: new FeedScratch(),
+      rankerScratch,
     };
   }
 
@@ -700,6 +709,16 @@ export class Engine {
     this.storage?.close();
     this.storage = undefined;
   }
+}
+
+/** The model-loading chunk (src/engine/models/loading.ts), imported once, on the first init. */
+let loading: Promise<typeof import('./models/loading.ts')> | undefined;
+function modelLoading(): Promise<typeof import('./models/loading.ts')> {
+  loading ??= import('./models/loading.ts').catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
+  return loading;
 }
 
 /** How many records between two trims of the log: a tenth of its size, 1 to 100. */
