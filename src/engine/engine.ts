@@ -21,7 +21,8 @@ import { cacheInfo, pruneCache } from './cache-control.ts';
 import { downloadProgress } from './download-progress.ts';
 import { DeviceLearner, type LearningStatus, learnedVector } from './learning/index.ts';
 import { Lease } from './lease.ts';
-import { type Candidate, fastestSession, type ModelSession } from './models/session.ts';
+import type { FeedScratch } from './models/scratch.ts';
+import type { Candidate, ModelSession } from './models/session.ts';
 import { requestOrtThreads, wasmThreads } from './ort.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
@@ -78,6 +79,8 @@ interface ModelState {
   encoderLength: number;
   /** Items by catalog positives, best first: the feed of a user with no history yet. */
   popular: Int32Array;
+  /** The ranker's reused feed arrays. */
+  rankerScratch: FeedScratch;
 }
 
 const DEFAULT_CANDIDATES = 200;
@@ -217,6 +220,7 @@ export class Engine {
     const options = this.options!;
     // Each file is hashed once in this load: when prefetched (or downloaded), not again when read or
     // when the version is made current.
+    const { chooseSession, FeedScratch } = await modelLoading();
     const verified = new VerifiedFiles();
     const source = storage.cachedSource(network, version, verified);
     const bundle = await Bundle.open(source);
@@ -261,19 +265,31 @@ export class Engine {
       return candidates;
     };
     const sessions: ModelSession[] = [];
-    try {
-      const ranker = await fastestSession(
-        pick(manifest.rankers, 'student'),
+    const chosen = async (
+      role: 'ranker' | 'encoder',
+      candidates: Candidate[],
+      batch: number,
+      output: string,
+    ) => {
+      const session = await chooseSession(
+        storage,
+        role,
+        version,
+        wasmThreads(),
+        candidates,
         load,
-        options.candidates,
-        'probs',
+        batch,
+        output,
       );
-      sessions.push(ranker.session);
-      const encoder = await fastestSession(pick(manifest.encoders, 'student'), load, 1, 'user');
-      sessions.push(encoder.session);
+      sessions.push(session);
+      return session;
+    };
+    try {
+      const ranker = await chosen('ranker', pick(manifest.rankers, 'student'), options.candidates, 'probs');
+      const encoder = await chosen('encoder', pick(manifest.encoders, 'student'), 1, 'user');
       // Atomic: the version becomes current only now that every file it needs is stored and verified.
       await storage.setCurrent(version, (m) => this.neededFiles(m), verified);
-      return this.modelState(manifest, catalog, table, retriever, ranker.session, encoder.session);
+      return this.modelState(manifest, catalog, table, retriever, ranker, encoder, new FeedScratch());
     } catch (error) {
       retriever.dispose();
       for (const session of sessions) await session.dispose().catch(() => {});
@@ -288,6 +304,7 @@ export class Engine {
     retriever: FallbackRetriever,
     ranker: ModelSession,
     encoder: ModelSession,
+    rankerScratch: FeedScratch,
   ): ModelState {
     const encoderLength = Number(encoder.entry.inputs[0].shape[1]);
     const index = new Map(catalog.ids.map((id, i) => [id, i]));
@@ -312,6 +329,7 @@ export class Engine {
       encoder,
       encoderLength,
       popular,
+      rankerScratch,
     };
   }
 
@@ -698,6 +716,16 @@ export class Engine {
   }
 }
 
+/** The model-loading chunk (src/engine/models/loading.ts), imported once, on the first init. */
+let loading: Promise<typeof import('./models/loading.ts')> | undefined;
+function modelLoading(): Promise<typeof import('./models/loading.ts')> {
+  loading ??= import('./models/loading.ts').catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
+  return loading;
+}
+
 /** How many records between two trims of the log: a tenth of its size, 1 to 100. */
 const trimStep = (maxLogEvents: number) => Math.max(1, Math.min(100, Math.floor(maxLogEvents / 10)));
 
@@ -780,17 +808,24 @@ function feedRunners(state: ModelState): FeedRunners {
     retrieve: async (queries, n, exclude) =>
       (await state.retriever.topKBatch(queries, n, exclude)).map((result) => result.indices),
     rank: ({ size, dim, userLong, userShort, item, context, window }) =>
-      state.ranker.run(
-        {
-          user_long: { data: userLong, dims: [size, dim] },
-          user_short: { data: userShort, dims: [size, dim] },
-          item: { data: item, dims: [size, dim] },
-          context: { data: context, dims: [size, CONTEXT_DIM] },
-          ...sequenceFeeds(state.ranker.entry, window, size, dim, (row, out, at) =>
-            writeItemRow(state.table, row, out, at),
-          ),
-        },
-        'probs',
+      state.rankerScratch.use((allocate) =>
+        state.ranker.run(
+          {
+            user_long: { data: userLong, dims: [size, dim] },
+            user_short: { data: userShort, dims: [size, dim] },
+            item: { data: item, dims: [size, dim] },
+            context: { data: context, dims: [size, CONTEXT_DIM] },
+            ...sequenceFeeds(
+              state.ranker.entry,
+              window,
+              size,
+              dim,
+              (row, out, at) => writeItemRow(state.table, row, out, at),
+              allocate,
+            ),
+          },
+          'probs',
+        ),
       ),
   };
 }

@@ -478,6 +478,73 @@ describe('events and user state', () => {
     expect((await storage.userSnapshot('u1', 0)).events).toEqual([]);
   });
 
+  it('userSnapshot from memory: an append folds in, any other write or another connection reads again', async () => {
+    const storage = await fresh();
+    // A second connection to the same database, as another tab's engine has.
+    const other = await EngineStorage.open(storage.name);
+    opened.push(other);
+    const reread = async (limit: number) => {
+      const third = await EngineStorage.open(storage.name);
+      opened.push(third);
+      return third.userSnapshot('u1', limit);
+    };
+    const limit = 5;
+    for (let i = 0; i < 4; i++) await storage.appendEvent(event(i));
+    expect((await storage.userSnapshot('u1', limit)).events.map((e) => e.id)).toEqual([
+      'e0',
+      'e1',
+      'e2',
+      'e3',
+    ]);
+    // Appended through this storage, out of order, a tie on ts, past the limit: the cached copy follows.
+    const counted = (current: UserState | undefined) => {
+      const user = current ?? emptyUserState('u1');
+      user.counts.click++;
+      return user;
+    };
+    await storage.appendEvent(event(9, { ts: 1_700_000_000_000 + 1000 }), counted);
+    await storage.appendEvent(event(7), counted);
+    await storage.appendEvent(event(8, { ts: 1_700_000_000_000 + 500 }), counted);
+    expect(await storage.appendEvent(event(7), counted)).toBe(false);
+    const afterAppends = await storage.userSnapshot('u1', limit);
+    expect(afterAppends).toEqual(await reread(limit));
+    expect(afterAppends.events.map((e) => e.id)).toEqual(['e1', 'e9', 'e2', 'e3', 'e7']);
+    expect(afterAppends.user?.counts.click).toBe(3);
+    // A caller may reorder what it got: the cache keeps its own array.
+    afterAppends.events.reverse();
+    expect((await storage.userSnapshot('u1', limit)).events.map((e) => e.id)).toEqual([
+      'e1',
+      'e9',
+      'e2',
+      'e3',
+      'e7',
+    ]);
+    // Another write of this storage (the sync client's, on-device learning's) is read again.
+    await storage.putUserState({ ...emptyUserState('u1'), hidden: ['i3'] });
+    expect((await storage.userSnapshot('u1', limit)).user?.hidden).toEqual(['i3']);
+    // Another connection's writes reach this one when its message arrives.
+    await other.appendEvent(event(20));
+    await other.updateUserState('u1', (current) => ({ ...current!, hidden: ['i3', 'i4'] }));
+    const deadline = performance.now() + 5000;
+    let seen = await storage.userSnapshot('u1', limit);
+    while (seen.user?.hidden.length !== 2 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      seen = await storage.userSnapshot('u1', limit);
+    }
+    expect(seen).toEqual(await reread(limit));
+    expect(seen.events.at(-1)?.id).toBe('e20');
+  });
+
+  it('userSnapshot: a read that a write overtakes does not cache what it read', async () => {
+    const storage = await fresh();
+    await storage.appendEvent(event(0));
+    // The read's transaction starts first; the write commits before the read is looked at again.
+    const reading = storage.userSnapshot('u1', 10);
+    const writing = storage.putUserState({ ...emptyUserState('u1'), hidden: ['i5'] });
+    await Promise.all([reading, writing]);
+    expect((await storage.userSnapshot('u1', 10)).user?.hidden).toEqual(['i5']);
+  });
+
   it('appends (idempotent by id), reads recent ones per user, and drains the outbox', async () => {
     const storage = await fresh();
     // Appended out of time order: reads follow ts, not insertion.

@@ -83,10 +83,17 @@ export interface Candidate {
   provider: ExecutionProvider;
 }
 
+/** A candidate's name in timings and failures, and in a remembered choice: `int8-dq@wasm`. */
+export function candidateLabel({ entry, provider }: Candidate): string {
+  return `${entry.dtype}${entry.form ? `-${entry.form}` : ''}@${provider}`;
+}
+
 /**
  * Creates a session per candidate (variant × EP), times a few runs at the batch the engine will use
  * after one warm-up, keeps the fastest and releases the rest: a small ranker is often faster on wasm
- * than paying WebGPU's dispatch and readback. Candidates that fail to load are skipped.
+ * than paying WebGPU's dispatch and readback. Candidates that fail to load are skipped. `remembered`, the
+ * label an earlier start chose on this device, is loaded and warmed up alone, untimed (`remembered: false`
+ * when it was not there or failed: then every candidate is timed).
  */
 export async function fastestSession(
   candidates: Candidate[],
@@ -94,12 +101,33 @@ export async function fastestSession(
   batch: number,
   output: string,
   runs = 3,
-): Promise<{ session: ModelSession; timings: Record<string, number>; failures: string[] }> {
-  let best: { session: ModelSession; ms: number } | undefined;
+  remembered?: string,
+): Promise<{
+  session: ModelSession;
+  timings: Record<string, number>;
+  failures: string[];
+  label: string;
+  remembered: boolean;
+}> {
+  let best: { session: ModelSession; ms: number; label: string } | undefined;
   const timings: Record<string, number> = {};
   const failures: string[] = [];
-  for (const { entry, provider } of candidates) {
-    const label = `${entry.dtype}${entry.form ? `-${entry.form}` : ''}@${provider}`;
+  const known = candidates.find((c) => candidateLabel(c) === remembered);
+  if (known) {
+    let session: ModelSession | undefined;
+    try {
+      session = await ModelSession.create(known.entry, await load(known.entry), known.provider);
+      await session.run(zeroFeeds(known.entry, batch), output);
+      return { session, timings, failures, label: candidateLabel(known), remembered: true };
+    } catch (error) {
+      failures.push(`${candidateLabel(known)}: ${error instanceof Error ? error.message : String(error)}`);
+      if (session) await session.dispose().catch(() => {});
+    }
+  }
+  for (const candidate of candidates) {
+    if (candidate === known) continue;
+    const { entry, provider } = candidate;
+    const label = candidateLabel(candidate);
     let session: ModelSession | undefined;
     try {
       session = await ModelSession.create(entry, await load(entry), provider);
@@ -111,7 +139,7 @@ export async function fastestSession(
       timings[label] = ms;
       if (!best || ms < best.ms) {
         if (best) await best.session.dispose();
-        best = { session, ms };
+        best = { session, ms, label };
       } else await session.dispose();
     } catch (error) {
       failures.push(`${label}: ${error instanceof Error ? error.message : String(error)}`);
@@ -119,5 +147,5 @@ export async function fastestSession(
     }
   }
   if (!best) throw new Error(`no model variant could run: ${failures.join('; ')}`);
-  return { session: best.session, timings, failures };
+  return { session: best.session, timings, failures, label: best.label, remembered: false };
 }

@@ -47,6 +47,7 @@ import {
   type UserState,
   upgradeSchema,
 } from './schema.ts';
+import { SnapshotCache, type UserSnapshot } from './snapshot-cache.ts';
 
 export {
   CachedFileIntegrityError,
@@ -272,13 +273,16 @@ function checkLimit(limit: number): void {
 /** IndexedDB storage of one engine: bundles, the event log, user state. Open it with `EngineStorage.open`. */
 export class EngineStorage {
   private closedReason: string | undefined;
+  private readonly snapshots: SnapshotCache;
 
   private constructor(
     private readonly db: EdgerecDatabase,
     /** The database name. */
     readonly name: string,
     private readonly warn: (warning: StorageWarning) => void,
-  ) {}
+  ) {
+    this.snapshots = new SnapshotCache(`edgerec-storage:${name}`);
+  }
 
   /**
    * Opens (creating or upgrading) the database `name` (default `edgerec`). Throws a
@@ -336,6 +340,7 @@ export class EngineStorage {
   private markClosed(reason: string, close: boolean): void {
     if (this.closedReason) return;
     this.closedReason = reason;
+    this.snapshots.close();
     if (close) this.db.close();
     this.warn({ kind: 'closed', message: `database ${this.name} closed: ${reason}` });
   }
@@ -357,6 +362,7 @@ export class EngineStorage {
     body: (tx: IDBPTransaction<EdgerecDB, S, 'readwrite'>) => Promise<T>,
   ): Promise<T> {
     const tx = this.database().transaction(stores, 'readwrite');
+    const userData = stores.includes('users') || stores.includes('events');
     // Awaited below; until then an abort must not surface as an unhandled rejection.
     tx.done.catch(() => {});
     // Chromium can abort a transaction without failing the pending request (an oversized value does
@@ -372,6 +378,8 @@ export class EngineStorage {
       abortQuietly(tx);
       if (quota) throw new QuotaExceededStorageError(what, bytes, { cause: quota });
       throw error;
+    } finally {
+      if (userData) this.snapshots.written();
     }
   }
 
@@ -742,7 +750,10 @@ export class EngineStorage {
   ): Promise<boolean> {
     const event = validateEvent(e);
     const size = JSON.stringify(event).length + 64;
-    return this.write(['events', 'users'], `event ${event.id}`, size, async (tx) => {
+    const generation = this.snapshots.begin();
+    const cached = this.snapshots.peek(event.userId);
+    let stored: UserState | undefined;
+    const appended = await this.write(['events', 'users'], `event ${event.id}`, size, async (tx) => {
       const store = tx.objectStore('events');
       // get + add in one transaction: no other write to the store can slip in between.
       if (await store.getKey(event.id)) return false;
@@ -759,10 +770,13 @@ export class EngineStorage {
           throw new InputError(`user state: updateUser returned user ${next.userId}, not ${event.userId}`);
         checkUserState(next);
         // The flag is the one read above: a callback cannot turn privacy off by leaving it out.
-        await users.put(user?.privacy ? { ...next, privacy: true } : next);
-      }
+        stored = user?.privacy ? { ...next, privacy: true } : next;
+        await users.put(stored);
+      } else stored = user;
       return true;
     });
+    if (appended) this.snapshots.appended(generation, cached, event, stored);
+    return appended;
   }
 
   /** Whether privacy mode is on for `userId` (stored, shared by every tab). */
@@ -807,18 +821,22 @@ export class EngineStorage {
 
   /**
    * What recommend() reads before it encodes: the user's stored state and `limit` most recent events
-   * (oldest first), in one read-only transaction, the two reads in flight together.
+   * (oldest first), in one read-only transaction, the two reads in flight together — or, when no write to
+   * either store was seen since it was last read (an event this storage appended is folded in), from
+   * memory (src/engine/storage/snapshot-cache.ts).
    */
-  async userSnapshot(
-    userId: string,
-    limit: number,
-  ): Promise<{ user: UserState | undefined; events: Event[] }> {
+  async userSnapshot(userId: string, limit: number): Promise<UserSnapshot> {
     checkLimit(limit);
+    const cached = this.snapshots.get(userId, limit);
+    if (cached) return cached;
+    const generation = this.snapshots.begin();
     const tx = this.database().transaction(['users', 'events']);
     const user = tx.objectStore('users').get(userId);
     const events =
       limit === 0 ? [] : await newestEvents(tx.objectStore('events').index('by-user-ts'), userId, limit);
-    return { user: await user, events };
+    const snapshot = { user: await user, events };
+    this.snapshots.put(generation, userId, limit, snapshot);
+    return snapshot;
   }
 
   /**
@@ -1047,6 +1065,7 @@ export class EngineStorage {
   close(): void {
     if (this.closedReason) return;
     this.closedReason = 'closed by close()';
+    this.snapshots.close();
     this.db.close();
   }
 }
