@@ -2,7 +2,8 @@ import type { DecodedItemTable } from '../../core/bundle/index.ts';
 import { itemRows, type TopKResult } from '../../core/retrieval/index.ts';
 import type { Backend, DeviceChoice } from '../types.ts';
 import { CpuRetriever } from './cpu/index.ts';
-import { createGpuRetriever, type GpuRetriever } from './webgpu/index.ts';
+// create.ts, not the folder's index: the index re-exports both pipelines, which load on demand.
+import { createGpuRetriever, type GpuRetriever } from './webgpu/create.ts';
 
 export interface Retriever {
   readonly backend: Backend;

@@ -1,8 +1,8 @@
 import type { DecodedItemTable } from '../../../core/bundle/index.ts';
 import type { TopKResult } from '../../../core/retrieval/index.ts';
 import { WebGpuUnavailableError } from './errors.ts';
-import { RadixGpuRetriever, type RadixRetrieverOptions, type RadixTimings } from './radix-retriever.ts';
-import { type RetrievalTimings, WebGpuRetriever, type WebGpuRetrieverOptions } from './retriever.ts';
+import type { RadixRetrieverOptions, RadixTimings } from './radix-retriever.ts';
+import type { RetrievalTimings, WebGpuRetrieverOptions } from './retriever.ts';
 import type { ScanVariant } from './shaders.ts';
 
 /**
@@ -62,7 +62,12 @@ export async function createGpuRetriever(
     }
   }
   const resolved = { ...options, adapter };
-  return pipeline === 'radix'
-    ? RadixGpuRetriever.create(table, resolved)
-    : WebGpuRetriever.create(table, resolved);
+  // Each pipeline is its own chunk, loaded once chosen: a device takes one, a CPU-only one neither, and
+  // the worker's start-up JS carries none of their shaders.
+  if (pipeline === 'radix') {
+    const { RadixGpuRetriever } = await import('./radix-retriever.ts');
+    return RadixGpuRetriever.create(table, resolved);
+  }
+  const { WebGpuRetriever } = await import('./retriever.ts');
+  return WebGpuRetriever.create(table, resolved);
 }
