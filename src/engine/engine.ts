@@ -23,7 +23,7 @@ import { DeviceLearner, type LearningStatus, learnedVector } from './learning/in
 import { Lease } from './lease.ts';
 import type { FeedScratch } from './models/scratch.ts';
 import type { Candidate, ModelSession } from './models/session.ts';
-import { requestOrtThreads, wasmThreads } from './ort.ts';
+import { requestOrtThreads, wasmThreads } from './onnx-runtime.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';

@@ -11,6 +11,8 @@ import { step } from './consumer.ts';
 export const ITEMS = 12;
 
 /** ONNX Runtime's own files, JS or WASM, in a built app or under Vite's dev server (as sizes.ts tells them). */
+// ONNX Runtime's own files (ort.*.mjs, ort-wasm-*.{mjs,wasm}); edgerec's wrapper of it is src/engine/onnx-runtime.ts,
+// whose chunk name this does not match.
 const ORT_FILE = /(^|\/)ort[.-][^/]*\.(m?js|wasm)$/;
 const ENGINE_WORKER = /engine\.worker/;
 

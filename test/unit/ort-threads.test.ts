@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { requestOrtThreads, wasmThreads } from '../../src/engine/ort.ts';
+import { requestOrtThreads, wasmThreads } from '../../src/engine/onnx-runtime.ts';
 
 describe('modelThreads: the ORT wasm thread count the engine asks for', () => {
   const isolated = Object.getOwnPropertyDescriptor(globalThis, 'crossOriginIsolated');

@@ -21,7 +21,7 @@ import {
 } from '../../core/lab/index.ts';
 import { locateBundle } from '../bundle-location.ts';
 import { ModelSession } from '../models/session.ts';
-import { loadOrt } from '../ort.ts';
+import { loadOrt } from '../onnx-runtime.ts';
 import { FallbackRetriever } from '../retrieval/select.ts';
 
 export const browserLabRuntime: LabRuntime = {

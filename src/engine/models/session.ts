@@ -1,6 +1,6 @@
 import type * as Ort from 'onnxruntime-web';
 import type { ExecutionProvider, ModelEntry } from '../../core/bundle/index.ts';
-import { loadOrt } from '../ort.ts';
+import { loadOrt } from '../onnx-runtime.ts';
 import { track } from '../resources.ts';
 
 export type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
