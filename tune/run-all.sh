@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ML=../shared/datasets/ml-100k/u.data
+GAMES=../shared/datasets/amazon-games/sequences.txt
 SYN=.cache/tune/synthetic
 [ -f "$SYN/events.jsonl" ] || node bin/edgerec.mjs data gen --out "$SYN" --quiet
 mkdir -p tune/results
@@ -20,6 +21,7 @@ for name in "${@:-ml100k-itemknn ml100k-bpr synthetic-itemknn synthetic-bpr ml10
       ml100k-itemknn) run $n $ML movielens itemknn sasrec ;;
       ml100k-bpr) run $n $ML movielens bpr sasrec ;;
       ml100k-bpr-full) model_grid=bpr-full run $n $ML movielens bpr full --metric Recall@20 ;;
+      games-bpr-full) model_grid=bpr-games-full run $n $GAMES sequences bpr full --metric Recall@20 ;;
       synthetic-bpr-temporal) model_grid=bpr-synthetic-temporal run $n $SYN/events.jsonl events bpr temporal --metric Recall@20 ;;
       synthetic-itemknn) run $n $SYN/events.jsonl events itemknn sasrec ;;
       synthetic-bpr) run $n $SYN/events.jsonl events bpr sasrec ;;
