@@ -12,7 +12,7 @@ import type { CacheInfo, CachePruned } from '../core/contract/types.ts';
 import { EdgerecError, type ErrorCode, InvalidOptionsError, InvalidRequestError } from '../core/errors.ts';
 import { ACTION_CODE, type Event, validateEvent } from '../core/events.ts';
 import { type FeedRunners, type FeedStage, recommendFeed, sequenceFeeds } from '../core/feed/index.ts';
-import { bundleLearningChoice } from '../core/learning/index.ts';
+import { bundleLearningChoice, type LearningChoice } from '../core/learning/index.ts';
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
@@ -81,6 +81,8 @@ interface ModelState {
   popular: Int32Array;
   /** The ranker's reused feed arrays. */
   rankerScratch: FeedScratch;
+  /** How the device learns on this bundle (its manifest's validation choice), read once per load. */
+  learning: LearningChoice;
 }
 
 const DEFAULT_CANDIDATES = 200;
@@ -186,7 +188,7 @@ export class Engine {
             version: state.manifest.version,
             table: state.table,
             index: state.index,
-            learning: bundleLearningChoice(state.manifest.learning),
+            learning: state.learning,
             use: (task) => state.lease.use(task),
           };
         },
@@ -330,6 +332,7 @@ export class Engine {
       encoderLength,
       popular,
       rankerScratch,
+      learning: bundleLearningChoice(manifest.learning),
     };
   }
 
@@ -387,7 +390,7 @@ export class Engine {
     // The server's long-term embedding lives in the space of one item table: only this version's counts.
     // The embedding learnt on the device (or adopted from another device) takes its place when there is one.
     // ...unless this bundle chose on validation not to learn (and the app did not insist).
-    const choice = bundleLearningChoice(state.manifest.learning);
+    const choice = state.learning;
     const learned =
       choice.learn || options.learning === true ? learnedVector(user, state.manifest.version) : undefined;
     const long =
