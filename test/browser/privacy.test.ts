@@ -35,7 +35,9 @@ async function tab(
   options: Parameters<typeof createRecommender>[0],
 ): Promise<{ rec: Recommender; close: () => void }> {
   const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
-  const rec = await createRecommender({ ...options, worker });
+  // On-device learning has its own files (learning, sync-learning); its background runs here (tfjs and a
+  // SwiftShader warm-up, ~10 s each) would only slow this file down.
+  const rec = await createRecommender({ learning: false, ...options, worker });
   let closed = false;
   // A closed tab's worker answers nothing any more: it is not disposed, only gone.
   opened.push({
@@ -286,6 +288,7 @@ describe('a refused event', () => {
       token,
       databaseName: name,
       device: 'wasm',
+      learning: false,
     });
     await engine.sync();
     const first = await engine.record({ itemId: ids[80], action: 'click', ts: Date.now() - 10 });

@@ -27,6 +27,9 @@ const options = (name: string, device: RecommenderOptions['device']): Recommende
   databaseName: `edgerec-leader-${name}-${run}`,
   device,
   shared: true,
+  // On-device learning has its own files (learning, sync-learning); its background runs here (tfjs and a
+  // SwiftShader warm-up, ~10 s each) would only slow this file down.
+  learning: false,
 });
 const frames: HTMLIFrameElement[] = [];
 afterAll(() => {

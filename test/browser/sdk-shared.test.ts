@@ -27,6 +27,9 @@ const options: RecommenderOptions = {
   // WebGPU by name: the one GPU device is part of what is shared (auto picks the CPU for this small table).
   device: 'webgpu',
   shared: true,
+  // On-device learning has its own files (learning, sync-learning); its background runs here (tfjs and a
+  // SwiftShader warm-up, ~10 s each) would only slow this file down.
+  learning: false,
 };
 const frames: HTMLIFrameElement[] = [];
 afterAll(() => {

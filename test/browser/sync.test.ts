@@ -80,12 +80,14 @@ async function pageEngine(
 ): Promise<Engine> {
   const engine = new Engine(deps);
   opened.push(engine);
-  await engine.init(options);
+  // On-device learning has its own files (learning, sync-learning); its background runs here (tfjs and a
+  // SwiftShader warm-up, ~10 s each) would only slow this file down.
+  await engine.init({ learning: false, ...options });
   return engine;
 }
 
 async function recommender(options: Parameters<typeof createRecommender>[0]): Promise<Recommender> {
-  const rec = await createRecommender(options);
+  const rec = await createRecommender({ learning: false, ...options });
   opened.push(rec);
   return rec;
 }

@@ -8,8 +8,9 @@
  *
  * The bundle is built (~25 s on two cores) only when `latest.json` is missing or names a bundle today's
  * manifest validation rejects; after a change to training or export, delete `test/generated/` to rebuild.
- * The expected outputs are recomputed on every run (under a second), so they always match the bundle on
- * disk.
+ * The reference numbers (ONNX outputs, the Node lab's and the Node replay's, ~40 s) are written once per
+ * bundle version and state of the code (test/shared/source-fingerprint.ts): this setup runs in the unit,
+ * server and browser projects of one `npm test`, and only the first does the work.
  */
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,7 @@ import {
   type StoredFeeds,
   variantLabel,
 } from '../../shared/ort-parity-inputs.ts';
+import { fixturesCurrent, markFixturesCurrent } from '../../shared/source-fingerprint.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const GENERATED = join(ROOT, 'test', 'generated');
@@ -56,6 +58,8 @@ const DATA_DIR = join(GENERATED, 'data');
 const RUN_DIR = join(GENERATED, 'run');
 const EVENTS = join(DATA_DIR, 'events.jsonl');
 export const EXPECTED_FILE = join(BUNDLE_DIR, 'expected.json');
+/** Which bundle version and code wrote the reference numbers below (test/shared/source-fingerprint.ts). */
+const FIXTURES_STAMP = join(BUNDLE_DIR, 'fixtures.stamp');
 
 /** The onnxruntime-node session options of each reference (see REFERENCE_NAMES). */
 const NODE_REFERENCES: Record<ReferenceName, ort.InferenceSession.SessionOptions> = {
@@ -75,9 +79,15 @@ export default async function setup(): Promise<void> {
     await buildTinyBundle();
     bundle = await openLatest(true);
   }
-  await writeExpected(bundle!);
-  // The quantization lab: eval packs of this bundle and the Node lab's numbers (test/browser/lab.test.ts).
-  await writeLabExpected(BUNDLE_DIR, RUN_DIR);
+  const { version } = bundle!.manifest;
+  if (fixturesCurrent(FIXTURES_STAMP, version)) {
+    log(`reference numbers of ${version} already written by today's code`);
+  } else {
+    await writeExpected(bundle!);
+    // The quantization lab: eval packs of this bundle and the Node lab's numbers (test/browser/lab.test.ts).
+    await writeLabExpected(BUNDLE_DIR, RUN_DIR);
+    markFixturesCurrent(FIXTURES_STAMP, version);
+  }
   log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
