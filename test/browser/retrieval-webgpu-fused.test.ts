@@ -16,14 +16,15 @@
  * - forced overflow: every score equal, so every row ties at any threshold and the 65,537 candidates overflow
  *   CANDIDATES (65,536): the call falls back to the radix passes and is still exact;
  * - a batch (11 queries, chunks of 8 and 3, each its own exclusions) equals the reference query by query;
- * - dimension 67 (scalar loads) for f32, f16, i8-dot4.
+ * - dimension 67 (scalar loads) for f32, f16, i8-dot4;
+ * - createGpuRetriever with `select: 'fused'` takes the radix pipeline even on a fallback adapter.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import { Random } from '../../src/core/random.ts';
 import { exclusionBitset, referenceScores, referenceTopK } from '../../src/core/retrieval/index.ts';
 import { topK } from '../../src/core/topk.ts';
-import { RadixGpuRetriever } from '../../src/engine/retrieval/webgpu/index.ts';
+import { createGpuRetriever, RadixGpuRetriever } from '../../src/engine/retrieval/webgpu/index.ts';
 import {
   DIM,
   exclusionsFor,
@@ -227,6 +228,22 @@ describe('fused select batches', () => {
     },
     120_000,
   );
+
+  it('createGpuRetriever: select fused means the radix pipeline, on any adapter', async () => {
+    const retriever = await createGpuRetriever(tables.f32, {
+      device: shared,
+      select: 'fused',
+      subgroups: false,
+    });
+    try {
+      expect(retriever.pipeline).toBe('radix');
+      expect((retriever as RadixGpuRetriever).select).toBe('fused');
+      const q = normalQuery(DIM, 8);
+      expectSame(await retriever.topK(q, 50), referenceTopK(tables.f32, q, 50), 'createGpuRetriever fused');
+    } finally {
+      retriever.dispose();
+    }
+  });
 });
 
 describe('fused select with an odd dimension', () => {
