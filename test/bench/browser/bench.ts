@@ -241,6 +241,9 @@ const RETRIEVE_ROWS: [Impl, ItemDtype][] = [
   ['edgerec-webgpu-radix', 'f32'],
   ['edgerec-webgpu-radix', 'f16'],
   ['edgerec-webgpu-radix', 'i8'],
+  ['edgerec-webgpu-fused', 'f32'],
+  ['edgerec-webgpu-fused', 'f16'],
+  ['edgerec-webgpu-fused', 'i8'],
   ['tfjs-webgpu', 'f32'],
   ['ort-webgpu', 'f32'],
 ];

@@ -62,16 +62,21 @@ export async function createRetrieval(
       };
     }
     case 'edgerec-webgpu':
-    case 'edgerec-webgpu-radix': {
-      // edgerec-webgpu: the merge pipeline (shaped for SwiftShader); -radix: the one built for hardware GPUs.
+    case 'edgerec-webgpu-radix':
+    case 'edgerec-webgpu-fused': {
+      // edgerec-webgpu: the merge pipeline (shaped for SwiftShader); -radix: the one built for hardware GPUs;
+      // -fused: radix with the fused score+filter pass (compacting with subgroups where the device has them).
       const pipeline = impl === 'edgerec-webgpu' ? 'merge' : 'radix';
-      const r = await createGpuRetriever(await loadTable(catalog, dtype), { pipeline });
+      const select = impl === 'edgerec-webgpu-fused' ? 'fused' : undefined;
+      const r = await createGpuRetriever(await loadTable(catalog, dtype), { pipeline, select });
       return {
         topK: async (q) => (await r.topK(q, k)).indices,
         dispose: () => r.dispose(),
         info: {
           pipeline,
           variant: r.variant,
+          // fused: which compaction ran (subgroup operations or workgroup atomics).
+          ...('compaction' in r && r.compaction ? { compaction: r.compaction } : {}),
           createMs: Math.round(r.createMs),
           // Read when the worker reports ready (after the recall calls): the last call's GPU ms per pass
           // and the score pass's GB/s, where the adapter has timestamp-query.

@@ -4,6 +4,7 @@ import type { ItemDtype } from '../../../src/core/bundle/index.ts';
 export const IMPLS = [
   'edgerec-webgpu',
   'edgerec-webgpu-radix',
+  'edgerec-webgpu-fused',
   'edgerec-cpu',
   'tfjs-webgpu',
   'tfjs-wasm',

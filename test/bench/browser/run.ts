@@ -151,6 +151,7 @@ function notes(row: RowResult): string {
     );
   if (info.flavor) parts.push(String(info.flavor));
   if (info.variant) parts.push(String(info.variant));
+  if (info.compaction) parts.push(`${String(info.compaction)} compaction`);
   if (row.learning === 'busy')
     parts.push(`learning busy (${row.learningBackend}, ${info.learningRuns ?? 0} runs during the calls)`);
   if (row.stage === 'recommend' && info.backend) {

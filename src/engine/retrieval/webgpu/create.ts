@@ -32,7 +32,10 @@ export interface GpuRetriever {
 }
 
 export interface GpuRetrieverOptions extends WebGpuRetrieverOptions, RadixRetrieverOptions {
-  /** Which pipeline (default: `radix` on a hardware adapter, `merge` on a software one such as SwiftShader). */
+  /**
+   * Which pipeline (default: `radix` on a hardware adapter, `merge` on a software one such as SwiftShader;
+   * `radix` wherever `select: 'fused'` is asked, a mode only radix has).
+   */
   pipeline?: GpuPipeline;
 }
 
@@ -44,7 +47,7 @@ export async function createGpuRetriever(
   table: DecodedItemTable,
   options: GpuRetrieverOptions = {},
 ): Promise<GpuRetriever> {
-  let pipeline = options.pipeline;
+  let pipeline = options.pipeline ?? (options.select === 'fused' ? 'radix' : undefined);
   let adapter = options.adapter;
   if (!pipeline) {
     if (options.device) {

@@ -10,6 +10,7 @@ export {
   type GpuPassTimes,
   RadixGpuRetriever,
   type RadixRetrieverOptions,
+  type RadixSelect,
   type RadixTimings,
 } from './radix-retriever.ts';
 export { type RetrievalTimings, WebGpuRetriever, type WebGpuRetrieverOptions } from './retriever.ts';

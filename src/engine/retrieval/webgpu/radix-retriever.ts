@@ -7,6 +7,7 @@ import { cachedPipeline } from './pipeline-cache.ts';
 import {
   BINS,
   blockedLayout,
+  CANDIDATES,
   DIGIT_STRIDE,
   type DigitPass,
   digitPlan,
@@ -35,7 +36,18 @@ export interface RadixRetrieverOptions {
   forceManualInt8?: boolean;
   /** Readback buffers in the ring: calls in flight at once before the next waits (default 3). */
   ring?: number;
+  /**
+   * How rows are selected (default `radix`): `radix` scores every row into a key, then radix passes over
+   * the n keys; `fused` scores and drops, in one pass, every row below a running threshold, then the radix
+   * passes run over the few candidates (fused-shaders.ts). Both exact; `fused` falls back to `radix` for a
+   * call whose candidates overflow.
+   */
+  select?: RadixSelect;
+  /** `fused`: compact with subgroup operations where the device has `subgroups` (default true; false: workgroup atomics). */
+  subgroups?: boolean;
 }
+
+export type RadixSelect = 'radix' | 'fused';
 
 /** GPU milliseconds of each pass of the last call, from `timestamp-query` (absent without the feature). */
 export interface GpuPassTimes {
@@ -54,6 +66,8 @@ export interface RadixTimings extends RetrievalTimings {
   /** Queries answered by the call. */
   queries: number;
   gpu?: GpuPassTimes;
+  /** Fused mode: the candidates each query's fused pass kept (what the select then ran over). */
+  candidates?: number[];
 }
 
 interface Pipelines {
@@ -61,6 +75,14 @@ interface Pipelines {
   scan: GPUComputePipeline;
   filter: GPUComputePipeline;
   sort: GPUComputePipeline;
+  /** The fused mode's: the fused pass, and the histogram and filter over its candidates. */
+  fused?: {
+    pass: GPUComputePipeline;
+    histogram: GPUComputePipeline;
+    filter: GPUComputePipeline;
+    /** Workgroups a query of the fused pass gets for a call of k (fusedGroups). */
+    groups: (count: number, k: number) => number;
+  };
 }
 
 interface Slot {
@@ -82,9 +104,17 @@ interface Buffers {
   survivors: GPUBuffer;
   sorted: GPUBuffer;
   resolve?: GPUBuffer;
+  /** The fused mode's: per query, the running threshold, the candidate count and CANDIDATES entries. */
+  threshold?: GPUBuffer;
+  candidateCount?: GPUBuffer;
+  candidates?: GPUBuffer;
 }
 
 const DEFAULT_MAX_K = 256;
+/** Workgroups of a select pass over the fused candidates (CANDIDATES at most, grid-stride). */
+const CANDIDATE_GROUPS = 4;
+/** A readback slot: the results, the timestamps, the fused mode's candidate counts. */
+const readbackBytes = (maxK: number) => MAX_BATCH * maxK * 8 + TIMESTAMPS * 8 + MAX_BATCH * 4;
 const DEFAULT_RING = 3;
 const MAX_GROUPS = 65535;
 /** Timestamps a call writes: begin and end of the four passes. */
@@ -110,6 +140,11 @@ export class RadixGpuRetriever {
   readonly tableBytes: number;
   /** Whether calls report GPU pass times (the device has `timestamp-query`). */
   readonly timestamps: boolean;
+  readonly select: RadixSelect;
+  /** How the fused pass compacts kept rows: `subgroup` operations or workgroup `atomic`s (absent in radix mode). */
+  readonly compaction?: 'subgroup' | 'atomic';
+  /** Fused calls whose candidates overflowed and were answered by the radix passes instead. */
+  fallbacks = 0;
   readonly lost: Promise<GPUDeviceLostInfo>;
   readonly createMs: number;
   readonly uploadMs: number;
@@ -129,7 +164,10 @@ export class RadixGpuRetriever {
     scan: GPUBindGroup[];
     filter: GPUBindGroup;
     sort: GPUBindGroup;
+    fusedHistogram?: GPUBindGroup[];
+    fusedFilter?: GPUBindGroup;
   };
+  private fusedGroup?: GPUBindGroup;
   private excl: GPUBuffer;
   private exclCapacity: number;
   private readonly retired: GPUBuffer[] = [];
@@ -148,6 +186,7 @@ export class RadixGpuRetriever {
     tableBytes: number,
     createMs: number,
     uploadMs: number,
+    subgroups: boolean,
   ) {
     this.dtype = table.dtype;
     this.count = table.count;
@@ -163,6 +202,8 @@ export class RadixGpuRetriever {
     if (table.dtype === 'i8')
       this.columnScales = Float32Array.from(table.columnScales ?? new Float32Array(table.dim).fill(1));
     this.timestamps = device.features.has('timestamp-query');
+    this.select = pipelines.fused ? 'fused' : 'radix';
+    if (pipelines.fused) this.compaction = subgroups ? 'subgroup' : 'atomic';
     if (this.timestamps) this.querySet = device.createQuerySet({ type: 'timestamp', count: TIMESTAMPS });
     this.exclCapacity = 4;
     this.excl = device.createBuffer({
@@ -205,6 +246,10 @@ export class RadixGpuRetriever {
     if (dtype === 'i8' && (!table.scales || table.scales.length !== count))
       throw new RangeError('an i8 table needs one scale a row');
     const ring = options.ring ?? DEFAULT_RING;
+    const fused = options.select === 'fused';
+    if (options.select !== undefined && options.select !== 'radix' && !fused)
+      throw new RangeError(`select must be 'radix' or 'fused', got ${String(options.select)}`);
+    const wantSubgroups = fused && options.subgroups !== false;
     if (!Number.isInteger(ring) || ring < 1)
       throw new RangeError(`ring must be a positive integer, got ${ring}`);
 
@@ -231,8 +276,10 @@ export class RadixGpuRetriever {
         maxStorageBufferBindingSize: Math.max(needStorage, 128 * 2 ** 20),
         maxBufferSize: Math.max(needStorage, 256 * 2 ** 20),
       },
-      optionalFeatures: ['timestamp-query'],
+      // 'subgroups' is missing from this @webgpu/types' GPUFeatureName; Chromium has it since 128.
+      optionalFeatures: ['timestamp-query', ...(wantSubgroups ? ['subgroups' as GPUFeatureName] : [])],
     });
+    const subgroups = wantSubgroups && device.features.has('subgroups');
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     const maxBatch = Math.max(1, Math.min(MAX_BATCH, Math.floor(bindingLimit / Math.max(4, count * 4))));
 
@@ -290,16 +337,42 @@ export class RadixGpuRetriever {
             )
           : undefined,
       };
+      if (fused) {
+        buffers.threshold = buffer('edgerec fused thresholds', MAX_BATCH * 4, STORAGE | COPY_DST);
+        buffers.candidateCount = buffer(
+          'edgerec fused candidate counts',
+          MAX_BATCH * 4,
+          STORAGE | COPY_DST | GPUBufferUsage.COPY_SRC,
+        );
+        buffers.candidates = buffer('edgerec fused candidates', MAX_BATCH * CANDIDATES * 8, STORAGE);
+      }
       const slots = Array.from({ length: ring }, (_, i) =>
-        buffer(`edgerec readback ${i}`, resultBytes + TIMESTAMPS * 8, GPUBufferUsage.MAP_READ | COPY_DST),
+        buffer(`edgerec readback ${i}`, readbackBytes(maxK), GPUBufferUsage.MAP_READ | COPY_DST),
       );
       const compile = (code: string, label: string) => cachedPipeline(device, code, label);
-      const [histogram, scan, filter, sort] = await Promise.all([
+      // The fused kernel is its own chunk: a retriever in radix mode never loads it.
+      const fusedModule = fused ? await import('./fused-shaders.ts') : undefined;
+      const [histogram, scan, filter, sort, ...fusedPipelines] = await Promise.all([
         compile(histogramShader(), 'edgerec radix histogram'),
         compile(scanShader(), 'edgerec radix scan'),
         compile(filterShader(maxK), 'edgerec radix filter'),
         compile(sortShader(maxK), 'edgerec radix sort'),
+        ...(fusedModule
+          ? [
+              compile(fusedModule.fusedShader(variant, dim, subgroups), `edgerec fused ${variant}`),
+              compile(histogramShader('candidates'), 'edgerec fused histogram'),
+              compile(filterShader(maxK, 'candidates'), 'edgerec fused filter'),
+            ]
+          : []),
       ]);
+      const fusedSet = fusedModule
+        ? {
+            pass: fusedPipelines[0],
+            histogram: fusedPipelines[1],
+            filter: fusedPipelines[2],
+            groups: fusedModule.fusedGroups,
+          }
+        : undefined;
       const retriever = new RadixGpuRetriever(
         table,
         device,
@@ -308,11 +381,12 @@ export class RadixGpuRetriever {
         maxBatch,
         variant,
         buffers,
-        { histogram, scan, filter, sort },
+        { histogram, scan, filter, sort, fused: fusedSet },
         slots,
         tableBytes,
         0,
         uploadMs,
+        subgroups,
       );
       created.length = 0; // the retriever owns them now
       try {
@@ -375,7 +449,7 @@ export class RadixGpuRetriever {
     const chunks: Promise<TopKResult[]>[] = [];
     for (let i = 0; i < queries.length; i += this.maxBatch) {
       const end = Math.min(queries.length, i + this.maxBatch);
-      chunks.push(this.enqueue(queries.slice(i, end), k, excludes?.slice(i, end)));
+      chunks.push(this.enqueue(queries.slice(i, end), k, excludes?.slice(i, end), this.select));
     }
     return Promise.all(chunks).then((parts) => parts.flat());
   }
@@ -409,9 +483,10 @@ export class RadixGpuRetriever {
   private enqueue(
     queries: Float32Array[],
     k: number,
-    excludes?: (Uint32Array | undefined)[],
+    excludes: (Uint32Array | undefined)[] | undefined,
+    mode: RadixSelect,
   ): Promise<TopKResult[]> {
-    const submitted = this.submitChain.then(() => this.submit(queries, k, excludes));
+    const submitted = this.submitChain.then(() => this.submit(queries, k, excludes, mode));
     this.submitChain = submitted.catch(() => undefined);
     return submitted.then((done) => done());
   }
@@ -419,7 +494,8 @@ export class RadixGpuRetriever {
   private async submit(
     queries: Float32Array[],
     k: number,
-    excludes?: (Uint32Array | undefined)[],
+    excludes: (Uint32Array | undefined)[] | undefined,
+    mode: RadixSelect,
   ): Promise<() => Promise<TopKResult[]>> {
     const slot = this.slots[this.nextSlot];
     this.nextSlot = (this.nextSlot + 1) % this.slots.length;
@@ -427,7 +503,8 @@ export class RadixGpuRetriever {
     if (this.disposed) throw new Error('RadixGpuRetriever: used after dispose()');
     if (this.lostInfo) throw this.lostError();
     const batch = queries.length;
-    const pipeline = await this.scorePipeline(batch);
+    const fused = mode === 'fused' ? this.pipelines.fused : undefined;
+    const pipeline = fused ? fused.pass : await this.scorePipeline(batch);
     const t0 = performance.now();
     const { device, buffers } = this;
     const queue = device.queue;
@@ -467,6 +544,10 @@ export class RadixGpuRetriever {
     const encoder = device.createCommandEncoder({ label: 'edgerec radix top-k' });
     encoder.clearBuffer(buffers.state, 0, batch * STATE_WORDS * 4);
     encoder.clearBuffer(buffers.survivorCount);
+    if (fused) {
+      encoder.clearBuffer(buffers.threshold!);
+      encoder.clearBuffer(buffers.candidateCount!);
+    }
     const pass = (index: number): GPUComputePassEncoder =>
       encoder.beginComputePass(
         this.querySet
@@ -482,25 +563,34 @@ export class RadixGpuRetriever {
     const blocks = Math.ceil(this.count / WG);
     const rowGroups = Math.min(MAX_GROUPS, Math.ceil(this.count / ROWS_PER_GROUP));
     let dispatches = 0;
+    // The select's passes run over n keys, or over the fused pass's ≤ CANDIDATES candidates.
+    const selectGroups = fused ? CANDIDATE_GROUPS : rowGroups;
+    const histogramPipeline = fused ? fused.histogram : this.pipelines.histogram;
+    const histogramGroups = fused ? this.passGroups.fusedHistogram! : this.passGroups.histogram;
     const score = pass(0);
     score.setPipeline(pipeline);
-    score.setBindGroup(0, this.scoreGroup(batch, pipeline));
-    score.dispatchWorkgroups(Math.min(MAX_GROUPS, blocks));
+    if (fused) {
+      score.setBindGroup(0, this.fusedBindGroup(fused.pass));
+      score.dispatchWorkgroups(fused.groups(this.count, k), batch);
+    } else {
+      score.setBindGroup(0, this.scoreGroup(batch, pipeline));
+      score.dispatchWorkgroups(Math.min(MAX_GROUPS, blocks));
+    }
     score.end();
     const select = pass(1);
     this.digits.forEach((_, d) => {
-      select.setPipeline(this.pipelines.histogram);
-      select.setBindGroup(0, this.passGroups.histogram[d]);
-      select.dispatchWorkgroups(rowGroups, batch);
+      select.setPipeline(histogramPipeline);
+      select.setBindGroup(0, histogramGroups[d]);
+      select.dispatchWorkgroups(selectGroups, batch);
       select.setPipeline(this.pipelines.scan);
       select.setBindGroup(0, this.passGroups.scan[d]);
       select.dispatchWorkgroups(1, batch);
     });
     select.end();
     const filter = pass(2);
-    filter.setPipeline(this.pipelines.filter);
-    filter.setBindGroup(0, this.passGroups.filter);
-    filter.dispatchWorkgroups(rowGroups, batch);
+    filter.setPipeline(fused ? fused.filter : this.pipelines.filter);
+    filter.setBindGroup(0, fused ? this.passGroups.fusedFilter! : this.passGroups.filter);
+    filter.dispatchWorkgroups(selectGroups, batch);
     filter.end();
     const sort = pass(3);
     sort.setPipeline(this.pipelines.sort);
@@ -510,11 +600,13 @@ export class RadixGpuRetriever {
     dispatches += 3 + 2 * this.digits.length;
     const resultBytes = batch * k * 8;
     const stampsAt = MAX_BATCH * this.maxK * 8;
+    const countsAt = stampsAt + TIMESTAMPS * 8;
     encoder.copyBufferToBuffer(buffers.sorted, 0, slot.buffer, 0, resultBytes);
     if (this.querySet && buffers.resolve) {
       encoder.resolveQuerySet(this.querySet, 0, TIMESTAMPS, buffers.resolve, 0);
       encoder.copyBufferToBuffer(buffers.resolve, 0, slot.buffer, stampsAt, TIMESTAMPS * 8);
     }
+    if (fused) encoder.copyBufferToBuffer(buffers.candidateCount!, 0, slot.buffer, countsAt, MAX_BATCH * 4);
     const t1 = performance.now();
     queue.submit([encoder.finish()]);
     const mapped = slot.buffer.mapAsync(GPUMapMode.READ);
@@ -522,20 +614,27 @@ export class RadixGpuRetriever {
       () => {
         const t2 = performance.now();
         const entries = new Uint32Array(slot.buffer.getMappedRange(0, resultBytes).slice(0));
+        const counts = fused
+          ? new Uint32Array(slot.buffer.getMappedRange(countsAt, MAX_BATCH * 4)).slice(0, batch)
+          : undefined;
         let gpu: GpuPassTimes | undefined;
         if (this.querySet) {
           const stamps = new BigUint64Array(slot.buffer.getMappedRange(stampsAt, TIMESTAMPS * 8));
           const ms = (p: number) => Number(stamps[2 * p + 1] - stamps[2 * p]) / 1e6;
           const scoreMs = ms(0);
+          // The fused pass reads the table once per query of the batch, the score pass once per batch.
+          const bytes = this.tableBytes * (fused ? batch : 1);
           gpu = {
             score: scoreMs,
             select: ms(1),
             filter: ms(2),
             sort: ms(3),
-            scoreGBps: scoreMs > 0 ? this.tableBytes / 1e6 / scoreMs : 0,
+            scoreGBps: scoreMs > 0 ? bytes / 1e6 / scoreMs : 0,
           };
         }
         slot.buffer.unmap();
+        // More candidates than CANDIDATES (a threshold that stayed low: ties): answered by the radix passes.
+        if (counts?.some((c) => c > CANDIDATES)) return undefined;
         const out = queries.map((_, b) => decode(entries.subarray(2 * b * k, 2 * (b + 1) * k), k));
         const t3 = performance.now();
         this.lastTimings = {
@@ -546,6 +645,7 @@ export class RadixGpuRetriever {
           passes: dispatches,
           queries: batch,
           gpu,
+          candidates: counts ? Array.from(counts) : undefined,
         };
         return out;
       },
@@ -554,8 +654,32 @@ export class RadixGpuRetriever {
         throw this.lostError(error);
       },
     );
+    // The slot is free once read; a fallback goes through the queue again (another slot, no wait on this one).
     slot.busy = results;
-    return () => results;
+    return () =>
+      results.then((out) => {
+        if (out) return out;
+        this.fallbacks++;
+        return this.enqueue(queries, k, excludes, 'radix');
+      });
+  }
+
+  /** The fused pass's bindings (made again when the excluded-rows buffer grows). */
+  private fusedBindGroup(pipeline: GPUComputePipeline): GPUBindGroup {
+    if (this.fusedGroup) return this.fusedGroup;
+    const { buffers } = this;
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: buffers.params } },
+      { binding: 2, resource: { buffer: buffers.table } },
+      { binding: 3, resource: { buffer: buffers.query } },
+      { binding: 5, resource: { buffer: this.excl } },
+      { binding: 12, resource: { buffer: buffers.threshold! } },
+      { binding: 13, resource: { buffer: buffers.candidateCount! } },
+      { binding: 14, resource: { buffer: buffers.candidates! } },
+    ];
+    if (buffers.rowScales) entries.push({ binding: 4, resource: { buffer: buffers.rowScales } });
+    this.fusedGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    return this.fusedGroup;
   }
 
   /** The score kernel for a batch size, compiled once per device. */
@@ -623,7 +747,21 @@ export class RadixGpuRetriever {
       layout: pipelines.sort.getBindGroupLayout(0),
       entries: [params, b(9, buffers.survivorCount), b(10, buffers.survivors), b(11, buffers.sorted)],
     });
-    return { histogram, scan, filter, sort };
+    if (!pipelines.fused) return { histogram, scan, filter, sort };
+    const fused = pipelines.fused;
+    const candidates = [b(13, buffers.candidateCount!), b(14, buffers.candidates!)];
+    const fusedHistogram = this.digits.map((_, d) =>
+      device.createBindGroup({
+        layout: fused.histogram.getBindGroupLayout(0),
+        // No params: the candidates carry their own count (an unused binding is not in the layout).
+        entries: [digit(d), ...candidates, b(7, buffers.hist), b(8, buffers.state)],
+      }),
+    );
+    const fusedFilter = device.createBindGroup({
+      layout: fused.filter.getBindGroupLayout(0),
+      entries: [...candidates, b(8, buffers.state), b(9, buffers.survivorCount), b(10, buffers.survivors)],
+    });
+    return { histogram, scan, filter, sort, fusedHistogram, fusedFilter };
   }
 
   /** Grows the excluded-rows buffer (to a power of two); the old one lives until dispose (work in flight may use it). */
@@ -640,6 +778,7 @@ export class RadixGpuRetriever {
     this.excl = grown;
     this.exclCapacity = capacity;
     this.scoreGroups.clear();
+    this.fusedGroup = undefined;
   }
 
   private lostError(cause?: unknown): DeviceLostError {

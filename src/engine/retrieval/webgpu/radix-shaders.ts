@@ -21,7 +21,8 @@
  *    key and lower index) and writes them in order; the k entries are what is read back.
  *
  * The select's work is independent of k (unlike a merge tree's O(n·k)) and every pass but the scan spreads
- * over the whole GPU. Integer keys make every comparison immune to NaN and fast-math; the score arithmetic is
+ * over the whole GPU. In the fused mode (fused-shaders.ts) a fused pass replaces the score pass and the
+ * select and filter read its few (key, row) candidates instead of n keys (`SelectSource`). Integer keys make every comparison immune to NaN and fast-math; the score arithmetic is
  * the merge pipeline's (shaders.ts), so scores equal `referenceScores` bit for bit.
  */
 import { launder, NEG_INF_KEY, rowWords, type ScanVariant, scoreKeyFn, WG } from './shaders.ts';
@@ -39,7 +40,7 @@ export const DIGIT_STRIDE = 256;
 /** u32 words of one query's select state: (keyPrefix, keyMask, idxPrefix, idxMask), (needed, done, -, -). */
 export const STATE_WORDS = 8;
 
-const params = /* wgsl */ `
+export const params = /* wgsl */ `
 struct Params {
   n: u32,
   k: u32,
@@ -103,10 +104,33 @@ export function queryVec4s(variant: ScanVariant, dim: number): number {
 
 const xyzw = ['x', 'y', 'z', 'w'];
 
-/** The score kernel for `batch` queries; see the file comment. */
-export function radixScoreShader(variant: ScanVariant, dim: number, batch: number): string {
+/** Where the generated score code finds query b's vec4s and its i8 scale (constants, or a run-time query). */
+export interface QueryAt {
+  /** WGSL u32 expression of query b's first vec4 in the query uniform. */
+  base(b: number): string;
+  /** WGSL f32 expression of query b's i8 scale. */
+  scale(b: number): string;
+}
+
+/** Query b of a batch at a constant offset (the batched score kernel). */
+const constantQuery = (qv: number): QueryAt => ({
+  base: (b) => `${b * qv}u`,
+  scale: (b) => `params.qscale[${b >> 2}].${xyzw[b & 3]}`,
+});
+
+/**
+ * WGSL that scores one row of the blocked table for `batch` queries: the bindings and helpers it needs
+ * (`decls`), then, inside a function with `blk`, `lid` and `row` in scope, `body` leaves s0 … s{batch-1},
+ * bit for bit the reference's scores. Shared by the radix score kernel and the fused one.
+ */
+export function rowScoreCode(
+  variant: ScanVariant,
+  dim: number,
+  batch: number,
+  at: QueryAt,
+  queryVecs: number,
+): { decls: string; body: string } {
   const { unitWords, units } = blockedLayout(variant, dim);
-  const qv = queryVec4s(variant, dim);
   const isI8 = variant === 'i8-dot4' || variant === 'i8-manual';
   const unitType =
     unitWords === 4 ? (variant === 'f32' ? 'vec4<f32>' : 'vec4<u32>') : variant === 'f32' ? 'f32' : 'u32';
@@ -119,11 +143,11 @@ export function radixScoreShader(variant: ScanVariant, dim: number, batch: numbe
         ? bs
             .map((b) => {
               const terms = xyzw.map((c) => `s${b} = s${b} + launder(q${b}.${c} * x.${c});`).join(' ');
-              return `let q${b} = query[${b * qv}u + v]; ${terms}`;
+              return `let q${b} = query[${at.base(b)} + v]; ${terms}`;
             })
             .join('\n      ')
         : bs
-            .map((b) => `s${b} = s${b} + launder(query[${b * qv}u + (v >> 2u)][v & 3u] * x);`)
+            .map((b) => `s${b} = s${b} + launder(query[${at.base(b)} + (v >> 2u)][v & 3u] * x);`)
             .join('\n      ');
   } else if (variant === 'f16') {
     if (unitWords === 4) {
@@ -145,15 +169,15 @@ export function radixScoreShader(variant: ScanVariant, dim: number, batch: numbe
       perUnit = `${halves}\n      ${bs
         .map(
           (b) =>
-            `let qa${b} = query[${b * qv}u + 2u * v]; let qc${b} = query[${b * qv}u + 2u * v + 1u]; ${terms(b)}`,
+            `let qa${b} = query[${at.base(b)} + 2u * v]; let qc${b} = query[${at.base(b)} + 2u * v + 1u]; ${terms(b)}`,
         )
         .join('\n      ')}`;
     } else {
       perUnit = `let h = unpack2x16float(x);\n      ${bs
         .map(
           (b) =>
-            `s${b} = s${b} + launder(query[${b * qv}u + (v >> 1u)][(2u * v) & 3u] * h.x); ` +
-            `s${b} = s${b} + launder(query[${b * qv}u + (v >> 1u)][(2u * v + 1u) & 3u] * h.y);`,
+            `s${b} = s${b} + launder(query[${at.base(b)} + (v >> 1u)][(2u * v) & 3u] * h.x); ` +
+            `s${b} = s${b} + launder(query[${at.base(b)} + (v >> 1u)][(2u * v + 1u) & 3u] * h.y);`,
         )
         .join('\n      ')}`;
     }
@@ -163,24 +187,18 @@ export function radixScoreShader(variant: ScanVariant, dim: number, batch: numbe
         ? bs
             .map(
               (b) =>
-                `let q${b} = query[${b * qv}u + v]; a${b} = a${b} + idot(q${b}.x, x.x) + idot(q${b}.y, x.y) + idot(q${b}.z, x.z) + idot(q${b}.w, x.w);`,
+                `let q${b} = query[${at.base(b)} + v]; a${b} = a${b} + idot(q${b}.x, x.x) + idot(q${b}.y, x.y) + idot(q${b}.z, x.z) + idot(q${b}.w, x.w);`,
             )
             .join('\n      ')
-        : bs.map((b) => `a${b} = a${b} + idot(query[${b * qv}u + (v >> 2u)][v & 3u], x);`).join('\n      ');
+        : bs
+            .map((b) => `a${b} = a${b} + idot(query[${at.base(b)} + (v >> 2u)][v & 3u], x);`)
+            .join('\n      ');
   }
   const init = bs.map((b) => (isI8 ? `var a${b} = 0i;` : `var s${b} = 0.0f;`)).join(' ');
   // i8: the reference's two f32 multiplies in its order, f32(f32(dot) · rowScale) · qScale.
   const finish = isI8
-    ? bs
-        .map((b) => `let s${b} = (f32(a${b}) * rowScales[row]) * params.qscale[${b >> 2}].${xyzw[b & 3]};`)
-        .join('\n    ')
+    ? bs.map((b) => `let s${b} = (f32(a${b}) * rowScales[row]) * ${at.scale(b)};`).join('\n    ')
     : '';
-  const store = bs
-    .map(
-      (b) =>
-        `keys[${b}u * n + row] = select(scoreKey(s${b}), 0u, isExcluded(row, params.exclOff[${b >> 2}].${xyzw[b & 3]}, params.exclOff[${(b + 1) >> 2}].${xyzw[(b + 1) & 3]}));`,
-    )
-    .join('\n    ');
   const idot =
     variant === 'i8-dot4'
       ? 'fn idot(a: u32, b: u32) -> i32 { return dot4I8Packed(a, b); }'
@@ -192,12 +210,11 @@ export function radixScoreShader(variant: ScanVariant, dim: number, batch: numbe
        + ((x << 8u) >> 24u) * ((y << 8u) >> 24u) + (x >> 24u) * (y >> 24u);
 }`
         : '';
-  return /* wgsl */ `${params}
+  const decls = /* wgsl */ `
 @group(0) @binding(2) var<storage, read> table: array<${unitType}>;
-@group(0) @binding(3) var<uniform> query: array<${queryType}, ${qv * batch}>;
+@group(0) @binding(3) var<uniform> query: array<${queryType}, ${queryVecs}>;
 ${isI8 ? '@group(0) @binding(4) var<storage, read> rowScales: array<f32>;' : ''}
 @group(0) @binding(5) var<storage, read> excl: array<u32>;
-@group(0) @binding(6) var<storage, read_write> keys: array<u32>;
 ${scoreKeyFn}
 ${isI8 ? idot : launder}
 
@@ -211,6 +228,31 @@ fn isExcluded(row: u32, start: u32, end: u32) -> bool {
   }
   return lo < end && excl[lo] == row;
 }
+`;
+  const body = `// Unit v of this row is at (blk · units + v) · WG + lane: a workgroup's loads are WG neighbours.
+    let base = blk * ${units * WG}u + lid;
+    ${init}
+    for (var v = 0u; v < ${units}u; v++) {
+      let x = table[base + v * WG];
+      ${perUnit}
+    }
+    ${finish}`;
+  return { decls, body };
+}
+
+/** The score kernel for `batch` queries; see the file comment. */
+export function radixScoreShader(variant: ScanVariant, dim: number, batch: number): string {
+  const qv = queryVec4s(variant, dim);
+  const { decls, body } = rowScoreCode(variant, dim, batch, constantQuery(qv), qv * batch);
+  const bs = Array.from({ length: batch }, (_, b) => b);
+  const store = bs
+    .map(
+      (b) =>
+        `keys[${b}u * n + row] = select(scoreKey(s${b}), 0u, isExcluded(row, params.exclOff[${b >> 2}].${xyzw[b & 3]}, params.exclOff[${(b + 1) >> 2}].${xyzw[(b + 1) & 3]}));`,
+    )
+    .join('\n    ');
+  return /* wgsl */ `${params}${decls}
+@group(0) @binding(6) var<storage, read_write> keys: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
@@ -220,24 +262,49 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var blk = wid.x; blk < blocks; blk += groups.x) {
     let row = blk * WG + lid;
     if (row >= n) { continue; }
-    // Unit v of this row is at (blk · units + v) · WG + lane: a workgroup's loads are WG neighbours.
-    let base = blk * ${units * WG}u + lid;
-    ${init}
-    for (var v = 0u; v < ${units}u; v++) {
-      let x = table[base + v * WG];
-      ${perUnit}
-    }
-    ${finish}
+    ${body}
     ${store}
   }
 }
 `;
 }
 
-/** Histogram of one digit over the rows that match the select's prefix so far. */
-export function histogramShader(): string {
+/**
+ * Where the select reads its (key, row) entries: `keys` (the score pass's key of every row, row = position)
+ * or `candidates` (the fused pass's compacted (key, row) pairs, CANDIDATES a query, their count apart).
+ */
+export type SelectSource = 'keys' | 'candidates';
+
+/** Candidates the fused pass may append per query before the call falls back to the full radix passes. */
+export const CANDIDATES = 65_536;
+
+/** WGSL that walks this invocation's entries of query b: declarations, then a loop header binding key and row. */
+function entries(source: SelectSource): { decls: string; loop: string } {
+  if (source === 'keys')
+    return {
+      decls: `@group(0) @binding(6) var<storage, read> keys: array<u32>;`,
+      loop: `let n = params.n;
+  for (var i = wid.x * WG + lid; i < n; i += groups.x * WG) {
+    let key = keys[b * n + i];
+    let row = i;`,
+    };
+  return {
+    decls: `const CAP: u32 = ${CANDIDATES}u;
+@group(0) @binding(13) var<storage, read> candidateCount: array<u32>;
+@group(0) @binding(14) var<storage, read> candidates: array<vec2<u32>>;`,
+    loop: `let m = min(candidateCount[b], CAP);
+  for (var i = wid.x * WG + lid; i < m; i += groups.x * WG) {
+    let e = candidates[b * CAP + i];
+    let key = e.x;
+    let row = e.y;`,
+  };
+}
+
+/** Histogram of one digit over the entries that match the select's prefix so far. */
+export function histogramShader(source: SelectSource = 'keys'): string {
+  const { decls, loop } = entries(source);
   return /* wgsl */ `${params}${digitStruct}
-@group(0) @binding(6) var<storage, read> keys: array<u32>;
+${decls}
 @group(0) @binding(7) var<storage, read_write> hist: array<atomic<u32>>;
 @group(0) @binding(8) var<storage, read> state: array<vec4<u32>>;
 var<workgroup> local: array<atomic<u32>, BINS>;
@@ -250,10 +317,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) { doneFlag = state[2u * b + 1u].y; }
   if (workgroupUniformLoad(&doneFlag) != 0u) { return; }
   let st = state[2u * b];
-  let n = params.n;
-  for (var i = wid.x * WG + lid; i < n; i += groups.x * WG) {
-    let key = keys[b * n + i];
-    let rev = ~i;
+  ${loop}
+    let rev = ~row;
     if (key > NEG_INF_KEY && (key & st.y) == st.x && (rev & st.w) == st.z) {
       let v = select(key, rev, digit.word == 1u);
       atomicAdd(&local[(v >> digit.shift) & (BINS - 1u)], 1u);
@@ -335,11 +400,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 `;
 }
 
-/** Appends every row with V ≥ T (T = the prefix found, its unresolved bits zero) to the survivors. */
-export function filterShader(maxK: number): string {
+/** Appends every entry with V ≥ T (T = the prefix found, its unresolved bits zero) to the survivors. */
+export function filterShader(maxK: number, source: SelectSource = 'keys'): string {
+  const { decls, loop } = entries(source);
   return /* wgsl */ `${params}
 const MAXK: u32 = ${maxK}u;
-@group(0) @binding(6) var<storage, read> keys: array<u32>;
+${decls}
 @group(0) @binding(8) var<storage, read> state: array<vec4<u32>>;
 @group(0) @binding(9) var<storage, read_write> survivorCount: array<atomic<u32>>;
 @group(0) @binding(10) var<storage, read_write> survivors: array<vec2<u32>>;
@@ -349,13 +415,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         @builtin(num_workgroups) groups: vec3<u32>) {
   let b = wid.y;
   let st = state[2u * b];
-  let n = params.n;
-  for (var i = wid.x * WG + lid; i < n; i += groups.x * WG) {
-    let key = keys[b * n + i];
-    // The index bits above the table's ⌈log2 count⌉ are the same in every ~i: compare the resolved ones only.
-    if (key > NEG_INF_KEY && (key > st.x || (key == st.x && (~i & st.w) >= st.z))) {
+  ${loop}
+    // The index bits above the table's ⌈log2 count⌉ are the same in every ~row: compare the resolved ones only.
+    if (key > NEG_INF_KEY && (key > st.x || (key == st.x && (~row & st.w) >= st.z))) {
       let slot = atomicAdd(&survivorCount[b], 1u);
-      if (slot < MAXK) { survivors[b * MAXK + slot] = vec2<u32>(key, i); }
+      if (slot < MAXK) { survivors[b * MAXK + slot] = vec2<u32>(key, row); }
     }
   }
 }
