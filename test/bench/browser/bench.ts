@@ -536,12 +536,15 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
       const firstStarted = performance.now();
       await rec.recommend({ k: config.feedK });
       const firstMs = performance.now() - firstStarted;
+      let learningRunMs: number | undefined;
       if (learning === 'busy') {
         // The first run times every tfjs backend (the warm-up): done before the timed calls, as in an app
         // that has been used for a while.
         const learnt = await rec.learn();
         if (!learnt.backend) throw new Error(`on-device learning did not run: ${JSON.stringify(learnt)}`);
         row.learningBackend = learnt.backend;
+        // The warm-up's 10-step run on the chosen backend: how long a recommend() can wait for one step.
+        learningRunMs = learnt.timings?.[learnt.backend];
       }
       row.cold = {
         init_ms: Math.round(initMs),
@@ -555,6 +558,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         modelVersion: status.modelVersion,
         modelThreads: status.wasmThreads,
         setupMs: Math.round(performance.now() - started),
+        ...(learningRunMs !== undefined ? { learningRunMs: round3(learningRunMs) } : {}),
       };
       log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(status.backend)}`);
     } catch (error) {

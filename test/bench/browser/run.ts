@@ -153,7 +153,7 @@ function notes(row: RowResult): string {
   if (info.variant) parts.push(String(info.variant));
   if (row.learning === 'busy')
     parts.push(
-      `learning busy (${row.learningBackend}, ${info.learningRuns ?? 0} runs and ${info.learningSteps ?? 0} steps during the calls)`,
+      `learning busy (${row.learningBackend}, ${info.learningRuns ?? 0} runs and ${info.learningSteps ?? 0} steps during the calls; a 10-step warm-up run ${info.learningRunMs ?? '—'} ms)`,
     );
   if (row.learning === 'records') parts.push('learning off, an event recorded before each call');
   if (row.stage === 'recommend' && info.backend) {
