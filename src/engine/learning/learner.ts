@@ -50,6 +50,11 @@ export interface LearnerOptions {
   idleMs?: number;
   backends?: readonly LearningBackend[];
   /**
+   * The tfjs namespace learning runs on (default: tfjs-core and its backends, imported on the first run,
+   * loadTfjs). A host that already holds one with the backends registered passes it instead.
+   */
+  loadTf?: () => Promise<Tf>;
+  /**
    * Resolves when the engine has no latency-sensitive request in flight (RequestGate.whenIdle): awaited
    * before each step, each warm-up run and each IndexedDB read or write, so learning only fills the gaps
    * between recommend() calls. Default: the next macrotask.
@@ -161,7 +166,7 @@ export class DeviceLearner {
   }
 
   private async ensureBackend(dim: number): Promise<Tf> {
-    this.tf ??= await loadTfjs();
+    this.tf ??= await (this.deps.loadTf ?? loadTfjs)();
     if (!this.backend) {
       const choice = await chooseBackend(this.tf, dim, this.deps.backends, 2, () => this.idle());
       this.backend = choice.backend;
