@@ -24,6 +24,7 @@ import { Lease } from './lease.ts';
 import type { FeedScratch } from './models/scratch.ts';
 import type { Candidate, ModelSession } from './models/session.ts';
 import { requestOrtThreads, wasmThreads } from './onnx-runtime.ts';
+import { RequestGate } from './request-gate.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
 import { type ClearedBundles, EngineStorage, type SetAsideEvent, VerifiedFiles } from './storage/index.ts';
@@ -122,6 +123,8 @@ export class Engine {
   private bundleCheck?: Promise<Pick<SyncResult, 'bundle' | 'version' | 'bundleError'>>;
   private recordsSinceTrim = 0;
   private learner?: DeviceLearner;
+  /** recommend() calls in flight: on-device learning takes no step while there is one. */
+  private readonly requests = new RequestGate();
 
   constructor(private readonly deps: EngineDeps = {}) {}
 
@@ -181,6 +184,7 @@ export class Engine {
           ? { backends: options.learning.backends }
           : {}),
         force: options.learning === true,
+        whenIdle: () => this.requests.whenIdle(),
         model: () => {
           const state = this.state;
           if (!state) return undefined;
@@ -372,7 +376,9 @@ export class Engine {
   async recommend(request: RecommendRequest): Promise<RecommendResult> {
     const { state, storage, options } = this.ready();
     const k = checkRequest(request);
-    return state.lease.use(() => this.recommendOn(state, storage, options, request, k));
+    return this.requests.run(() =>
+      state.lease.use(() => this.recommendOn(state, storage, options, request, k)),
+    );
   }
 
   private async recommendOn(

@@ -522,6 +522,11 @@ describe('events and user state', () => {
     // Another write of this storage (the sync client's, on-device learning's) is read again.
     await storage.putUserState({ ...emptyUserState('u1'), hidden: ['i3'] });
     expect((await storage.userSnapshot('u1', limit)).user?.hidden).toEqual(['i3']);
+    // A read-modify-write of this storage alone (a learning run's) folds in like an append.
+    await storage.updateUserState('u1', (current) => ({ ...current!, hidden: ['i3', 'i5', 'i6'] }));
+    const afterUpdate = await storage.userSnapshot('u1', limit);
+    expect(afterUpdate.user?.hidden).toEqual(['i3', 'i5', 'i6']);
+    expect(afterUpdate).toEqual(await reread(limit));
     // Another connection's writes reach this one when its message arrives.
     await other.appendEvent(event(20));
     await other.updateUserState('u1', (current) => ({ ...current!, hidden: ['i3', 'i4'] }));

@@ -3,9 +3,14 @@ import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import { combineEmbeddings } from '../../src/core/combine/index.ts';
 import { ACTION_CODE } from '../../src/core/events.ts';
 import type { FeedRequest } from '../../src/core/feed/index.ts';
-import { DEFAULT_LEARNING_OPTIONS, learnFromEvents } from '../../src/core/learning/index.ts';
+import {
+  DEFAULT_LEARNING_OPTIONS,
+  learnFromEvents,
+  learningChoiceOf,
+} from '../../src/core/learning/index.ts';
 import { DEFAULT_UTILITY_WEIGHTS } from '../../src/core/ranking/index.ts';
 import { type ReplayEvent, secondDeviceVariant } from '../../src/core/replay/index.ts';
+import { parseVariant } from '../../src/train/replay/variant-spec.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
 
 const { impression, click, save, hide } = ACTION_CODE;
@@ -81,5 +86,36 @@ describe('second-device replay variant', () => {
     );
     expect(Array.from(newest.longTerm ?? [])).toEqual(Array.from(server.longTerm ?? []));
     expect(Array.from(server.longTerm ?? [])).toEqual(Array.from(longTerm));
+  });
+
+  it("follows the bundle's learning choice (parseVariant's): its settings and weight, or no learning at all", async () => {
+    const tf = await initTraining();
+    const own = [ev(4, impression, 150), ev(4, save, 151), ev(5, hide, 152)];
+    const chosen = learningChoiceOf(
+      { name: 'strong pull', learn: true, options: { l2: 3, steps: 7, learningRate: 0.2 }, weight: 0.7 },
+      'test',
+    );
+    const options = { ...DEFAULT_LEARNING_OPTIONS, l2: 3, steps: 7, learningRate: 0.2 };
+    const first = await learnFromEvents(tf, table, history, longTerm, options);
+    // The device's embedding as the server serves it: the choice's settings made it, not the defaults.
+    const defaults = await learnFromEvents(tf, table, history, longTerm, DEFAULT_LEARNING_OPTIONS);
+    expect(Array.from(first!.vector)).not.toEqual(Array.from(defaults!.vector));
+    const device = await parseVariant('second:rule=device', chosen).start(user);
+    const request = await device.request(base);
+    expect(Array.from(request.longTerm ?? [])).toEqual(Array.from(first!.vector));
+    expect(request.longTermWeight).toBe(0.7);
+    await device.observe?.(own);
+    const next = await device.request(base);
+    const learned = await learnFromEvents(tf, table, own, first!.vector, options);
+    expect(Array.from(next.longTerm ?? [])).toEqual(Array.from(learned!.vector));
+
+    // Chosen off: neither device learns; the server's embedding is served and blended at the request's weight.
+    const off = learningChoiceOf({ name: 'off', learn: false }, 'test');
+    const quiet = await parseVariant('second:rule=device', off).start(user);
+    const blended = await quiet.request({ ...base, longTermWeight: 0.3 });
+    expect(Array.from(blended.longTerm ?? [])).toEqual(Array.from(longTerm));
+    expect(blended.longTermWeight).toBe(0.3);
+    await quiet.observe?.(own);
+    expect(Array.from((await quiet.request(base)).longTerm ?? [])).toEqual(Array.from(longTerm));
   });
 });

@@ -260,6 +260,11 @@ export interface LearningStatus {
   runs: number;
   /** Gradient steps of all runs since start. */
   steps: number;
+  /**
+   * Steps the run in progress has taken so far (while `state` is `learning`): none is taken while a
+   * recommend() is in flight, so this stands still during requests.
+   */
+  runSteps?: number;
   /** The last run's loss before its steps. */
   initialLoss?: number;
   /** The last run's loss after its steps. */

@@ -4,8 +4,8 @@ import type { FeedAction, FeedRequest } from '../feed/index.ts';
 import { NON_IMPRESSION_CODES } from '../interactions.ts';
 import type { InterestOptions } from '../interests/index.ts';
 import {
-  DEFAULT_LEARNED_WEIGHT,
-  DEFAULT_LEARNING_OPTIONS,
+  bundleLearningChoice,
+  type LearningChoice,
   type LearningOptions,
   learnFromEvents,
   type Tf,
@@ -14,7 +14,14 @@ import { REPLAY_DEFAULTS } from './replay.ts';
 import type { ReplayEvent, ReplayVariant } from './variants.ts';
 
 export interface SecondDeviceOptions {
-  /** The learners' settings, on both devices (defaults: DEFAULT_LEARNING_OPTIONS). */
+  /**
+   * The bundle's learning choice (`bundleLearningChoice(manifest.learning)`), on both devices, as the
+   * engine follows it; default: the built-in one. When it chose not to learn and `learning` sets nothing,
+   * neither device learns: the served embedding is the server's and the query blends it as the engine's
+   * long-term one (the request's weight).
+   */
+  choice?: LearningChoice;
+  /** The learners' settings over the choice's, on both devices. */
   learning?: Partial<LearningOptions>;
   /** PinnerSage interests of the second device's own engagements (the engine's default: on, these overrides). */
   multi?: Partial<InterestOptions> | false;
@@ -25,8 +32,8 @@ export interface SecondDeviceOptions {
  * the first device has learnt its embedding from the user's whole history (prior: the server's long-term
  * embedding, as the `learned` variant does) and synced it; the server holds its own long-term embedding as
  * of the window's start, and serves the two combined by `rule`. The second device holds no event from
- * before the window: the served embedding is its query (as the engine's adopted `learned` embedding,
- * weight DEFAULT_LEARNED_WEIGHT) and where its own learning starts, and the encoder, the filters and the
+ * before the window: the served embedding is its query (as the engine's adopted `learned` embedding, at
+ * the choice's weight) and where its own learning starts, and the encoder, the filters and the
  * ranker's counts see only the sessions it observed itself. So the rows compare what each rule gives a
  * device that knows nothing but the served embedding, and how well its own learning builds on it.
  */
@@ -36,13 +43,17 @@ export function secondDeviceVariant(
   options: SecondDeviceOptions = {},
   name = 'second',
 ): ReplayVariant {
-  const learning: LearningOptions = { ...DEFAULT_LEARNING_OPTIONS, ...options.learning };
+  const choice = options.choice ?? bundleLearningChoice(undefined);
+  const learning: LearningOptions = { ...choice.options, ...options.learning };
+  const learns = choice.learn || Object.keys(options.learning ?? {}).length > 0;
   const multi = options.multi === false ? undefined : (options.multi ?? {});
   return {
     name,
     async start(user) {
       const tf = await loadTf();
-      const first = await learnFromEvents(tf, user.table, user.history, user.longTerm, learning);
+      const first = learns
+        ? await learnFromEvents(tf, user.table, user.history, user.longTerm, learning)
+        : undefined;
       const lastEvent = user.history.at(-1)?.ts ?? Number.NEGATIVE_INFINITY;
       const served = combineEmbeddings(
         rule,
@@ -54,7 +65,7 @@ export function secondDeviceVariant(
       let stale = false;
       return {
         async request(base) {
-          if (stale) {
+          if (stale && learns) {
             learned = (await learnFromEvents(tf, user.table, own, served, learning))?.vector ?? learned;
             stale = false;
           }
@@ -66,7 +77,13 @@ export function secondDeviceVariant(
             interests: multi ? 'multi' : 'single',
             ...(multi ? { interestOptions: multi } : {}),
           };
-          return query ? { ...request, longTerm: query, longTermWeight: DEFAULT_LEARNED_WEIGHT } : request;
+          if (!query) return request;
+          // Not learning, the engine blends the server's embedding as its long-term one (the base weight).
+          return {
+            ...request,
+            longTerm: query,
+            longTermWeight: learns ? choice.weight : base.longTermWeight,
+          };
         },
         observe(session) {
           // Kept whole (a window's sessions): its hides and counts are all the device's state.

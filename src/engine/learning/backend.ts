@@ -101,14 +101,15 @@ export interface BackendChoice {
  * Like the ranker's execution provider (src/engine/models/session.ts): each backend that initialises runs
  * one warm-up learning run (shaders compile, WASM instantiates), then `runs` timed ones; the fastest is
  * kept and left selected. A small learning problem can be faster on wasm than paying WebGPU's dispatches.
+ * `pause` is awaited before each backend and each run (outside the timing): the engine waits there until no
+ * recommend() is in flight, and ends the warm-up by throwing LearningCancelled when it is being disposed.
  */
 export async function chooseBackend(
   tf: Tf,
   dim: number,
   candidates: readonly LearningBackend[] = LEARNING_BACKENDS,
   runs = 2,
-  /** Checked between backends: true ends the warm-up early (the engine is being disposed). */
-  cancelled: () => boolean = () => false,
+  pause: () => Promise<void> = async () => {},
 ): Promise<BackendChoice> {
   const { examples, rows } = warmupExample(dim);
   const options = { ...DEFAULT_LEARNING_OPTIONS, steps: 10 };
@@ -116,19 +117,26 @@ export async function chooseBackend(
   const failures: string[] = [];
   let best: LearningBackend | undefined;
   for (const name of candidates) {
-    if (cancelled()) throw new LearningCancelled();
+    await pause();
     const problem = await backendProblem(tf, name);
     if (problem !== undefined) {
       failures.push(`${name}: did not initialise (${problem})`);
       continue;
     }
     try {
+      await pause();
       await learnEmbedding(tf, examples, rows, undefined, dim, options);
-      const started = performance.now();
-      for (let r = 0; r < runs; r++) await learnEmbedding(tf, examples, rows, undefined, dim, options);
-      timings[name] = (performance.now() - started) / runs;
+      let spent = 0;
+      for (let r = 0; r < runs; r++) {
+        await pause();
+        const started = performance.now();
+        await learnEmbedding(tf, examples, rows, undefined, dim, options);
+        spent += performance.now() - started;
+      }
+      timings[name] = spent / runs;
       if (best === undefined || timings[name]! < timings[best]!) best = name;
     } catch (error) {
+      if (error instanceof LearningCancelled) throw error;
       failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

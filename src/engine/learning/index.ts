@@ -4,6 +4,7 @@ export {
   DeviceLearner,
   type LearnerModel,
   type LearnerOptions,
+  type LearnerStorage,
   type LearningStatus,
   learnedVector,
 } from './learner.ts';

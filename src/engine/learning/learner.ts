@@ -8,6 +8,7 @@ import {
   learnFromEvents,
   type Tf,
 } from '../../core/learning/index.ts';
+import { nextTask } from '../request-gate.ts';
 import type { EngineStorage, UserState } from '../storage/index.ts';
 
 export type { LearningStatus };
@@ -32,8 +33,11 @@ export interface LearnerModel {
   use<T>(task: () => Promise<T>): Promise<T>;
 }
 
+/** What the learner reads and writes of the engine's IndexedDB. */
+export type LearnerStorage = Pick<EngineStorage, 'recentEvents' | 'userState' | 'updateUserState'>;
+
 export interface LearnerOptions {
-  storage: EngineStorage;
+  storage: LearnerStorage;
   userId: string;
   model: () => LearnerModel | undefined;
   /** Settings over the bundle's choice. */
@@ -45,6 +49,17 @@ export interface LearnerOptions {
   /** ...or this long after the last event when fewer came (ms). */
   idleMs?: number;
   backends?: readonly LearningBackend[];
+  /**
+   * The tfjs namespace learning runs on (default: tfjs-core and its backends, imported on the first run,
+   * loadTfjs). A host that already holds one with the backends registered passes it instead.
+   */
+  loadTf?: () => Promise<Tf>;
+  /**
+   * Resolves when the engine has no latency-sensitive request in flight (RequestGate.whenIdle): awaited
+   * before each step, each warm-up run and each IndexedDB read or write, so learning only fills the gaps
+   * between recommend() calls. Default: the next macrotask.
+   */
+  whenIdle?: () => Promise<void>;
   /** The timers learning is scheduled with (the sync client's clock, so tests can freeze both). */
   timers?: {
     setTimeout(callback: () => void, ms: number): unknown;
@@ -63,8 +78,9 @@ export function learnedVector(user: UserState | undefined, version: string): Flo
  * `idleMs` after the last one) it reads the user's newest events from IndexedDB, learns the embedding
  * (src/core/learning) from the prior — another device's learned embedding adopted through the server,
  * else the server's long-term one — and stores it in the user's state, where recommend() and the sync
- * client read it. Runs never overlap, yield to the event loop between steps (a recommend() interleaves),
- * and a failure on WebGPU (a lost device) moves learning to wasm for good and runs again.
+ * client read it. Runs never overlap; before each step (and each read or write) a run waits until no
+ * recommend() is in flight, so a request waits at most for the one step that had begun; and a failure on
+ * WebGPU (a lost device) moves learning to wasm for good and runs again.
  */
 export class DeviceLearner {
   private tf?: Tf;
@@ -78,6 +94,12 @@ export class DeviceLearner {
   private readonly info: LearningStatus = { state: 'waiting', runs: 0, steps: 0 };
 
   constructor(private readonly deps: LearnerOptions) {}
+
+  /** Waits until no request is in flight; ends the run when the learner was disposed meanwhile. */
+  private async idle(): Promise<void> {
+    await (this.deps.whenIdle ?? nextTask)();
+    if (this.disposed) throw new LearningCancelled();
+  }
 
   /** Whether the running bundle learns, and why; undefined before a bundle is loaded. */
   private setting(): { learn: boolean; options: LearningOptions; reason: string } | undefined {
@@ -144,9 +166,9 @@ export class DeviceLearner {
   }
 
   private async ensureBackend(dim: number): Promise<Tf> {
-    this.tf ??= await loadTfjs();
+    this.tf ??= await (this.deps.loadTf ?? loadTfjs)();
     if (!this.backend) {
-      const choice = await chooseBackend(this.tf, dim, this.deps.backends, 2, () => this.disposed);
+      const choice = await chooseBackend(this.tf, dim, this.deps.backends, 2, () => this.idle());
       this.backend = choice.backend;
       this.timings = choice.timings;
       this.info.timings = choice.timings;
@@ -189,25 +211,29 @@ export class DeviceLearner {
     const { options } = setting;
     this.newEvents = 0;
     this.info.state = 'learning';
+    this.info.runSteps = 0;
     try {
       await model.use(async () => {
+        await this.idle();
         const tf = await this.ensureBackend(model.table.dim);
         if (this.backend === 'webgpu' && this.deviceLost)
           await this.fallBack('the tfjs webgpu device was lost');
         const { storage, userId } = this.deps;
+        await this.idle();
         const events = await storage.recentEvents(userId, options.maxEvents);
         const local: LearningEvent[] = [];
         for (const e of events) {
           const item = model.index.get(e.itemId);
           if (item !== undefined) local.push({ item, action: ACTION_CODE[e.action], ts: e.ts });
         }
+        await this.idle();
         const user = await storage.userState(userId);
         const prior = priorOf(user, model.version);
-        // Yield to the event loop between steps: a recommend() waits at most one step.
+        // No step while a recommend() is in flight: a request waits at most for the step that had begun.
         // Disposal ends a run at its next step (dispose() must not wait for a whole run).
-        const onStep = async () => {
-          await new Promise<void>((resolve) => setTimeout(resolve, 0));
-          if (this.disposed) throw new LearningCancelled();
+        const onStep = async (step: number) => {
+          this.info.runSteps = step;
+          await this.idle();
         };
         let learned: Awaited<ReturnType<typeof learnFromEvents>>;
         try {
@@ -219,7 +245,8 @@ export class DeviceLearner {
           );
           learned = await learnFromEvents(tf, model.table, local, prior, options, onStep);
         }
-        if (!learned || this.disposed) return;
+        if (!learned) return;
+        await this.idle();
         const { vector, loss, initialLoss, steps, counts } = learned;
         this.info.runs++;
         this.info.steps += steps;
@@ -248,6 +275,8 @@ export class DeviceLearner {
     } catch (error) {
       this.info.state = 'error';
       this.info.lastError = error instanceof Error ? error.message : String(error);
+    } finally {
+      delete this.info.runSteps;
     }
     return this.status();
   }

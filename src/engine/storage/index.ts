@@ -972,7 +972,9 @@ export class EngineStorage {
     userId: string,
     change: (current: UserState | undefined) => UserState,
   ): Promise<UserState> {
-    return this.write(['users'], `user state of ${userId}`, 0, async (tx) => {
+    const generation = this.snapshots.begin();
+    const cached = this.snapshots.peek(userId);
+    const stored = await this.write(['users'], `user state of ${userId}`, 0, async (tx) => {
       const store = tx.objectStore('users');
       const next = change(await store.get(userId));
       if (next.userId !== userId)
@@ -981,6 +983,8 @@ export class EngineStorage {
       await store.put(next);
       return next;
     });
+    this.snapshots.updated(generation, cached, stored);
+    return stored;
   }
 
   // ---------------------------------------------------------------------------------------------- lifecycle

@@ -77,7 +77,20 @@ export class SnapshotCache {
     this.entries.set(event.userId, { limit: before.limit, snapshot: { user, events } });
   }
 
-  /** The entry of `userId` as it stands (for `appended`). */
+  /**
+   * A user's state replaced by this storage (on-device learning's embedding, a pulled one), when that was
+   * the only write since `generation`: the snapshot cached before it, with the new state, is what is stored —
+   * so the recommend() after a learning run reads nothing back either.
+   */
+  updated(generation: number, before: Entry | undefined, user: UserState): void {
+    if (!before || this.generation !== generation + 1) return;
+    this.entries.set(user.userId, {
+      limit: before.limit,
+      snapshot: { user, events: before.snapshot.events },
+    });
+  }
+
+  /** The entry of `userId` as it stands (for `appended` and `updated`). */
   peek(userId: string): Entry | undefined {
     return this.entries.get(userId);
   }

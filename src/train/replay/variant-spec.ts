@@ -46,7 +46,7 @@ export function parseVariant(spec: string, choice?: LearningChoice): ReplayVaria
   const [name, ...settings] = spec.split(':');
   if (name === 'blend') return blendWeight(spec, settings);
   if (name === 'learned' || name === 'learned+multi') return learned(spec, name, settings, choice);
-  if (name === 'second') return secondDevice(spec, settings);
+  if (name === 'second') return secondDevice(spec, settings, choice);
   if (name !== 'multi')
     throw new InputError(
       `--variant: unknown variant "${spec}" (server, blend, multi, multi:threshold=1.5:…, learned, learned+multi, second:rule=…)`,
@@ -87,14 +87,15 @@ function blendWeight(spec: string, settings: string[]): ReplayVariant {
 /**
  * `second[:rule=R]`: a second device starting from what the server serves, the server's and the first
  * device's embeddings combined by rule R — server, device, newest, or a device weight in [0, 1] — with the
- * engine's defaults otherwise (learning, PinnerSage interests). Without a rule: the server's default.
+ * engine's defaults otherwise: the bundle's learning `choice` on both devices, PinnerSage interests.
+ * Without a rule: the server's default.
  */
-function secondDevice(spec: string, settings: string[]): ReplayVariant {
+function secondDevice(spec: string, settings: string[], choice: LearningChoice | undefined): ReplayVariant {
   const [key, value] = (settings[0] ?? `rule=${combineRuleName(DEFAULT_COMBINE_RULE)}`).split('=');
   if (settings.length > 1 || key !== 'rule' || value === undefined)
     throw new InputError(`--variant ${spec}: second takes one setting, rule=server|device|newest|W`);
   try {
-    return secondDeviceVariant(initTraining, parseCombineRule(value), {}, spec);
+    return secondDeviceVariant(initTraining, parseCombineRule(value), choice ? { choice } : {}, spec);
   } catch (error) {
     throw new InputError(`--variant ${spec}: ${(error as Error).message}`);
   }

@@ -360,13 +360,17 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
  * On-device learning: 'off' rows time recommend() alone; 'busy' rows record an event before every timed
  * call (outside the timing), so a learning run starts every 5 events and runs beside the calls, as it
  * would for a user scrolling the feed. The pair, same dtype and device, says what learning costs a request.
+ * 'records' rows record the same events with learning off: what the busy row owes to the events themselves
+ * (a longer history to encode, the IndexedDB writes), apart from learning.
  */
-type Learning = 'off' | 'busy';
+type Learning = 'off' | 'records' | 'busy';
 const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learning][] = [
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'off'],
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'busy'],
+  ['edgerec-cpu', 'i8', 'wasm', undefined, 'records'],
   ['edgerec-cpu', 'i8', 'wasm', 1, 'off'],
   ['edgerec-cpu', 'f32', 'wasm', undefined, 'off'],
+  ['edgerec-cpu', 'f32', 'wasm', undefined, 'busy'],
   ['edgerec-webgpu', 'f32', 'webgpu', undefined, 'off'],
   ['edgerec-webgpu', 'f32', 'webgpu', undefined, 'busy'],
   ['edgerec-webgpu', 'f16', 'webgpu', undefined, 'off'],
@@ -405,7 +409,10 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
     row.learning = learning;
     const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${learning}-${run}`;
     let events = 0;
-    const learningRuns = async () => (await rec!.status()).learning?.runs ?? 0;
+    const learningDone = async () => {
+      const status = (await rec!.status()).learning;
+      return { runs: status?.runs ?? 0, steps: (status?.steps ?? 0) + (status?.runSteps ?? 0) };
+    };
     const recordOne = () =>
       rec!.record({
         itemId: `b${(events++ * 7919) % catalog.count}`,
@@ -446,9 +453,9 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         const r = rec!;
         for (let i = 0; i < warmup; i++) await r.recommend({ k: config.feedK });
         const ms: number[] = [];
-        const runsBefore = learning === 'busy' ? await learningRuns() : 0;
+        const before = learning === 'busy' ? await learningDone() : { runs: 0, steps: 0 };
         for (let i = 0; i < count; i++) {
-          if (learning === 'busy') await recordOne();
+          if (learning !== 'off') await recordOne();
           const t = performance.now();
           const result = await r.recommend({ k: config.feedK });
           ms.push(performance.now() - t);
@@ -458,8 +465,11 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
             );
           for (const [name, value] of Object.entries(result.timings)) stageSamples[name]?.push(value);
         }
-        if (learning === 'busy')
-          row.info.learningRuns = Number(row.info.learningRuns ?? 0) + (await learningRuns()) - runsBefore;
+        if (learning === 'busy') {
+          const after = await learningDone();
+          row.info.learningRuns = Number(row.info.learningRuns ?? 0) + after.runs - before.runs;
+          row.info.learningSteps = Number(row.info.learningSteps ?? 0) + after.steps - before.steps;
+        }
         return ms;
       },
       close,
@@ -529,12 +539,15 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
       const firstStarted = performance.now();
       await rec.recommend({ k: config.feedK });
       const firstMs = performance.now() - firstStarted;
+      let learningRunMs: number | undefined;
       if (learning === 'busy') {
         // The first run times every tfjs backend (the warm-up): done before the timed calls, as in an app
         // that has been used for a while.
         const learnt = await rec.learn();
         if (!learnt.backend) throw new Error(`on-device learning did not run: ${JSON.stringify(learnt)}`);
         row.learningBackend = learnt.backend;
+        // The warm-up's 10-step run on the chosen backend: how long a recommend() can wait for one step.
+        learningRunMs = learnt.timings?.[learnt.backend];
       }
       row.cold = {
         init_ms: Math.round(initMs),
@@ -548,6 +561,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         modelVersion: status.modelVersion,
         modelThreads: status.wasmThreads,
         setupMs: Math.round(performance.now() - started),
+        ...(learningRunMs !== undefined ? { learningRunMs: round3(learningRunMs) } : {}),
       };
       log(`${label} ${impl} ${dtype}: ready in ${row.info.setupMs} ms ${JSON.stringify(status.backend)}`);
     } catch (error) {

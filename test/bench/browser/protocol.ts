@@ -95,8 +95,11 @@ export interface RowResult {
     /** ms since createRecommender when each load phase was first and last reported. */
     phases: Record<string, [number, number]>;
   };
-  /** recommend: on-device learning off, or running beside the timed calls ('busy'; see RECOMMEND_ROWS). */
-  learning?: 'off' | 'busy';
+  /**
+   * recommend: on-device learning off, running beside the timed calls ('busy'), or off with the busy
+   * row's events recorded ('records'; see RECOMMEND_ROWS).
+   */
+  learning?: 'off' | 'records' | 'busy';
   /** recommend, learning busy: the tfjs backend the learning runs used. */
   learningBackend?: string;
   /** recommend: the engine's own stage timings (p50 ms), from RecommendResult.timings. */

@@ -153,7 +153,10 @@ function notes(row: RowResult): string {
   if (info.variant) parts.push(String(info.variant));
   if (info.compaction) parts.push(`${String(info.compaction)} compaction`);
   if (row.learning === 'busy')
-    parts.push(`learning busy (${row.learningBackend}, ${info.learningRuns ?? 0} runs during the calls)`);
+    parts.push(
+      `learning busy (${row.learningBackend}, ${info.learningRuns ?? 0} runs and ${info.learningSteps ?? 0} steps during the calls; a 10-step warm-up run ${info.learningRunMs ?? '—'} ms)`,
+    );
+  if (row.learning === 'records') parts.push('learning off, an event recorded before each call');
   if (row.stage === 'recommend' && info.backend) {
     const b = info.backend as Record<string, string>;
     parts.push(`ranker ${b.ranker}, encoder ${b.encoder}`);
@@ -182,7 +185,8 @@ function notes(row: RowResult): string {
 
 /**
  * recommend() with on-device learning running beside it against the same engine set-up without learning
- * (same catalog, dtype, device): what learning costs a request, p50 and p99.
+ * (same catalog, dtype, device): what learning costs a request, p50 and p99; and, where the run has one,
+ * the row that records the same events with learning off (what the events cost without learning).
  */
 export function learningCost(rows: RowResult[]): string[][] {
   const ms = (x: number | null) => (x === null ? '—' : x.toFixed(2));
@@ -191,25 +195,30 @@ export function learningCost(rows: RowResult[]): string[][] {
   return rows
     .filter((row) => row.stage === 'recommend' && row.learning === 'busy')
     .map((busy) => {
-      const off = rows.find(
-        (r) =>
-          r.stage === 'recommend' &&
-          r.learning === 'off' &&
-          r.catalog === busy.catalog &&
-          r.impl === busy.impl &&
-          r.dtype === busy.dtype &&
-          r.info.modelThreads === busy.info.modelThreads,
-      );
+      const pair = (learning: 'off' | 'records') =>
+        rows.find(
+          (r) =>
+            r.stage === 'recommend' &&
+            r.learning === learning &&
+            r.catalog === busy.catalog &&
+            r.impl === busy.impl &&
+            r.dtype === busy.dtype &&
+            r.info.modelThreads === busy.info.modelThreads,
+        );
+      const off = pair('off');
+      const records = pair('records');
       return [
         busy.catalog.toLocaleString('en'),
         busy.dtype,
         busy.impl,
         busy.learningBackend ?? '—',
-        String(busy.info.learningRuns ?? 0),
+        `${busy.info.learningRuns ?? 0} / ${busy.info.learningSteps ?? 0}`,
         ms(off?.p50_ms ?? null),
+        ms(records?.p50_ms ?? null),
         ms(busy.p50_ms),
         ratio(busy.p50_ms, off?.p50_ms ?? null),
         ms(off?.p99_ms ?? null),
+        ms(records?.p99_ms ?? null),
         ms(busy.p99_ms),
         ratio(busy.p99_ms, off?.p99_ms ?? null),
       ];
@@ -266,13 +275,15 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
         'dtype',
         'impl',
         'learning on',
-        'learning runs',
+        'runs / steps',
         'p50 off',
+        'p50 records',
         'p50 busy',
-        'p50 ratio',
+        'p50 busy/off',
         'p99 off',
+        'p99 records',
         'p99 busy',
-        'p99 ratio',
+        'p99 busy/off',
       ],
       learning,
     ),
