@@ -9,6 +9,7 @@ import {
   learnEmbedding,
   learnFromEvents,
   learningExamples,
+  softmaxPart,
 } from '../../src/core/learning/index.ts';
 import { initTraining, tf } from '../../src/train/tf/backend.ts';
 
@@ -142,6 +143,30 @@ describe('learning step (tfjs)', () => {
     scale: 3,
   };
   const prior = Float32Array.from([0, 0.6, 0.8]);
+
+  it('takes the softmax gradient in closed form equal to tfjs autodiff of the loss', () => {
+    const examples = learningExamples(events, 8, options)!;
+    const x = tf.tensor2d(Float32Array.from(Array.from(examples.items, (i) => rows[i]).flat()), [
+      examples.items.length,
+      3,
+    ]);
+    const w = tf.tensor1d(examples.positiveWeights);
+    const c = tf.tensor1d(examples.negativeLogWeights);
+    const { softmax, gradient } = softmaxPart(tf, x, w, c, examples.positives, options.scale);
+    for (const point of [
+      [0, 0.6, 0.8],
+      [1, -2, 0.5],
+      [-0.3, 0.1, 2],
+    ]) {
+      const u = tf.tensor1d(point);
+      const closed = gradient(u).arraySync();
+      const auto = tf
+        .grad((v) => softmax(v as never))(u)
+        .arraySync() as number[];
+      for (let d = 0; d < 3; d++) expect(closed[d]).toBeCloseTo(auto[d], 5);
+      expect(auto.some((g) => Math.abs(g) > 1e-3)).toBe(true);
+    }
+  });
 
   it('equals the hand-derived gradient descent (float64) on wasm, and on cpu', async () => {
     const examples = learningExamples(events, 8, options)!;

@@ -1,6 +1,7 @@
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { LearningExamples } from './examples.ts';
 import type { LearningOptions } from './options.ts';
+import { softmaxPart } from './softmax-part.ts';
 
 /** The tfjs namespace the learner runs on: tfjs-core with a backend set (webgpu, wasm or cpu). */
 export type Tf = typeof TfCore;
@@ -47,36 +48,12 @@ export async function learnEmbedding(
   const c = tf.tensor1d(examples.negativeLogWeights);
   const start = tf.tensor1d(prior ?? new Float32Array(dim));
   const u = tf.variable(start.clone(), true);
-  // The softmax part; the pull enters each step in closed form (below).
-  const softmax = (v: TfCore.Tensor1D): TfCore.Scalar =>
-    tf.tidy(() => {
-      const logits = tf.mul(
-        tf.squeeze(tf.matMul(x, tf.reshape(v, [dim, 1]))),
-        options.scale,
-      ) as TfCore.Tensor1D;
-      const positive = tf.slice(logits, 0, p);
-      // log Σ_n c_n e^{logit_n}, shared by every positive.
-      const negative = tf.logSumExp(tf.add(tf.slice(logits, p, count - p), c));
-      const denominator = tf.logSumExp(tf.stack([positive, tf.broadcastTo(negative, [p])]), 0);
-      return tf.sum(tf.mul(w, tf.sub(denominator, positive))) as TfCore.Scalar;
-    });
+  // The softmax part (softmax-part.ts); the pull enters each step in closed form (below).
+  const { softmax, gradient } = softmaxPart(tf, x, w, c, p, options.scale);
   const loss = (v: TfCore.Tensor1D): TfCore.Scalar =>
     tf.tidy(
       () => tf.add(softmax(v), tf.mul(tf.sum(tf.square(tf.sub(v, start))), options.l2)) as TfCore.Scalar,
     );
-  // ∂/∂z of the softmax part at logits z = s·X·u: w_p·(σ_p − 1) for a positive, with σ_p = e^{z_p − d_p} =
-  // sigmoid(z_p − L), L = log Σ_n c_n e^{z_n}; β·softmax_n(z_n + log c_n) for a negative, β = Σ_p w_p·(1 − σ_p).
-  // Then ∇_u = s·Xᵀ·g. With no negative the softmax part is 0 for any u.
-  const gradient = (v: TfCore.Tensor1D): TfCore.Tensor1D =>
-    tf.tidy(() => {
-      if (count === p) return tf.zerosLike(v);
-      const logits = tf.mul(tf.reshape(tf.matMul(x, tf.reshape(v, [dim, 1])), [count]), options.scale);
-      const negative = tf.add(tf.slice(logits, p, count - p), c);
-      const sigma = tf.sigmoid(tf.sub(tf.slice(logits, 0, p), tf.logSumExp(negative)));
-      const positive = tf.mul(w, tf.sub(sigma, 1));
-      const g = tf.concat([positive, tf.mul(tf.softmax(negative), tf.neg(tf.sum(positive)))]);
-      return tf.mul(tf.reshape(tf.matMul(tf.reshape(g, [1, count]), x), [dim]), options.scale);
-    });
   const shrink = 1 / (1 + 2 * options.learningRate * options.l2);
   try {
     const initial = loss(u);
