@@ -3,9 +3,10 @@
  * small real bundle, the pack of a seeded sample replayed through the same runners gives exactly the rows
  * `edgerec replay --max-users N --seed S` gives.
  */
-import { readFileSync } from 'node:fs';
-
-import { beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blendVariant,
   multiVariant,
@@ -22,9 +23,13 @@ let bundleDir: string;
 let prepared: PreparedReplay;
 
 beforeAll(async () => {
-  bundleDir = await ensureTinyBundle();
+  // A copy: the pack is written beside the bundle, and the shared bundle's own pack (another seed and
+  // sample) is what the browser lab test replays.
+  bundleDir = mkdtempSync(join(tmpdir(), 'edgerec-replay-pack-'));
+  cpSync(await ensureTinyBundle(), bundleDir, { recursive: true });
   prepared = await prepareReplayNode({ models: bundleDir, checkpoint: TINY_RUN_DIR, split: 'valid' });
 }, 300_000);
+afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
 describe('replay pack', () => {
   it('replays its sample to the same numbers as the whole data set with --max-users and --seed', async () => {
