@@ -128,6 +128,8 @@ describe('device loss', () => {
       userId: `${userId}-gpu`,
       databaseName: `${databaseName}-gpu`,
       device: 'webgpu',
+      // Retrieval's device is the subject; learning's own warm-up on SwiftShader would only slow it down.
+      learning: false,
     });
     opened.push(rec);
     // Two saves give the user a vector, so retrieval (not the popularity start) runs.

@@ -5,9 +5,10 @@
  * Matrix (dim 64, seeded uniform tables; f16 / i8 built with encodeF16 / quantizeTableI8):
  * - counts 1, 7, 1000, 65,537 × variants f32, f16, i8-dot4, i8-manual × k 1, 10, 200 × two queries ×
  *   with and without exclusions (10% random rows plus the reference's 5 best);
- * - 1,000,000 rows (the retriever makes its own device and asks for 256 MB bindings): f32, f16, i8-dot4 at
- *   k 1, 10, 200; all four at k 200 with exclusions (10% of rows plus the 3 best); i8-manual only at k 200
- *   (its integer dot is exact like dot4I8Packed's, so 1M rows add little over the 65,537-row runs);
+ * - 1,000,000 rows (the retriever makes its own device and asks for 256 MB bindings): f32 and i8-dot4 (the
+ *   path SwiftShader runs for i8) at k 1, 10, 200 and at k 200 with exclusions (10% of rows plus the 3
+ *   best); f16 and i8-manual differ from those only in how a row is unpacked, which the 65,537-row runs
+ *   cover, so 1M rows add little for them (~15 s of CI);
  * - ties: a table of 65,537 rows drawn from 40 distinct rows (every score tied ~1,600 times, across
  *   workgroups and merge passes), an integer-valued table (scores are small integers), a zero query (all
  *   scores 0: the answer is rows 0..k-1), for every variant, k up to 256;
@@ -16,8 +17,8 @@
  *   meet (WebGpuUnavailableError), device loss (DeviceLostError);
  * - in a dedicated worker: the FMA / unpack2x16float probes, the kernels on 65,537 rows, device loss.
  *
- * Runtime on the 2-core CI box (SwiftShader, shared with other jobs): ~2 min for the file, of which the 1M
- * block ~45 s (table building ~6 s, the f16 reference ~6 s, ~1 s a GPU call).
+ * Runtime on the 2-core CI box (SwiftShader): ~106 s for the file in the last full run with all four
+ * variants at 1M (2026-12-06), of which the 1M block ~36 s (tables ~5 s, then 5–10 s a variant).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable, ItemDtype } from '../../src/core/bundle/index.ts';
@@ -176,7 +177,7 @@ describe('WebGpuRetriever on 1,000,000 rows', () => {
     tables = undefined as unknown as Tables;
   });
 
-  it.each(VARIANTS)(
+  it.each(VARIANTS.filter((v) => v.name === 'f32' || v.name === 'i8-dot4'))(
     '$name: top-k equals the reference',
     async (variant) => {
       const table = tables[variant.dtype];
@@ -188,7 +189,6 @@ describe('WebGpuRetriever on 1,000,000 rows', () => {
       ]);
       const excludedScores = referenceScores(table, query, exclude);
       const tRef = performance.now() - t0;
-      const ks = variant.forceManualInt8 ? [200] : KS;
       const log: string[] = [];
       await withRetriever(
         table,
@@ -197,7 +197,7 @@ describe('WebGpuRetriever on 1,000,000 rows', () => {
           log.push(
             `create ${retriever.createMs.toFixed(0)} ms (table upload ${retriever.uploadMs.toFixed(0)} ms)`,
           );
-          for (const k of ks) {
+          for (const k of KS) {
             const indices = topK(scores, k);
             const ref = { indices, scores: Float32Array.from(indices, (i) => scores[i]) };
             expectSame(await retriever.topK(query, k), ref, `${variant.name} 1M k=${k}`);
