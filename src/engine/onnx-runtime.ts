@@ -21,14 +21,22 @@ export function loadOrt(): Promise<OrtRuntime> {
 }
 
 /**
- * Threads ORT's wasm EP runs with: up to 4 where the context is cross-origin isolated (SharedArrayBuffer),
- * else 1 — the SDK works without COOP/COEP, single-threaded.
+ * Threads ORT's wasm EP runs with where the context is cross-origin isolated (SharedArrayBuffer): one core
+ * fewer than the device has, from 1 to 4 — the retrieval kernel's threads and the page need the other.
+ * Else 1: the SDK works without COOP/COEP, single-threaded. On a 2-core machine near idle, one ORT thread
+ * gave recommend() at 100,000 items (i8) a p50 of 12.6 ms and p99 of 39 ms against 19.8 / 55 ms with two
+ * (medians of six runs of `npm run -s bench:browser -- --catalogs 100000 --stages recommend --impls
+ * edgerec-cpu`, 2026-12-06, load 2.9–4.8); devices with more cores are not measured yet.
  */
 export function wasmThreads(): number {
-  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
   const isolated = globalThis.crossOriginIsolated === true;
   if (requested !== undefined) return isolated ? requested : 1;
-  return isolated ? Math.max(1, Math.min(4, cores)) : 1;
+  return isolated ? defaultOrtThreads(globalThis.navigator?.hardwareConcurrency ?? 1) : 1;
+}
+
+/** ORT's wasm threads by default on a cross-origin isolated device with `cores` cores (see wasmThreads). */
+export function defaultOrtThreads(cores: number): number {
+  return Math.max(1, Math.min(4, cores - 1));
 }
 
 let requested: number | undefined;

@@ -84,9 +84,9 @@ export interface EngineOptions {
   /** Threads of the CPU retrieval kernel, the calling one included (default: one per 32k items, up to 8). */
   retrievalThreads?: number;
   /**
-   * Threads of onnxruntime-web's wasm EP, which runs the ranker and the encoder (default: the cores, up to 4,
-   * where cross-origin isolated, else 1). The student models are small: one thread does not wait on a
-   * second one the OS has descheduled, which on a busy two-core device cuts the rank stage's tail.
+   * Threads of onnxruntime-web's wasm EP, which runs the ranker and the encoder (default: one fewer than the
+   * cores, 1 to 4, where cross-origin isolated, else 1). The student models are small: one thread does not
+   * wait on a second one the OS has descheduled, which on a two-core device cuts recommend()'s p50 and tail.
    */
   modelThreads?: number;
 }

@@ -355,7 +355,6 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
   return live.map(summarise);
 }
 
-/** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's)]. */
 /**
  * On-device learning: 'off' rows time recommend() alone; 'busy' rows record an event before every timed
  * call (outside the timing), so a learning run starts every 5 events and runs beside the calls, as it
@@ -364,6 +363,7 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
  * (a longer history to encode, the IndexedDB writes), apart from learning.
  */
 type Learning = 'off' | 'records' | 'busy';
+/** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's), learning]. */
 const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learning][] = [
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'off'],
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'busy'],
@@ -371,6 +371,7 @@ const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learni
   ['edgerec-cpu', 'i8', 'wasm', 1, 'off'],
   ['edgerec-cpu', 'f32', 'wasm', undefined, 'off'],
   ['edgerec-cpu', 'f32', 'wasm', undefined, 'busy'],
+  ['edgerec-cpu', 'f32', 'wasm', undefined, 'records'],
   ['edgerec-webgpu', 'f32', 'webgpu', undefined, 'off'],
   ['edgerec-webgpu', 'f32', 'webgpu', undefined, 'busy'],
   ['edgerec-webgpu', 'f16', 'webgpu', undefined, 'off'],
