@@ -664,20 +664,29 @@ export class RadixGpuRetriever {
       });
   }
 
-  /** The fused pass's bindings (made again when the excluded-rows buffer grows). */
-  private fusedBindGroup(pipeline: GPUComputePipeline): GPUBindGroup {
-    if (this.fusedGroup) return this.fusedGroup;
+  /** The bindings of every pass that reads the table: params, table, query, exclusions, i8 row scales. */
+  private tableReadEntries(): GPUBindGroupEntry[] {
     const { buffers } = this;
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: buffers.params } },
       { binding: 2, resource: { buffer: buffers.table } },
       { binding: 3, resource: { buffer: buffers.query } },
       { binding: 5, resource: { buffer: this.excl } },
+    ];
+    if (buffers.rowScales) entries.push({ binding: 4, resource: { buffer: buffers.rowScales } });
+    return entries;
+  }
+
+  /** The fused pass's bindings (made again when the excluded-rows buffer grows). */
+  private fusedBindGroup(pipeline: GPUComputePipeline): GPUBindGroup {
+    if (this.fusedGroup) return this.fusedGroup;
+    const { buffers } = this;
+    const entries: GPUBindGroupEntry[] = [
+      ...this.tableReadEntries(),
       { binding: 12, resource: { buffer: buffers.threshold! } },
       { binding: 13, resource: { buffer: buffers.candidateCount! } },
       { binding: 14, resource: { buffer: buffers.candidates! } },
     ];
-    if (buffers.rowScales) entries.push({ binding: 4, resource: { buffer: buffers.rowScales } });
     this.fusedGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     return this.fusedGroup;
   }
@@ -699,15 +708,10 @@ export class RadixGpuRetriever {
   private scoreGroup(batch: number, pipeline: GPUComputePipeline): GPUBindGroup {
     const existing = this.scoreGroups.get(batch);
     if (existing) return existing;
-    const { buffers } = this;
     const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: buffers.params } },
-      { binding: 2, resource: { buffer: buffers.table } },
-      { binding: 3, resource: { buffer: buffers.query } },
-      { binding: 5, resource: { buffer: this.excl } },
-      { binding: 6, resource: { buffer: buffers.keys } },
+      ...this.tableReadEntries(),
+      { binding: 6, resource: { buffer: this.buffers.keys } },
     ];
-    if (buffers.rowScales) entries.push({ binding: 4, resource: { buffer: buffers.rowScales } });
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.scoreGroups.set(batch, group);
     return group;
