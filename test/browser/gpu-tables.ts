@@ -1,5 +1,6 @@
 /**
- * Tables, queries and the exact comparison shared by the radix pipeline's browser tests (both select modes).
+ * Tables, queries and the exact comparison shared by the WebGPU retrieval browser tests (the merge pipeline,
+ * and the radix pipeline in both select modes).
  */
 import { expect } from 'vitest';
 import type { DecodedItemTable, ItemDtype } from '../../src/core/bundle/index.ts';
@@ -33,6 +34,26 @@ export function uniformValues(count: number, dim: number, seed: number): Float32
 export function normalQuery(dim: number, seed: number): Float32Array {
   const rng = new Random(seed);
   return Float32Array.from({ length: dim }, () => rng.normal());
+}
+
+/** 40 distinct rows repeated at random: every score is shared by ~count/40 rows spread over all workgroups. */
+export function pooledValues(count: number, dim: number): Float32Array {
+  const pool = uniformValues(40, dim, 5);
+  const rng = new Random(6);
+  const values = new Float32Array(count * dim);
+  for (let r = 0; r < count; r++) {
+    const p = rng.int(40);
+    values.set(pool.subarray(p * dim, (p + 1) * dim), r * dim);
+  }
+  return values;
+}
+
+/** One row `count` times: every score ties. */
+export function equalValues(count: number, dim: number): Float32Array {
+  const row = uniformValues(1, dim, 3);
+  const values = new Float32Array(count * dim);
+  for (let r = 0; r < count; r++) values.set(row, r * dim);
+  return values;
 }
 
 export type Tables = Record<ItemDtype, DecodedItemTable>;

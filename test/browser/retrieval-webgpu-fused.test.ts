@@ -21,22 +21,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
-import { Random } from '../../src/core/random.ts';
 import { exclusionBitset, referenceScores, referenceTopK } from '../../src/core/retrieval/index.ts';
 import { topK } from '../../src/core/topk.ts';
 import { createGpuRetriever, RadixGpuRetriever } from '../../src/engine/retrieval/webgpu/index.ts';
 import {
   DIM,
+  equalValues,
   exclusionsFor,
   expectSame,
   KS,
   normalQuery,
+  pooledValues,
   type Tables,
   tablesOf,
   uniformValues,
   VARIANTS,
   type Variant,
-} from './radix-tables.ts';
+} from './gpu-tables.ts';
 
 /** Candidates a query may keep before the fallback (CANDIDATES in radix-shaders.ts). */
 const CANDIDATES = 65_536;
@@ -148,22 +149,8 @@ describe('fused select on 1,000,000 rows', () => {
 
 describe('fused select with exact ties', () => {
   const count = 65_537;
-  const pooled = (() => {
-    const pool = uniformValues(40, DIM, 5);
-    const rng = new Random(6);
-    const values = new Float32Array(count * DIM);
-    for (let r = 0; r < count; r++) {
-      const p = rng.int(40);
-      values.set(pool.subarray(p * DIM, (p + 1) * DIM), r * DIM);
-    }
-    return tablesOf(values, count, DIM);
-  })();
-  const equal = (() => {
-    const row = uniformValues(1, DIM, 3);
-    const values = new Float32Array(count * DIM);
-    for (let r = 0; r < count; r++) values.set(row, r * DIM);
-    return tablesOf(values, count, DIM);
-  })();
+  const pooled = tablesOf(pooledValues(count, DIM), count, DIM);
+  const equal = tablesOf(equalValues(count, DIM), count, DIM);
   const query = normalQuery(DIM, 404);
 
   it.each(VARIANTS)(

@@ -15,7 +15,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
-import { Random } from '../../src/core/random.ts';
 import {
   exclusionBitset,
   referenceScores,
@@ -30,17 +29,19 @@ import {
 } from '../../src/engine/retrieval/webgpu/index.ts';
 import {
   DIM,
+  equalValues,
   exclusionsFor,
   expectSame,
   hasPackedDot,
   KS,
   normalQuery,
+  pooledValues,
   type Tables,
   tablesOf,
   uniformValues,
   VARIANTS,
   type Variant,
-} from './radix-tables.ts';
+} from './gpu-tables.ts';
 
 let shared: GPUDevice;
 beforeAll(async () => {
@@ -168,26 +169,8 @@ describe('RadixGpuRetriever on 1,000,000 rows', () => {
 
 describe('RadixGpuRetriever with exact ties', () => {
   const count = 65_537;
-  const equal = tablesOf(
-    (() => {
-      const row = uniformValues(1, DIM, 3);
-      const values = new Float32Array(count * DIM);
-      for (let r = 0; r < count; r++) values.set(row, r * DIM);
-      return values;
-    })(),
-    count,
-    DIM,
-  );
-  const pooled = (() => {
-    const pool = uniformValues(40, DIM, 5);
-    const rng = new Random(6);
-    const values = new Float32Array(count * DIM);
-    for (let r = 0; r < count; r++) {
-      const p = rng.int(40);
-      values.set(pool.subarray(p * DIM, (p + 1) * DIM), r * DIM);
-    }
-    return tablesOf(values, count, DIM);
-  })();
+  const equal = tablesOf(equalValues(count, DIM), count, DIM);
+  const pooled = tablesOf(pooledValues(count, DIM), count, DIM);
   const queries = { random: normalQuery(DIM, 404), zero: new Float32Array(DIM) };
 
   it.each(VARIANTS)(

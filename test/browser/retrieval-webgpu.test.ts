@@ -22,7 +22,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodedItemTable, ItemDtype } from '../../src/core/bundle/index.ts';
-import { encodeF16, quantizeTableI8 } from '../../src/core/quantize/index.ts';
 import { Random } from '../../src/core/random.ts';
 import {
   exclusionBitset,
@@ -36,69 +35,21 @@ import {
   WebGpuRetriever,
   WebGpuUnavailableError,
 } from '../../src/engine/retrieval/webgpu/index.ts';
+import {
+  DIM,
+  exclusionsFor,
+  expectSame,
+  hasPackedDot,
+  KS,
+  normalQuery,
+  pooledValues,
+  type Tables,
+  tablesOf,
+  uniformValues,
+  VARIANTS,
+  type Variant,
+} from './gpu-tables.ts';
 import type { ProbeReply, WorkerReply, WorkerRequest } from './retrieval-webgpu.worker.ts';
-
-const DIM = 64;
-const KS = [1, 10, 200];
-
-interface Variant {
-  name: string;
-  dtype: ItemDtype;
-  forceManualInt8?: boolean;
-}
-const VARIANTS: Variant[] = [
-  { name: 'f32', dtype: 'f32' },
-  { name: 'f16', dtype: 'f16' },
-  { name: 'i8-dot4', dtype: 'i8' },
-  { name: 'i8-manual', dtype: 'i8', forceManualInt8: true },
-];
-
-const hasPackedDot = navigator.gpu.wgslLanguageFeatures.has('packed_4x8_integer_dot_product');
-
-function uniformValues(count: number, dim: number, seed: number): Float32Array {
-  const rng = new Random(seed);
-  const values = new Float32Array(count * dim);
-  for (let i = 0; i < values.length; i++) values[i] = rng.next() * 2 - 1;
-  return values;
-}
-
-function normalQuery(dim: number, seed: number): Float32Array {
-  const rng = new Random(seed);
-  return Float32Array.from({ length: dim }, () => rng.normal());
-}
-
-type Tables = Record<ItemDtype, DecodedItemTable>;
-
-function tablesOf(values: Float32Array, count: number, dim: number): Tables {
-  const i8 = quantizeTableI8(values, dim);
-  return {
-    f32: { dtype: 'f32', count, dim, values },
-    f16: { dtype: 'f16', count, dim, values: encodeF16(values) },
-    i8: { dtype: 'i8', count, dim, values: i8.values, scales: i8.scales, columnScales: i8.columnScales },
-  };
-}
-
-/** Identical indices and identical score bits; the message names the first difference. */
-function expectSame(gpu: TopKResult, ref: TopKResult, label: string): void {
-  expect(gpu.indices.length, `${label}: length`).toBe(ref.indices.length);
-  const gpuBits = new Uint32Array(gpu.scores.buffer, gpu.scores.byteOffset, gpu.scores.length);
-  const refBits = new Uint32Array(ref.scores.buffer, ref.scores.byteOffset, ref.scores.length);
-  for (let i = 0; i < ref.indices.length; i++) {
-    if (gpu.indices[i] !== ref.indices[i] || gpuBits[i] !== refBits[i]) {
-      const show = (r: TopKResult, j: number) => `#${j}: row ${r.indices[j]} score ${r.scores[j]}`;
-      expect.fail(`${label}: first difference at ${show(gpu, i)} (gpu) vs ${show(ref, i)} (reference)`);
-    }
-  }
-}
-
-/** 10% random rows plus the 5 best of the unexcluded reference, so exclusion changes the answer. */
-function exclusionsFor(table: DecodedItemTable, query: Float32Array, seed: number): Uint32Array {
-  const rng = new Random(seed);
-  const rows = referenceTopK(table, query, 5).indices as unknown as number[];
-  const picked = new Set<number>(rows);
-  for (let r = 0; r < table.count; r++) if (rng.next() < 0.1) picked.add(r);
-  return exclusionBitset(table.count, picked);
-}
 
 /**
  * One device for most tests (the retriever caches its kernels per device, so the many small retrievers
@@ -143,7 +94,7 @@ describe.each([1, 7, 1000, 65_537])('WebGpuRetriever on %i random rows', (count)
   beforeAll(() => {
     tables = tablesOf(uniformValues(count, DIM, count), count, DIM);
     for (const dtype of ['f32', 'f16', 'i8'] as const)
-      exclusions[dtype] = queries.map((q, i) => exclusionsFor(tables[dtype], q, 7 + i));
+      exclusions[dtype] = queries.map((q, i) => exclusionsFor(tables[dtype], q, 5, 7 + i));
   });
 
   it.each(VARIANTS)(
@@ -220,17 +171,7 @@ describe('WebGpuRetriever on 1,000,000 rows', () => {
 
 describe('WebGpuRetriever with exact ties', () => {
   const count = 65_537;
-  const pooled = (() => {
-    // 40 distinct rows repeated at random: every score is shared by ~1,600 rows spread over all workgroups.
-    const pool = uniformValues(40, DIM, 5);
-    const rng = new Random(6);
-    const values = new Float32Array(count * DIM);
-    for (let r = 0; r < count; r++) {
-      const p = rng.int(40);
-      values.set(pool.subarray(p * DIM, (p + 1) * DIM), r * DIM);
-    }
-    return tablesOf(values, count, DIM);
-  })();
+  const pooled = tablesOf(pooledValues(count, DIM), count, DIM);
   const integer = (() => {
     // Values in {-1, 0, 1}: scores are integers in [-64, 64], exact in every dtype; for i8 the table is
     // built by hand with one scale for all rows, so its ties survive quantization.
@@ -448,7 +389,7 @@ describe('WebGpuRetriever in a dedicated worker', () => {
     const query = normalQuery(DIM, 606);
     for (const variant of VARIANTS.slice(1)) {
       const table = tables[variant.dtype];
-      const exclude = exclusionsFor(table, query, 3);
+      const exclude = exclusionsFor(table, query, 5, 3);
       const calls = [
         { query, k: 200 },
         { query, k: 10, exclude },
