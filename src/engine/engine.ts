@@ -16,6 +16,7 @@ import { bundleLearningChoice, type LearningChoice } from '../core/learning/inde
 import { CONTEXT_DIM } from '../core/ranking/index.ts';
 import { writeItemRow } from '../core/retrieval/index.ts';
 import { type ActionWindow, encoderInput } from '../core/sequence/index.ts';
+import { slabF32 } from '../core/typed-slab.ts';
 import { type BundleLocation, locateBundle } from './bundle-location.ts';
 import { cacheInfo, pruneCache } from './cache-control.ts';
 import { downloadProgress } from './download-progress.ts';
@@ -23,7 +24,7 @@ import { DeviceLearner, type LearningStatus, learnedVector } from './learning/in
 import { Lease } from './lease.ts';
 import type { FeedScratch } from './models/scratch.ts';
 import type { Candidate, ModelSession } from './models/session.ts';
-import { requestOrtThreads, wasmThreads } from './onnx-runtime.ts';
+import { loadedOrtBuild, loadOrt, requestOrtThreads, wasmThreads } from './onnx-runtime.ts';
 import { RequestGate } from './request-gate.ts';
 import { liveResources, track } from './resources.ts';
 import { FallbackRetriever } from './retrieval/select.ts';
@@ -80,8 +81,9 @@ interface ModelState {
   encoderLength: number;
   /** Items by catalog positives, best first: the feed of a user with no history yet. */
   popular: Int32Array;
-  /** The ranker's reused feed arrays. */
+  /** The ranker's reused feed arrays: its sequence feeds (rankerScratch) and the other four (inputScratch). */
   rankerScratch: FeedScratch;
+  inputScratch: FeedScratch;
   /** How the device learns on this bundle (its manifest's validation choice), read once per load. */
   learning: LearningChoice;
 }
@@ -254,7 +256,12 @@ export class Engine {
     onProgress({ phase: 'compile', message: 'retrieval kernels' });
     const retriever = await FallbackRetriever.create(table, options.device, options.retrievalThreads);
     onProgress({ phase: 'warmup', message: 'choosing the ranker execution provider' });
+    // ORT's WebGPU EP only shares a device the retriever uses: without one, the lighter wasm-only build
+    // (see OrtBuild). A worker keeps the build its first load chose, so a later bundle on WebGPU may find
+    // the wasm build and run its models on the wasm EP.
     const gpu = retriever.backend === 'webgpu';
+    await loadOrt(gpu ? 'webgpu' : 'wasm');
+    const ortGpu = gpu && loadedOrtBuild() === 'webgpu';
     const pick = (
       entries: ModelEntry[],
       role: 'student' | 'teacher',
@@ -264,7 +271,7 @@ export class Engine {
       for (const entry of entries) {
         if (entry.role !== role || entry.dtype !== dtype || !isDefaultFusion(manifest, entry)) continue;
         for (const provider of entry.providers) {
-          if (provider === 'webgpu' && !gpu) continue;
+          if (provider === 'webgpu' && !ortGpu) continue;
           candidates.push({ entry, provider });
         }
       }
@@ -295,7 +302,7 @@ export class Engine {
       const encoder = await chosen('encoder', pick(manifest.encoders, 'student'), 1, 'user');
       // Atomic: the version becomes current only now that every file it needs is stored and verified.
       await storage.setCurrent(version, (m) => this.neededFiles(m), verified);
-      return this.modelState(manifest, catalog, table, retriever, ranker, encoder, new FeedScratch());
+      return this.modelState(manifest, catalog, table, retriever, ranker, encoder, () => new FeedScratch());
     } catch (error) {
       retriever.dispose();
       for (const session of sessions) await session.dispose().catch(() => {});
@@ -310,7 +317,7 @@ export class Engine {
     retriever: FallbackRetriever,
     ranker: ModelSession,
     encoder: ModelSession,
-    rankerScratch: FeedScratch,
+    scratch: () => FeedScratch,
   ): ModelState {
     const encoderLength = Number(encoder.entry.inputs[0].shape[1]);
     const index = new Map(catalog.ids.map((id, i) => [id, i]));
@@ -335,7 +342,8 @@ export class Engine {
       encoder,
       encoderLength,
       popular,
-      rankerScratch,
+      rankerScratch: scratch(),
+      inputScratch: scratch(),
       learning: bundleLearningChoice(manifest.learning),
     };
   }
@@ -407,32 +415,35 @@ export class Engine {
     const rowsOf = (ids: Iterable<string>) =>
       [...ids].map((id) => state.index.get(id)).filter((i): i is number => i !== undefined);
     const marks: Partial<Record<FeedStage, number>> = {};
-    const feed = await recommendFeed(
-      { table: state.table, catalog: state.catalog, stats: state.catalog, popular: state.popular },
-      feedRunners(state),
-      {
-        k,
-        actions: actions.map((e) => ({
-          item: state.index.get(e.itemId)!,
-          action: ACTION_CODE[e.action],
-          ts: e.ts,
-        })),
-        hidden: rowsOf([...user.hidden, ...events.filter((e) => e.action === 'hide').map((e) => e.itemId)]),
-        exclude: rowsOf(request.exclude ?? []),
-        includeSeen: request.includeSeen,
-        ...(long ? { longTerm: long } : {}),
-        // A learned embedding weighs as the bundle's validation chose (the built-in 1 without a choice).
-        longTermWeight: learned ? choice.weight : options.longTermWeight,
-        counts: user.counts,
-        now: Date.now(),
-        weights: { ...state.manifest.utility.weights, ...request.weights },
-        diversity: request.diversity ?? 0.8,
-        candidates: Math.min(MAX_K, Math.max(k, options.candidates)),
-        interests: request.interests ?? DEFAULT_INTERESTS,
-      },
-      (stage) => {
-        marks[stage] = performance.now();
-      },
+    const feed = await state.inputScratch.use((allocate) =>
+      recommendFeed(
+        { table: state.table, catalog: state.catalog, stats: state.catalog, popular: state.popular },
+        feedRunners(state),
+        {
+          k,
+          actions: actions.map((e) => ({
+            item: state.index.get(e.itemId)!,
+            action: ACTION_CODE[e.action],
+            ts: e.ts,
+          })),
+          hidden: rowsOf([...user.hidden, ...events.filter((e) => e.action === 'hide').map((e) => e.itemId)]),
+          exclude: rowsOf(request.exclude ?? []),
+          includeSeen: request.includeSeen,
+          ...(long ? { longTerm: long } : {}),
+          // A learned embedding weighs as the bundle's validation chose (the built-in 1 without a choice).
+          longTermWeight: learned ? choice.weight : options.longTermWeight,
+          counts: user.counts,
+          now: Date.now(),
+          weights: { ...state.manifest.utility.weights, ...request.weights },
+          diversity: request.diversity ?? 0.8,
+          candidates: Math.min(MAX_K, Math.max(k, options.candidates)),
+          interests: request.interests ?? DEFAULT_INTERESTS,
+        },
+        (stage) => {
+          marks[stage] = performance.now();
+        },
+        allocate,
+      ),
     );
     const items: Recommendation[] = feed.items.map(({ item, utility, probabilities, reason }) => ({
       itemId: state.catalog.ids[item],
@@ -623,6 +634,7 @@ export class Engine {
     const isolation = {
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       wasmThreads: wasmThreads(),
+      ...(loadedOrtBuild() ? { onnxRuntime: loadedOrtBuild() } : {}),
     };
     if (!state)
       return {
@@ -796,8 +808,12 @@ async function realtimeEmbedding(state: ModelState, actions: Event[]): Promise<F
 
 async function encodeWindow(state: ModelState, window: ActionWindow): Promise<Float32Array> {
   const dim = state.table.dim;
-  const input = encoderInput([window], state.encoderLength, dim, (item, out, offset) =>
-    writeItemRow(state.table, item, out, offset),
+  const input = encoderInput(
+    [window],
+    state.encoderLength,
+    dim,
+    (item, out, offset) => writeItemRow(state.table, item, out, offset),
+    slabF32,
   );
   return state.encoder.run(
     {

@@ -2,22 +2,48 @@ import type * as Ort from 'onnxruntime-web';
 
 export type OrtRuntime = typeof Ort;
 
-let runtime: Promise<OrtRuntime> | undefined;
+/**
+ * Which onnxruntime-web build a worker loads:
+ * - `wasm` (`onnxruntime-web/wasm`, a 14 MB module): the wasm EP alone. What the engine loads when its
+ *   models can only run on the wasm EP (retrieval on the CPU, so no WebGPU device to share).
+ * - `webgpu` (`onnxruntime-web/webgpu`, 27 MB): ORT's native WebGPU EP beside the wasm EP, an asyncify
+ *   build. The default build's `webgpu` is the older JSEP one, whose DequantizeLinear is wrong for
+ *   per-tensor and narrow per-axis int8 (microsoft/onnxruntime#32578) — every int8 ranker would score
+ *   garbage there.
+ * Why not always `webgpu`: V8 compiles a module's hot functions again, optimised, in the background for
+ * the first half-minute or so, and asyncify's rewritten functions made that ~34 s of CPU against ~6.5 s
+ * for the plain build; on two cores that compile competed with every request (a Chrome trace of
+ * `npm run bench:browser -- --catalogs 100000 --stages recommend --dtypes i8 --learning off,records
+ * --trace t.json`, 2026-12-07: recommend() p50 18–22 ms and p99 52–89 ms in the first 200 calls with the
+ * webgpu build, 6.7–7.7 / 23–33 ms with the wasm build; ready in 2.9–5.1 s against 5.9–7.5 s).
+ */
+export type OrtBuild = 'wasm' | 'webgpu';
+
+let runtime: { build: OrtBuild; ort: Promise<OrtRuntime> } | undefined;
 
 /**
- * onnxruntime-web, loaded once. The `webgpu` build, because it carries ORT's native WebGPU EP: the default
- * build's `webgpu` is the older JSEP one, whose DequantizeLinear is wrong for per-tensor and narrow
- * per-axis int8 (microsoft/onnxruntime#32578) — every int8 ranker would score garbage there. The same
- * build runs the wasm EP. Threads need cross-origin isolation, and ORT wants the count set explicitly.
+ * onnxruntime-web, loaded once per worker: the first call's `build` decides, and later calls get that one
+ * whatever they ask (`loadedOrtBuild` says which). Threads need cross-origin isolation, and ORT wants the
+ * count set explicitly.
  */
-export function loadOrt(): Promise<OrtRuntime> {
-  runtime ??= (async () => {
-    const ort = (await import('onnxruntime-web/webgpu')) as unknown as OrtRuntime;
-    ort.env.wasm.numThreads = wasmThreads();
-    ort.env.logLevel = 'error';
-    return ort;
-  })();
-  return runtime;
+export function loadOrt(build: OrtBuild = 'webgpu'): Promise<OrtRuntime> {
+  runtime ??= {
+    build,
+    ort: (async () => {
+      const ort = (build === 'wasm'
+        ? await import('onnxruntime-web/wasm')
+        : await import('onnxruntime-web/webgpu')) as unknown as OrtRuntime;
+      ort.env.wasm.numThreads = wasmThreads();
+      ort.env.logLevel = 'error';
+      return ort;
+    })(),
+  };
+  return runtime.ort;
+}
+
+/** The build this worker loaded, or undefined before the first loadOrt. */
+export function loadedOrtBuild(): OrtBuild | undefined {
+  return runtime?.build;
 }
 
 /**

@@ -32,6 +32,9 @@ describe('createRecommender (engine in a Web Worker, real bundle)', () => {
     const status = await rec.status();
     expect(status.ready).toBe(true);
     expect(status.dtype).toBe('i8');
+    // Retrieval on the CPU (SwiftShader is no GPU worth using): onnxruntime-web's lighter wasm-only build.
+    expect(status.backend?.retrieval).toBe('wasm');
+    expect(status.onnxRuntime).toBe('wasm');
 
     const cold = await rec.recommend({ k: 20 });
     expect(cold.items).toHaveLength(20);
@@ -137,6 +140,8 @@ describe('device loss', () => {
     for (const itemId of ids.slice(0, 2)) await rec.record({ itemId, action: 'save' });
     const before = await rec.recommend({ k: 10, diversity: 1 });
     expect(before.backend.retrieval).toBe('webgpu');
+    // Retrieval on WebGPU: the build with ORT's WebGPU EP, so the models may share the device.
+    expect((await rec.status()).onnxRuntime).toBe('webgpu');
     expect(await rec.simulateDeviceLoss()).toBe(true);
     const after = await rec.recommend({ k: 10, diversity: 1 });
     expect(after.backend.retrieval).not.toBe('webgpu');

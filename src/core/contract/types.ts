@@ -326,6 +326,12 @@ export interface EngineStatus {
   /** Threads ONNX Runtime's wasm EP runs with: 1 without cross-origin isolation (retrieval's kernel likewise). */
   wasmThreads: number;
   /**
+   * The onnxruntime-web build the engine's worker loaded: `wasm` (the wasm EP alone, when retrieval runs on
+   * the CPU: a module half the size, compiled far faster) or `webgpu` (with ORT's WebGPU EP); absent before
+   * the first bundle loads.
+   */
+  onnxRuntime?: 'wasm' | 'webgpu';
+  /**
    * Where the engine runs: `shared` — one SharedWorker for every tab of the origin with the same engine
    * identity (`createRecommender({ shared: true })`); without SharedWorker, `leader` — this tab's worker,
    * serving the other tabs, or `follower` — the leader tab's worker, reached over a BroadcastChannel;

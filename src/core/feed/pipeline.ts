@@ -8,9 +8,11 @@ import {
   userInterests,
 } from '../interests/index.ts';
 import { CONTEXT_DIM, contextFeatures, mmrSelect, utility } from '../ranking/index.ts';
-import { exclusionBitset, isExcluded, itemRows } from '../retrieval/index.ts';
+import { exclusionBitset, isExcluded, itemRows, writeItemRow } from '../retrieval/index.ts';
 import type { ActionWindow } from '../sequence/index.ts';
+import { slabCopyI32, slabF32, slabI32 } from '../typed-slab.ts';
 import { interestReason, reasonFor } from './reasons.ts';
+import type { FeedAllocator } from './sequence-feeds.ts';
 import type {
   FeedAction,
   FeedItem,
@@ -39,6 +41,12 @@ export async function recommendFeed(
   runners: FeedRunners,
   request: FeedRequest,
   onStage: (stage: FeedStage) => void = () => {},
+  /**
+   * The ranker's four [candidates × …] inputs (`user_long`, `user_short`, `item`, `context`, ~160 kB at
+   * 200 candidates). The engine hands out the same arrays every request (a FeedScratch), so they add
+   * nothing to the external memory whose growth sets off V8's full collections; by default, slab views.
+   */
+  allocate: FeedAllocator = (_name, length) => slabF32(length),
 ): Promise<FeedResult> {
   const { table } = model;
   const dim = table.dim;
@@ -78,7 +86,7 @@ export async function recommendFeed(
   let origin: Int32Array;
   if (query && interests.length === 0) {
     [candidates] = await runners.retrieve([query], n, bits);
-    origin = new Int32Array(candidates.length).fill(-1);
+    origin = slabI32(candidates.length).fill(-1);
   } else if (interests.length > 0) {
     const medoidQueries = interests.map((c) => normalise(itemRows(table, [engaged[c.medoid].item]))!);
     const queries = query ? [query, ...medoidQueries] : medoidQueries;
@@ -88,34 +96,39 @@ export async function recommendFeed(
     const lists = await runners.retrieve(queries, n, bits);
     const merged = mergeByQuota(lists, query ? [share, ...weights] : weights, n);
     candidates = merged.items;
-    origin = merged.source.map((q) => (query ? q - 1 : q));
+    origin = merged.source;
+    if (query) for (let c = 0; c < origin.length; c++) origin[c] -= 1;
   } else {
     const rows: number[] = [];
     for (const i of model.popular) {
       if (rows.length >= n) break;
       if (!isExcluded(bits, i)) rows.push(i);
     }
-    candidates = Int32Array.from(rows);
-    origin = new Int32Array(candidates.length).fill(-1);
+    candidates = slabCopyI32(rows);
+    origin = slabI32(candidates.length).fill(-1);
   }
   onStage('retrieve');
 
   // 3. The ranker: one row per candidate.
   const size = candidates.length;
-  const rows = itemRows(table, candidates);
+  const rows = allocate('item', size * dim);
   const inputs = {
     size,
     dim,
-    userLong: new Float32Array(size * dim),
-    userShort: new Float32Array(size * dim),
+    userLong: allocate('user_long', size * dim),
+    userShort: allocate('user_short', size * dim),
     item: rows,
-    context: new Float32Array(size * CONTEXT_DIM),
+    context: allocate('context', size * CONTEXT_DIM),
     window,
   };
+  // Reused arrays hold the last request's values: every element is written.
+  if (!long) inputs.userLong.fill(0);
+  if (!short) inputs.userShort.fill(0);
   for (let c = 0; c < size; c++) {
     if (long) inputs.userLong.set(long, c * dim);
     if (short) inputs.userShort.set(short, c * dim);
     const i = candidates[c];
+    writeItemRow(table, i, rows, c * dim);
     const stats = {
       positives: model.stats.positives[i],
       impressions: model.stats.impressions[i],
@@ -125,7 +138,8 @@ export async function recommendFeed(
   }
   const probs = size === 0 ? new Float32Array(0) : await runners.rank(inputs);
   const heads = RANKER_HEADS.length;
-  const utilities = Float32Array.from({ length: size }, (_, c) => utility(probs, c * heads, request.weights));
+  const utilities = slabF32(size);
+  for (let c = 0; c < size; c++) utilities[c] = utility(probs, c * heads, request.weights);
   onStage('rank');
 
   // 4. Diversity, then reasons.
@@ -176,17 +190,19 @@ export function blend(
   dim: number,
 ): Float32Array | undefined {
   const w = long && short ? longTermWeight : long ? 1 : 0;
-  const mixed = new Float32Array(dim);
+  const mixed = slabF32(dim);
   for (let d = 0; d < dim; d++) mixed[d] = w * (long?.[d] ?? 0) + (1 - w) * (short?.[d] ?? 0);
   return normalise(mixed);
 }
 
+/** `v` scaled to unit length in place (undefined if it is zero or not finite). */
 function normalise(v: Float32Array): Float32Array | undefined {
   let s = 0;
   for (const x of v) s += x * x;
   if (!(s > 0)) return undefined;
   const norm = Math.sqrt(s);
-  return v.map((x) => x / norm);
+  for (let d = 0; d < v.length; d++) v[d] /= norm;
+  return v;
 }
 
 /** The newest `max` distinct engaged (click, close-up, save) pins not hidden, with every engagement time. */

@@ -1,5 +1,6 @@
 import type { ModelEntry } from '../bundle/index.ts';
 import { type ActionWindow, encoderInput, type RowWriter } from '../sequence/index.ts';
+import { slabF32 } from '../typed-slab.ts';
 
 /** Named input tensors of a model run (the shape onnxruntime's feeds take). */
 export type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
@@ -25,7 +26,7 @@ export function sequenceFeeds(
   const spec = entry.inputs.find((input) => input.name === 'seq_items');
   if (!spec) return {};
   const length = Number(spec.shape[1]);
-  const one = encoderInput([window], length, dim, rowOf);
+  const one = encoderInput([window], length, dim, rowOf, slabF32);
   const repeat = (name: string, values: Float32Array, inner: number[]) => {
     const out = allocate(name, size * values.length);
     for (let c = 0; c < size; c++) out.set(values, c * values.length);

@@ -1,3 +1,4 @@
+import { slabF64 } from '../typed-slab.ts';
 import { medoids, wardClustering } from './ward.ts';
 
 /**
@@ -68,7 +69,7 @@ export function userInterests(
 ): Interest[] {
   const n = pins.length;
   if (n === 0) return [];
-  const unit = new Float64Array(n * dim);
+  const unit = slabF64(n * dim);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let d = 0; d < dim; d++) s += rows[i * dim + d] ** 2;

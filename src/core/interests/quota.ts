@@ -1,3 +1,5 @@
+import { slabCopyI32 } from '../typed-slab.ts';
+
 /**
  * Seats in proportion to weights by the largest-remainder (Hamilton) method: each gets the floor of its
  * exact share of `total`, and the seats left go to the largest remainders (ties: the lower index).
@@ -57,5 +59,5 @@ export function mergeByQuota(
   };
   for (let q = 0; q < lists.length; q++) take(q, items.length + quotas[q]);
   for (let q = 0; q < lists.length && items.length < total; q++) take(q, total);
-  return { items: Int32Array.from(items), source: Int32Array.from(source) };
+  return { items: slabCopyI32(items), source: slabCopyI32(source) };
 }

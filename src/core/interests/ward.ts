@@ -1,3 +1,5 @@
+import { slabF64, slabI32, slabU8 } from '../typed-slab.ts';
+
 /**
  * Ward's hierarchical clustering (PinnerSage's choice: it needs no number of clusters up front and keeps
  * clusters compact), exact, by the Lance–Williams recurrence on a full distance matrix — O(n³), meant for
@@ -46,9 +48,9 @@ export function wardClustering(
     cut.threshold ?? (cut.maxClusters === undefined ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY);
   const maxClusters = Math.max(1, cut.maxClusters ?? Number.POSITIVE_INFINITY);
   const w = squaredDistances(points, count, dim);
-  const size = new Int32Array(count).fill(1);
+  const size = slabI32(count).fill(1);
   const members: number[][] = Array.from({ length: count }, (_, i) => [i]);
-  const active = new Uint8Array(count).fill(1);
+  const active = slabU8(count).fill(1);
   const merges: WardMerge[] = [];
   for (let clusters = count; clusters > 1; clusters--) {
     let bi = -1;
@@ -90,7 +92,7 @@ export function wardClustering(
 export function squaredDistances(points: ArrayLike<number>, count: number, dim: number): Float64Array {
   if (points.length < count * dim)
     throw new RangeError(`points has ${points.length} values, fewer than ${count} × ${dim}`);
-  const out = new Float64Array(count * count);
+  const out = slabF64(count * count);
   for (let i = 0; i < count; i++)
     for (let j = i + 1; j < count; j++) {
       let s = 0;

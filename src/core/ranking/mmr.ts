@@ -1,3 +1,5 @@
+import { slabCopyI32, slabF32, slabI32, slabU8 } from '../typed-slab.ts';
+
 /**
  * Maximal marginal relevance (Carbonell & Goldstein 1998): picks k of the candidates greedily, each time
  * the one maximising λ·relevance − (1 − λ)·(highest cosine to what is already picked). λ = 1 is the
@@ -14,7 +16,7 @@ export function mmrSelect(
   const n = relevance.length;
   const take = Math.min(k, n);
   if (lambda >= 1 || take === 0) {
-    return Int32Array.from(
+    return slabCopyI32(
       Array.from({ length: n }, (_, i) => i)
         .sort((a, b) => relevance[b] - relevance[a] || a - b)
         .slice(0, take),
@@ -27,15 +29,15 @@ export function mmrSelect(
     hi = Math.max(hi, relevance[i]);
   }
   const span = hi - lo || 1;
-  const norms = new Float32Array(n);
+  const norms = slabF32(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let d = 0; d < dim; d++) s += embeddings[i * dim + d] ** 2;
     norms[i] = Math.sqrt(s) || 1;
   }
-  const maxSim = new Float32Array(n).fill(Number.NEGATIVE_INFINITY);
-  const picked = new Uint8Array(n);
-  const out = new Int32Array(take);
+  const maxSim = slabF32(n).fill(Number.NEGATIVE_INFINITY);
+  const picked = slabU8(n);
+  const out = slabI32(take);
   for (let step = 0; step < take; step++) {
     let best = -1;
     let bestValue = Number.NEGATIVE_INFINITY;

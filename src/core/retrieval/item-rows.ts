@@ -1,4 +1,5 @@
 import type { DecodedItemTable } from '../bundle/index.ts';
+import { slabF32 } from '../typed-slab.ts';
 import { halfToFloat } from './reference.ts';
 
 /**
@@ -23,7 +24,7 @@ export function writeItemRow(table: DecodedItemTable, item: number, out: Float32
 }
 
 export function itemRows(table: DecodedItemTable, items: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(items.length * table.dim);
+  const out = slabF32(items.length * table.dim);
   for (let i = 0; i < items.length; i++) writeItemRow(table, items[i], out, i * table.dim);
   return out;
 }

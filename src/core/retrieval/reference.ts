@@ -1,5 +1,6 @@
 import type { DecodedItemTable } from '../bundle/index.ts';
 import { topK } from '../topk.ts';
+import { slabF32, slabU32 } from '../typed-slab.ts';
 
 /**
  * The reference scan every retrieval backend (WebGPU, WASM, plain TypeScript) must reproduce exactly:
@@ -26,7 +27,7 @@ export interface QuantizedQuery {
 }
 
 export function exclusionBitset(count: number, rows: Iterable<number>): ExclusionBitset {
-  const bits = new Uint32Array(Math.ceil(count / 32));
+  const bits = slabU32(Math.ceil(count / 32));
   for (const r of rows) if (r >= 0 && r < count) bits[r >>> 5] |= 1 << (r & 31);
   return bits;
 }
@@ -38,7 +39,7 @@ export function isExcluded(bits: ExclusionBitset | undefined, row: number): bool
 /** The i8 scan's query: q ⊙ columnScales, symmetric int8 with one scale (0 for a zero query). */
 export function quantizeQuery(query: Float32Array, columnScales: Float32Array): QuantizedQuery {
   const dim = query.length;
-  const scaled = new Float32Array(dim);
+  const scaled = slabF32(dim);
   let max = 0;
   for (let d = 0; d < dim; d++) {
     scaled[d] = query[d] * columnScales[d];

@@ -42,12 +42,14 @@ export function encoderInput(
   length: number,
   dim: number,
   rowOf: RowWriter,
+  /** Where the (zeroed) arrays come from: a request path passes `slabF32` (src/core/typed-slab.ts). */
+  allocate: (length: number) => Float32Array = (n) => new Float32Array(n),
 ): EncoderInput {
   const size = windows.length;
-  const items = new Float32Array(size * length * dim);
-  const actions = new Float32Array(size * length * ACTION_TYPES);
-  const time = new Float32Array(size * length * TIME_FEATURES);
-  const mask = new Float32Array(size * length);
+  const items = allocate(size * length * dim);
+  const actions = allocate(size * length * ACTION_TYPES);
+  const time = allocate(size * length * TIME_FEATURES);
+  const mask = allocate(size * length);
   windows.forEach((w, b) => {
     const end = w.end ?? w.items.length;
     const start = Math.max(w.start ?? 0, end - length);

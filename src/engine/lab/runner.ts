@@ -64,7 +64,7 @@ export async function labEnvironment(): Promise<LabEnvironment> {
       webgpu = { available: false, description: error instanceof Error ? error.message : String(error) };
     }
   }
-  const ort = await loadOrt();
+  const ort = await loadOrt('webgpu');
   return {
     userAgent: globalThis.navigator?.userAgent ?? '',
     crossOriginIsolated: globalThis.crossOriginIsolated === true,

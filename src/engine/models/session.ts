@@ -1,6 +1,6 @@
 import type * as Ort from 'onnxruntime-web';
 import type { ExecutionProvider, ModelEntry } from '../../core/bundle/index.ts';
-import { loadOrt } from '../onnx-runtime.ts';
+import { loadedOrtBuild, loadOrt } from '../onnx-runtime.ts';
 import { track } from '../resources.ts';
 
 export type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
@@ -20,6 +20,8 @@ export class ModelSession {
     provider: ExecutionProvider,
   ): Promise<ModelSession> {
     const ort = await loadOrt();
+    if (provider === 'webgpu' && loadedOrtBuild() !== 'webgpu')
+      throw new Error("onnxruntime-web's wasm-only build runs in this worker: no WebGPU EP");
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
@@ -51,10 +53,11 @@ export class ModelSession {
       tensors[name] = new this.ort.Tensor('float32', data, dims);
     const results = await this.session.run(tensors, [output]);
     const tensor = results[output];
+    // A CPU output's array is ORT's own copy out of the wasm heap (a GPU output is read back into a new
+    // one): dispose() only drops the tensor's reference to it, so it is returned without another copy.
     const data = (await tensor.getData()) as Float32Array;
-    const copy = data.slice();
     tensor.dispose();
-    return copy;
+    return data;
   }
 
   /** Releases the session once the runs already queued have ended (a bundle swap may race a background run). */

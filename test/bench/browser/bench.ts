@@ -24,6 +24,7 @@ import {
   type CatalogSpec,
   type DeviceInfo,
   type Impl,
+  type Learning,
   type RowResult,
   type Stage,
   THREADED_PEERS,
@@ -317,7 +318,7 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
   const label = `${catalog.count} retrieve`;
   const live: LiveRow[] = [];
   for (const [impl, dtype] of RETRIEVE_ROWS) {
-    if (!config.impls.includes(impl)) continue;
+    if (!config.impls.includes(impl) || !config.dtypes.includes(dtype)) continue;
     const row = emptyRow(catalog.count, impl, dtype, 'retrieve');
     let worker: RetrievalWorker | undefined;
     const entry: LiveRow = {
@@ -362,7 +363,6 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
  * 'records' rows record the same events with learning off: what the busy row owes to the events themselves
  * (a longer history to encode, the IndexedDB writes), apart from learning.
  */
-type Learning = 'off' | 'records' | 'busy';
 /** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's), learning]. */
 const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learning][] = [
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'off'],
@@ -405,7 +405,8 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
   const live: LiveRow[] = [];
   const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   for (const [impl, dtype, device, modelThreads, learning] of RECOMMEND_ROWS) {
-    if (!config.impls.includes(impl)) continue;
+    if (!config.impls.includes(impl) || !config.dtypes.includes(dtype) || !config.learning.includes(learning))
+      continue;
     const row = emptyRow(catalog.count, impl, dtype, 'recommend');
     row.learning = learning;
     const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${learning}-${run}`;
@@ -459,13 +460,17 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
           if (learning !== 'off') await recordOne();
           const t = performance.now();
           const result = await r.recommend({ k: config.feedK });
-          ms.push(performance.now() - t);
+          const end = performance.now();
+          ms.push(end - t);
+          // In a --trace run, each timed call is a user-timing span (cheap enough to leave on).
+          performance.measure(`recommend ${row.dtype} ${learning}`, { start: t, end });
           if (result.backend.retrieval !== device)
             throw new Error(
               `retrieval moved to ${result.backend.retrieval}: ${(await r.status()).lastFallback}`,
             );
           for (const [name, value] of Object.entries(result.timings)) stageSamples[name]?.push(value);
         }
+        performance.clearMeasures();
         if (learning === 'busy') {
           const after = await learningDone();
           row.info.learningRuns = Number(row.info.learningRuns ?? 0) + after.runs - before.runs;

@@ -47,6 +47,10 @@ export interface CatalogSpec {
   ortModelUrls: { gemm: string; matmul: string; int8: string };
 }
 
+/** recommend rows: on-device learning off, busy beside the timed calls, or off with the busy row's events. */
+export type Learning = 'off' | 'records' | 'busy';
+export const LEARNING: readonly Learning[] = ['off', 'busy', 'records'];
+
 export interface BenchConfig {
   catalogs: CatalogSpec[];
   k: number;
@@ -62,6 +66,10 @@ export interface BenchConfig {
   maxRowSeconds: number;
   stages: Stage[];
   impls: Impl[];
+  /** Rows of these item-table dtypes only. */
+  dtypes: ItemDtype[];
+  /** recommend rows with these learning settings only. */
+  learning: Learning[];
   /** Report the engine's load progress too. */
   verbose: boolean;
 }

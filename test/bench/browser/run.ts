@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { createLogger, createServer } from 'vite';
 import { formatTable } from '../../../src/cli/report.ts';
+import type { ItemDtype } from '../../../src/core/bundle/index.ts';
 import { chromiumArgs, chromiumPath } from '../../../vite.config.ts';
 import { type BenchArtifacts, exactTopK, openBase, prepareCatalog, ROOT } from './artifacts.ts';
 import {
@@ -34,6 +35,8 @@ import {
   type BenchResult,
   IMPLS,
   type Impl,
+  LEARNING,
+  type Learning,
   RECALL_QUERIES,
   type RowResult,
   type Stage,
@@ -42,9 +45,22 @@ import { benchQueries } from './queries.ts';
 
 const USAGE =
   'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--rounds N] ' +
-  '[--quick] [--json] [--verbose] [--stages retrieve,recommend] [--impls a,b] [--max-row-seconds S] [--base DIR] [--save FILE]';
+  '[--quick] [--json] [--verbose] [--stages retrieve,recommend] [--impls a,b] [--dtypes f32,f16,i8] ' +
+  '[--learning off,busy,records] [--max-row-seconds S] [--trace FILE.json] [--base DIR] [--save FILE]';
 
 const K = 200;
+const TRACE_CATEGORIES = [
+  'devtools.timeline',
+  'disabled-by-default-devtools.timeline',
+  'v8',
+  'v8.execute',
+  'disabled-by-default-v8.gc',
+  'blink.user_timing',
+  'v8.wasm',
+  'disabled-by-default-v8.wasm.detailed',
+  'disabled-by-default-v8.compile',
+  'toplevel',
+];
 const FEED_K = 20;
 
 function fail(text: string): never {
@@ -66,6 +82,9 @@ function options() {
         verbose: { type: 'boolean', default: false },
         stages: { type: 'string' },
         impls: { type: 'string' },
+        dtypes: { type: 'string' },
+        learning: { type: 'string' },
+        trace: { type: 'string' },
         'max-row-seconds': { type: 'string' },
         base: { type: 'string' },
         save: { type: 'string' },
@@ -106,6 +125,9 @@ function options() {
     verbose: parsed.verbose ?? false,
     stages: list<Stage>('stages', parsed.stages, ['retrieve', 'recommend']),
     impls: list<Impl>('impls', parsed.impls, IMPLS),
+    dtypes: list<ItemDtype>('dtypes', parsed.dtypes, ['f32', 'f16', 'i8']),
+    learning: list<Learning>('learning', parsed.learning, LEARNING),
+    trace: parsed.trace,
     maxRowSeconds: int('max-row-seconds', parsed['max-row-seconds'], 120, 1),
     base: parsed.base,
     save: parsed.save,
@@ -395,13 +417,22 @@ async function main(): Promise<void> {
       maxRowSeconds: opts.maxRowSeconds,
       stages: opts.stages,
       impls: opts.impls,
+      dtypes: opts.dtypes,
+      learning: opts.learning,
       verbose: opts.verbose,
     };
     log(
       `running ${opts.catalogs.join(', ')} items × ${opts.stages.join(' + ')}, ${opts.runs} runs after ${opts.warmup} warm-up`,
     );
+    // A Chrome trace of the timed part (every thread of the page's renderer, GC included): where a slow
+    // call's time went. Each timed recommend() is marked with console.timeStamp('recommend N').
+    if (opts.trace) await browser.startTracing(page, { path: opts.trace, categories: TRACE_CATEGORIES });
     const benchStarted = performance.now();
     const result: BenchResult = await page.evaluate((c) => window.edgerecBench(c), config);
+    if (opts.trace) {
+      await browser.stopTracing();
+      log(`wrote the trace ${opts.trace}`);
+    }
     const benchSeconds = (performance.now() - benchStarted) / 1000;
     const loadEnd = loadNow();
     clearInterval(sampler);

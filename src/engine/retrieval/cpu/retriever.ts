@@ -11,6 +11,7 @@
  */
 import type { DecodedItemTable } from '../../../core/bundle/index.ts';
 import type { ExclusionBitset, TopKResult } from '../../../core/retrieval/index.ts';
+import { slabF32, slabI32 } from '../../../core/typed-slab.ts';
 import { track } from '../../resources.ts';
 import {
   beginQuery,
@@ -227,8 +228,8 @@ class WasmBackend implements Backend {
     }
     // Merge the threads' heaps: (f32 score, i32 row) pairs.
     const total = sizes.reduce((a, b) => a + b, 0);
-    const scores = new Float32Array(total);
-    const indices = new Int32Array(total);
+    const scores = slabF32(total);
+    const indices = slabI32(total);
     let at = 0;
     sizes.forEach((n, t) => {
       const heapF = new Float32Array(buffer, layout.heaps[t], 2 * n);

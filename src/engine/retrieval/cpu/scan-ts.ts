@@ -7,6 +7,7 @@
 import type { DecodedItemTable } from '../../../core/bundle/index.ts';
 import { decodeF16 } from '../../../core/quantize/index.ts';
 import { type ExclusionBitset, quantizeQuery, type TopKResult } from '../../../core/retrieval/index.ts';
+import { slabF32, slabF64, slabI32 } from '../../../core/typed-slab.ts';
 
 /**
  * The k best (score, row) pairs seen, the worst at the root of a min-heap. `threshold` is the score a
@@ -82,7 +83,7 @@ const keyU32 = new Uint32Array(keyF32.buffer);
  */
 export function sortEntries(scores: ArrayLike<number>, indices: ArrayLike<number>, k: number): TopKResult {
   const m = scores.length;
-  const keys = new Float64Array(m);
+  const keys = slabF64(m);
   let zeros: Map<number, number> | undefined;
   for (let i = 0; i < m; i++) {
     const s = scores[i];
@@ -101,7 +102,7 @@ export function sortEntries(scores: ArrayLike<number>, indices: ArrayLike<number
   }
   keys.sort();
   const n = Math.min(m, Math.max(0, k));
-  const out = { indices: new Int32Array(n), scores: new Float32Array(n) };
+  const out = { indices: slabI32(n), scores: slabF32(n) };
   for (let i = 0; i < n; i++) {
     const key = keys[i];
     const row = key % KEY_ROWS;
@@ -118,7 +119,7 @@ function sortEntriesBy(scores: ArrayLike<number>, indices: ArrayLike<number>, k:
   const order = Array.from({ length: scores.length }, (_, i) => i);
   order.sort((a, b) => (scores[a] === scores[b] ? indices[a] - indices[b] : scores[a] > scores[b] ? -1 : 1));
   const n = Math.min(order.length, Math.max(0, k));
-  const out = { indices: new Int32Array(n), scores: new Float32Array(n) };
+  const out = { indices: slabI32(n), scores: slabF32(n) };
   for (let i = 0; i < n; i++) {
     out.indices[i] = indices[order[i]];
     out.scores[i] = scores[order[i]];
