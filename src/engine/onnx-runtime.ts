@@ -15,7 +15,7 @@ export type OrtRuntime = typeof Ort;
  * for the plain build; on two cores that compile competed with every request (a Chrome trace of
  * `npm run bench:browser -- --catalogs 100000 --stages recommend --dtypes i8 --learning off,records
  * --trace t.json`, 2026-12-07: recommend() p50 18–22 ms and p99 52–89 ms in the first 200 calls with the
- * webgpu build, 6.7–7.7 / 23–33 ms with the wasm build; ready in 2.9–5.1 s against 5.9–7.5 s).
+ * webgpu build, 6.7–7.7 / 23–33 ms with the wasm build; ready in 2.9–5.1 s against 6.2–7.9 s).
  */
 export type OrtBuild = 'wasm' | 'webgpu';
 
