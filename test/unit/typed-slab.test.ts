@@ -152,4 +152,60 @@ describe('recommendFeed allocations', () => {
     const again = await recommendFeed(model, runners, request);
     expect(again.items).toEqual(first.items);
   });
+
+  it('hands the ranker no leftovers when its input arrays are reused between requests', async () => {
+    // Two pins in two dimensions; the "ranker" records the user_long it was given.
+    const table: DecodedItemTable = {
+      dtype: 'f32',
+      count: 3,
+      dim: 2,
+      values: Float32Array.from([1, 0, 0, 1, 1, 1]),
+    };
+    const model: FeedModel = {
+      table,
+      catalog: { titles: ['a', 'b', 'c'], topics: [[], [], []] },
+      stats: { positives: [0, 0, 0], impressions: [0, 0, 0], firstSeen: [null, null, null] },
+      popular: Int32Array.from([0, 1, 2]),
+    };
+    const seen: number[][] = [];
+    const runners: FeedRunners = {
+      encode: async () => Float32Array.from([0, 1]),
+      retrieve: async () => [Int32Array.from([0, 1, 2])],
+      rank: async ({ size, userLong }) => {
+        seen.push([...userLong]);
+        return new Float32Array(size * 4);
+      },
+    };
+    // One set of arrays for every request, as the engine's FeedScratch hands out.
+    const arrays = new Map<string, Float32Array>();
+    const reuse = (name: string, length: number) => {
+      const array = arrays.get(name)?.length === length ? arrays.get(name)! : new Float32Array(length);
+      arrays.set(name, array);
+      return array;
+    };
+    const base = {
+      k: 2,
+      actions: [{ item: 1, action: ACTION_CODE.click, ts: 0 }],
+      hidden: [],
+      longTermWeight: 0.5,
+      counts: { click: 1, closeup: 0, save: 0, hide: 0 },
+      now: 1,
+      weights: { ...DEFAULT_UTILITY_WEIGHTS },
+      diversity: 1,
+      candidates: 3,
+      includeSeen: true,
+      interests: 'single' as const,
+    };
+    await recommendFeed(
+      model,
+      runners,
+      { ...base, longTerm: Float32Array.from([0.6, 0.8]) },
+      undefined,
+      reuse,
+    );
+    await recommendFeed(model, runners, base, undefined, reuse);
+    expect(seen[0]).toEqual([0.6, 0.8, 0.6, 0.8, 0.6, 0.8].map(Math.fround));
+    // No long-term embedding the second time: zeros, not the first request's rows.
+    expect(seen[1]).toEqual([0, 0, 0, 0, 0, 0]);
+  });
 });
