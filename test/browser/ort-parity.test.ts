@@ -3,9 +3,12 @@
  * of a real bundle. test/browser/setup/bundle.global.ts builds the bundle (test/generated/bundle/) and
  * records onnxruntime-node's outputs (the `accurate` reference, see test/shared/ort-parity-inputs.ts) for
  * two input sets per model kind; this file fetches the bundle over HTTP, verifies each file against the
- * manifest, runs the same inputs and compares, on three runs:
+ * manifest, runs the same inputs and compares, on four runs:
  *
- * - `wasm`: the `wasm` EP of `onnxruntime-web`;
+ * - `wasm`: the `wasm` EP of `onnxruntime-web/wasm`, the build the engine loads when retrieval runs on the
+ *   CPU (src/engine/onnx-runtime.ts);
+ * - `wasm-gpubuild`: the `wasm` EP of `onnxruntime-web/webgpu`, the build it loads when retrieval runs on
+ *   WebGPU (its models may still run on the wasm EP);
  * - `webgpu`: the `webgpu` EP of `onnxruntime-web/webgpu`, which is ORT's native WebGPU EP;
  * - `webgpu-jsep`: the `webgpu` EP of plain `onnxruntime-web`, which in 1.30 is still the older JSEP
  *   implementation (deprecated since 1.29). Its DequantizeLinear is wrong for per-tensor int8/uint8 input
@@ -50,10 +53,11 @@ for (const method of consoleMethods)
 
 type Runtime = typeof OrtWeb;
 const ortWeb: Runtime = await import('onnxruntime-web');
+const ortWasm: Runtime = await import('onnxruntime-web/wasm');
 const ortWebGpu: Runtime = await import('onnxruntime-web/webgpu');
 const DIST = new URL('/node_modules/onnxruntime-web/dist/', location.origin).href;
-for (const runtime of [ortWeb, ortWebGpu]) {
-  // Vite pre-bundles both builds into .vite/…/deps/ and rewrites their `new URL('….wasm', import.meta.url)`
+for (const runtime of [ortWeb, ortWasm, ortWebGpu]) {
+  // Vite pre-bundles each build into .vite/…/deps/ and rewrites their `new URL('….wasm', import.meta.url)`
   // to node_modules/onnxruntime-web/dist/, which it serves; said explicitly, so as not to rest on that.
   // Two threads: the page is cross-origin isolated, and the pthread workers load the pre-bundled module.
   runtime.env.wasm.wasmPaths = DIST;
@@ -62,14 +66,15 @@ for (const runtime of [ortWeb, ortWebGpu]) {
 }
 
 interface Run {
-  name: 'wasm' | 'webgpu' | 'webgpu-jsep';
+  name: 'wasm' | 'wasm-gpubuild' | 'webgpu' | 'webgpu-jsep';
   runtime: Runtime;
   ep: 'wasm' | 'webgpu';
   /** The name ORT's logs give the EP. */
   logName: string;
 }
 const RUNS: Run[] = [
-  { name: 'wasm', runtime: ortWeb, ep: 'wasm', logName: 'CPUExecutionProvider' },
+  { name: 'wasm', runtime: ortWasm, ep: 'wasm', logName: 'CPUExecutionProvider' },
+  { name: 'wasm-gpubuild', runtime: ortWebGpu, ep: 'wasm', logName: 'CPUExecutionProvider' },
   { name: 'webgpu', runtime: ortWebGpu, ep: 'webgpu', logName: 'WebGpuExecutionProvider' },
   { name: 'webgpu-jsep', runtime: ortWeb, ep: 'webgpu', logName: 'JsExecutionProvider' },
 ];
@@ -121,12 +126,12 @@ const rows: Row[] = [];
 
 afterAll(() => {
   for (const method of consoleMethods) console[method] = originalConsole[method];
-  const header = `${'variant'.padEnd(26)}${'run'.padEnd(13)}${'max|diff|'.padEnd(11)}${'rows off'.padEnd(10)}${'vs default'.padEnd(12)}on CPU`;
+  const header = `${'variant'.padEnd(26)}${'run'.padEnd(15)}${'max|diff|'.padEnd(11)}${'rows off'.padEnd(10)}${'vs default'.padEnd(12)}on CPU`;
   const lines = rows.map((r) => {
     const counts = new Map<string, number>();
     for (const op of r.cpuOps) counts.set(op, (counts.get(op) ?? 0) + 1);
     const cpu = [...counts].map(([op, n]) => `${op}×${n}`).join(', ') || '-';
-    return `${r.variant.padEnd(26)}${r.run.padEnd(13)}${r.maxDiff.toExponential(2).padEnd(11)}${r.offRows.join('+').padEnd(10)}${r.vsDefault.toExponential(2).padEnd(12)}${cpu}`;
+    return `${r.variant.padEnd(26)}${r.run.padEnd(15)}${r.maxDiff.toExponential(2).padEnd(11)}${r.offRows.join('+').padEnd(10)}${r.vsDefault.toExponential(2).padEnd(12)}${cpu}`;
   });
   console.log([header, ...lines].join('\n'));
 });
@@ -286,6 +291,6 @@ describe('onnxruntime-web matches onnxruntime-node on every variant of a real bu
   }
 
   it('ran wasm on two threads (ORT drops to one, with a warning, where it cannot)', () => {
-    for (const runtime of [ortWeb, ortWebGpu]) expect(runtime.env.wasm.numThreads).toBe(2);
+    for (const runtime of [ortWeb, ortWasm, ortWebGpu]) expect(runtime.env.wasm.numThreads).toBe(2);
   });
 });
