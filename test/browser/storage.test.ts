@@ -33,6 +33,7 @@ import {
   StorageClosedError,
   type StorageWarning,
   type UserState,
+  VerifiedFiles,
 } from '../../src/engine/storage/index.ts';
 import { emptyUserState } from '../../src/engine/sync/embedding.ts';
 
@@ -223,6 +224,20 @@ describe('quota (real: the origin quota shrunk through the DevTools protocol)', 
 });
 
 describe('bundle cache', () => {
+  it('a start loads what it just downloaded from memory: a stored copy changed meanwhile is never read', async () => {
+    const storage = await fresh();
+    const network = await readAll(http());
+    const manifest = network.bundle.manifest;
+    const verified = new VerifiedFiles();
+    await storage.prefetch(http(), manifest, undefined, manifestFiles, verified);
+    // Every stored copy changed behind the storage's back after its download; same length, same storedAt.
+    for (const ref of manifestFiles(manifest)) await tamper(storage.name, ref.sha256, flipFirstByte);
+    // The same start reads them offline: the downloaded, verified bytes, not the stored copies.
+    const loaded = await readAll(storage.cachedSource(undefined, VERSION, verified));
+    for (const [file, bytes] of network.files)
+      expect(sameBytes(loaded.files.get(file)!, bytes), file).toBe(true);
+  });
+
   it('stores a real bundle read over HTTP, then serves it offline, every file from IndexedDB and verified', async () => {
     const storage = await fresh();
     const network = countingSource(http());

@@ -137,6 +137,12 @@ export interface PruneResult {
  */
 export class VerifiedFiles {
   private readonly copies = new Map<string, number>();
+  /**
+   * Files this start downloaded, verified and stored: their bytes, so that loading them reads nothing
+   * back from IndexedDB (a first visit's item table and catalog, megabytes each, were read back right
+   * after being written).
+   */
+  private readonly downloaded = new Map<string, Uint8Array>();
   /** SHA-256 hashes computed through this memo (a test counts them). */
   hashed = 0;
 
@@ -144,8 +150,14 @@ export class VerifiedFiles {
     return this.copies.get(sha256) === storedAt;
   }
 
-  add(sha256: string, storedAt: number): void {
+  add(sha256: string, storedAt: number, bytes?: Uint8Array): void {
     this.copies.set(sha256, storedAt);
+    if (bytes) this.downloaded.set(sha256, bytes);
+  }
+
+  /** The bytes of `sha256` if this start downloaded and verified them. */
+  download(sha256: string): Uint8Array | undefined {
+    return this.downloaded.get(sha256);
   }
 }
 
@@ -494,7 +506,7 @@ export class EngineStorage {
         storedAt,
       });
     });
-    verified?.add(ref.sha256, storedAt);
+    verified?.add(ref.sha256, storedAt, bytes);
     return bytes;
   }
 
@@ -504,6 +516,8 @@ export class EngineStorage {
     version: string,
     verified?: VerifiedFiles,
   ): Promise<{ bytes?: Uint8Array; error?: IntegrityError }> {
+    const downloaded = verified?.download(ref.sha256);
+    if (downloaded) return { bytes: downloaded };
     const record = await this.database().get('files', ref.sha256);
     if (!record) return {};
     const bytes = new Uint8Array(
