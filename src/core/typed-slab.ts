@@ -34,35 +34,26 @@ function take(bytes: number): [ArrayBuffer, number] {
   return [slab, at];
 }
 
+interface ViewConstructor<T> {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+}
+
+function view<T>(type: ViewConstructor<T>, length: number): T {
+  const [buffer, at] = take(length * type.BYTES_PER_ELEMENT);
+  return new type(buffer, at, length);
+}
+
 /** A zeroed Float32Array of `length` (a slab view). */
-export function slabF32(length: number): Float32Array {
-  const [buffer, at] = take(length * 4);
-  return new Float32Array(buffer, at, length);
-}
-
+export const slabF32 = (length: number): Float32Array => view(Float32Array, length);
 /** A zeroed Float64Array of `length` (a slab view). */
-export function slabF64(length: number): Float64Array {
-  const [buffer, at] = take(length * 8);
-  return new Float64Array(buffer, at, length);
-}
-
+export const slabF64 = (length: number): Float64Array => view(Float64Array, length);
 /** A zeroed Int32Array of `length` (a slab view). */
-export function slabI32(length: number): Int32Array {
-  const [buffer, at] = take(length * 4);
-  return new Int32Array(buffer, at, length);
-}
-
+export const slabI32 = (length: number): Int32Array => view(Int32Array, length);
 /** A zeroed Uint32Array of `length` (a slab view). */
-export function slabU32(length: number): Uint32Array {
-  const [buffer, at] = take(length * 4);
-  return new Uint32Array(buffer, at, length);
-}
-
+export const slabU32 = (length: number): Uint32Array => view(Uint32Array, length);
 /** A zeroed Uint8Array of `length` (a slab view). */
-export function slabU8(length: number): Uint8Array {
-  const [buffer, at] = take(length);
-  return new Uint8Array(buffer, at, length);
-}
+export const slabU8 = (length: number): Uint8Array => view(Uint8Array, length);
 
 /** A slab copy of `values`. */
 export function slabCopyF32(values: ArrayLike<number>): Float32Array {
