@@ -1,6 +1,5 @@
 import * as tfCpu from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import { ACTION_CODE } from '../../src/core/events.ts';
 import {
   DEFAULT_LEARNING_OPTIONS,
@@ -12,23 +11,15 @@ import {
   softmaxPart,
 } from '../../src/core/learning/index.ts';
 import { initTraining, tf } from '../../src/train/tf/backend.ts';
+import { PIN_ROWS, pinTable } from '../shared/pin-table.ts';
 
 const DAY = 86_400_000;
 const { impression, click, save, hide, closeup } = ACTION_CODE;
 const ev = (item: number, action: number, ts: number): LearningEvent => ({ item, action, ts });
 
 // A catalog of eight pins in three dimensions.
-const rows = [
-  [1, 0, 0],
-  [0.8, 0.2, 0],
-  [0, 1, 0],
-  [0, 0.7, 0.7],
-  [0, 0, 1],
-  [-1, 0, 0],
-  [0.5, 0.5, 0.5],
-  [0, -1, 0],
-];
-const table: DecodedItemTable = { dtype: 'f32', count: 8, dim: 3, values: Float32Array.from(rows.flat()) };
+const rows = PIN_ROWS.map((row) => [...row]);
+const table = pinTable();
 
 const events = [
   ev(0, impression, 0),

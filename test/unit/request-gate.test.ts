@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import type { Event } from '../../src/core/events.ts';
 import { bundleLearningChoice } from '../../src/core/learning/index.ts';
 import { DeviceLearner, type LearnerStorage } from '../../src/engine/learning/index.ts';
 import { nextTask, RequestGate } from '../../src/engine/request-gate.ts';
 import type { UserState } from '../../src/engine/storage/index.ts';
+import { pinTable } from '../shared/pin-table.ts';
 
 /** Lets `n` macrotasks run (the learner yields one between steps). */
 async function turns(n: number): Promise<void> {
@@ -74,18 +74,8 @@ describe('RequestGate', () => {
   });
 });
 
-// Eight pins in three dimensions, p0 … p7 (the rows of test/unit/learning.test.ts).
-const rows = [
-  [1, 0, 0],
-  [0.8, 0.2, 0],
-  [0, 1, 0],
-  [0, 0.7, 0.7],
-  [0, 0, 1],
-  [-1, 0, 0],
-  [0.5, 0.5, 0.5],
-  [0, -1, 0],
-];
-const table: DecodedItemTable = { dtype: 'f32', count: 8, dim: 3, values: Float32Array.from(rows.flat()) };
+// Eight pins in three dimensions, p0 … p7.
+const table = pinTable();
 
 /** The three IndexedDB calls the learner makes, over arrays, counting its reads and writes. */
 class MemoryStorage implements LearnerStorage {
@@ -131,7 +121,7 @@ describe('DeviceLearner behind the gate', () => {
       model: () => ({
         version: 'v1',
         table,
-        index: new Map(rows.map((_, i) => [`p${i}`, i])),
+        index: new Map(Array.from({ length: table.count }, (_, i) => [`p${i}`, i])),
         learning: bundleLearningChoice(undefined),
         use: (task) => task(),
       }),

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { DecodedItemTable } from '../../src/core/bundle/index.ts';
 import { combineEmbeddings } from '../../src/core/combine/index.ts';
 import { ACTION_CODE } from '../../src/core/events.ts';
 import type { FeedRequest } from '../../src/core/feed/index.ts';
@@ -12,17 +11,10 @@ import { DEFAULT_UTILITY_WEIGHTS } from '../../src/core/ranking/index.ts';
 import { type ReplayEvent, secondDeviceVariant } from '../../src/core/replay/index.ts';
 import { parseVariant } from '../../src/train/replay/variant-spec.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
+import { pinTable } from '../shared/pin-table.ts';
 
 const { impression, click, save, hide } = ACTION_CODE;
-const rows = [
-  [1, 0, 0],
-  [0.8, 0.2, 0],
-  [0, 1, 0],
-  [0, 0.7, 0.7],
-  [0, 0, 1],
-  [-1, 0, 0],
-];
-const table: DecodedItemTable = { dtype: 'f32', count: 6, dim: 3, values: Float32Array.from(rows.flat()) };
+const table = pinTable(6);
 const ev = (item: number, action: number, ts: number): ReplayEvent => ({ item, action, ts });
 // The first device's history: it engaged with pins 2 and 3, hid 0.
 const history = [ev(2, impression, 1), ev(2, click, 2), ev(3, save, 3), ev(0, hide, 4)];
