@@ -96,7 +96,8 @@ async function packFrom(
 
 export async function runLabInWorker(
   request: LabRequest,
-  onProgress: (p: LabWorkerProgress) => void,
+  /** Across the worker boundary (a comlink proxy) each call returns a promise of its delivery. */
+  onProgress: (p: LabWorkerProgress) => unknown,
 ): Promise<LabBrowserResult> {
   onProgress({ phase: 'bundle', done: 0, total: 1, label: 'manifest' });
   const location = await locateBundle(request.bundleUrl);
@@ -105,6 +106,7 @@ export async function runLabInWorker(
   onProgress({ phase: 'pack', done: 0, total: 1, label: `${request.split} eval pack` });
   const { pack, url } = await packFrom(location.network, location.version, request.split);
   const environment = await labEnvironment();
+  let lastReport: unknown;
   const result = await runLab(
     bundle,
     pack,
@@ -117,7 +119,11 @@ export async function runLabInWorker(
       role: request.role,
       rankerFiles: (request.rankerFiles ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
     },
-    (p) => onProgress({ ...p, phase: 'run' }),
+    (p) => {
+      lastReport = onProgress({ ...p, phase: 'run' });
+    },
   );
+  // The result must not overtake the last progress reports (see runReplayInWorker).
+  await lastReport;
   return { ...result, environment, bundleUrl: location.baseUrl, packUrl: url };
 }
