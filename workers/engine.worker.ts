@@ -2,6 +2,7 @@
 import { expose } from 'comlink';
 import type { EngineApi } from '../src/engine/api.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { relayProgress } from '../src/engine/progress-relay.ts';
 import { SharedEngineHost } from '../src/engine/shared-host.ts';
 import { installErrorTransfer } from '../src/sdk/errors-transfer.ts';
 
@@ -20,7 +21,7 @@ if (typeof SharedWorkerGlobalScope !== 'undefined' && self instanceof SharedWork
 } else {
   const engine = new Engine();
   const api: EngineApi = {
-    init: (options, onProgress) => engine.init(options, onProgress),
+    init: (options, onProgress) => relayProgress(onProgress, (report) => engine.init(options, report)),
     recommend: (request) => engine.recommend(request),
     record: (event) => engine.record(event),
     sync: () => engine.sync(),

@@ -1,6 +1,7 @@
 import { type EngineApi, engineIdentity, forwardCalls, type SharedEngineApi } from '../core/contract/api.ts';
 import type { EngineOptions, EngineStatus, ProgressEvent } from '../core/contract/types.ts';
 import { EdgerecError, InvalidOptionsError } from '../core/errors.ts';
+import { relayProgress } from './progress-relay.ts';
 
 /** What the host needs of an engine: the Engine class, or a test's stand-in at that boundary. */
 export type HostedEngine = Omit<EngineApi, 'init'> & {
@@ -72,6 +73,16 @@ export class SharedEngineHost {
       throw new InvalidOptionsError(
         `createRecommender: this shared engine runs ${this.identity}, not ${identity}`,
       );
+    // Relayed, so that this connection's answer never overtakes the progress it was sent.
+    return relayProgress(onProgress, (report) => this.attachToStart(connection, options, identity, report));
+  }
+
+  private async attachToStart(
+    connection: Connection,
+    options: EngineOptions,
+    identity: string,
+    onProgress: (p: ProgressEvent) => void,
+  ): Promise<EngineStatus> {
     connection.onProgress = onProgress;
     if (!this.starting) {
       const engine = this.create();
@@ -96,13 +107,9 @@ export class SharedEngineHost {
     }
   }
 
-  /** Every connection still waiting for the start hears its progress (a proxy to a gone page is ignored). */
+  /** Every connection still waiting for the start hears its progress (through its relay). */
   private progress(event: ProgressEvent): void {
-    for (const { onProgress } of this.connections) {
-      try {
-        void Promise.resolve(onProgress?.(event)).catch(() => {});
-      } catch {}
-    }
+    for (const { onProgress } of this.connections) onProgress?.(event);
   }
 
   private async drop(connection: Connection): Promise<void> {

@@ -55,8 +55,8 @@ async function packFrom(network: BundleSource, version: string, split: string) {
 
 export async function runReplayInWorker(
   request: LabReplayRequest,
-  /** Across the worker boundary (a comlink proxy) each call returns a promise of its delivery. */
-  onProgress: (p: LabReplayProgress) => unknown,
+  /** The worker relays these so that the result never overtakes them (src/engine/progress-relay.ts). */
+  onProgress: (p: LabReplayProgress) => void,
 ): Promise<LabReplayResult> {
   for (const name of request.variants)
     if (!isNamedVariant(name))
@@ -99,17 +99,12 @@ export async function runReplayInWorker(
       (feeds, output) => encoder.run(feeds, output),
       (feeds, output) => ranker.run(feeds, output),
     );
-    let lastReport: unknown;
     const report = await runReplay(replayInputFromPack(pack, table, catalog), runners, variants, {
       seed: pack.seed,
       onProgress: (variant, done, total) => {
-        lastReport = onProgress({ phase: 'run', variant, done, total });
+        onProgress({ phase: 'run', variant, done, total });
       },
     });
-    // A proxied callback's calls travel on their own message port, not the one the result returns on, so
-    // the result could overtake the last reports: wait until the last one is delivered (those before it
-    // went first on the same port), and the caller has seen every report when the result arrives.
-    await lastReport;
     return {
       bundle: bundle.manifest.version,
       split: pack.split,

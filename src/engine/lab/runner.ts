@@ -96,8 +96,8 @@ async function packFrom(
 
 export async function runLabInWorker(
   request: LabRequest,
-  /** Across the worker boundary (a comlink proxy) each call returns a promise of its delivery. */
-  onProgress: (p: LabWorkerProgress) => unknown,
+  /** The worker relays these so that the result never overtakes them (src/engine/progress-relay.ts). */
+  onProgress: (p: LabWorkerProgress) => void,
 ): Promise<LabBrowserResult> {
   onProgress({ phase: 'bundle', done: 0, total: 1, label: 'manifest' });
   const location = await locateBundle(request.bundleUrl);
@@ -106,7 +106,6 @@ export async function runLabInWorker(
   onProgress({ phase: 'pack', done: 0, total: 1, label: `${request.split} eval pack` });
   const { pack, url } = await packFrom(location.network, location.version, request.split);
   const environment = await labEnvironment();
-  let lastReport: unknown;
   const result = await runLab(
     bundle,
     pack,
@@ -120,10 +119,8 @@ export async function runLabInWorker(
       rankerFiles: (request.rankerFiles ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
     },
     (p) => {
-      lastReport = onProgress({ ...p, phase: 'run' });
+      onProgress({ ...p, phase: 'run' });
     },
   );
-  // The result must not overtake the last progress reports (see runReplayInWorker).
-  await lastReport;
   return { ...result, environment, bundleUrl: location.baseUrl, packUrl: url };
 }
