@@ -155,4 +155,48 @@ describe('DeviceLearner behind the gate', () => {
     expect(storage.state?.learned?.steps).toBe(steps);
     await learner.dispose();
   });
+
+  it('learnNow takes the place of the run an event scheduled: one run, no second one when the timer was due', async () => {
+    const storage = new MemoryStorage(
+      ['click', 'save'].map((action, i) => ({
+        id: `e${i}`,
+        userId: 'u',
+        itemId: `p${i}`,
+        action: action as 'click' | 'save',
+        ts: 1000 * i,
+      })),
+    );
+    // Timers the test fires by hand: what is still scheduled is what would run later.
+    const scheduled = new Map<number, () => void>();
+    let nextId = 0;
+    const timers = {
+      setTimeout: (callback: () => void) => {
+        scheduled.set(++nextId, callback);
+        return nextId;
+      },
+      clearTimeout: (id: unknown) => {
+        scheduled.delete(id as number);
+      },
+    };
+    const learner = new DeviceLearner({
+      storage,
+      userId: 'u',
+      backends: ['cpu'],
+      loadTf: () => import('@tensorflow/tfjs'),
+      learning: { steps: 5, sampled: 4 },
+      timers,
+      model: () => ({
+        version: 'v1',
+        table,
+        index: new Map(Array.from({ length: table.count }, (_, i) => [`p${i}`, i])),
+        learning: bundleLearningChoice(undefined),
+        use: (task) => task(),
+      }),
+    });
+    learner.notifyRecorded();
+    expect(scheduled.size).toBe(1);
+    expect(await learner.learnNow()).toMatchObject({ state: 'idle', runs: 1 });
+    expect(scheduled.size).toBe(0);
+    await learner.dispose();
+  });
 });

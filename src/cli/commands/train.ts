@@ -1,5 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { type PinnerFormerOptions, TRAINING_OBJECTIVES } from '../../train/pinnerformer/index.ts';
+import {
+  DEFAULT_PINNERFORMER_OPTIONS,
+  type PinnerFormerOptions,
+  TRAINING_OBJECTIVES,
+} from '../../train/pinnerformer/index.ts';
 import {
   DEFAULT_TRAIN_MODELS,
   TRAIN_MODELS,
@@ -28,6 +32,7 @@ function pinnerformerOptions(options: Record<string, unknown>): Partial<PinnerFo
   if (options.horizonDays !== undefined) given.horizonDays = options.horizonDays as number;
   if (options.horizonActions !== undefined) given.horizonActions = options.horizonActions as number;
   if (options.relativePositions !== undefined) given.relativePositions = options.relativePositions as boolean;
+  if (options.randomNegatives !== undefined) given.randomNegatives = options.randomNegatives as number;
   return given;
 }
 
@@ -67,6 +72,11 @@ export function registerTrainCommand(program: Command): void {
     .option(
       '--horizon-actions <n>',
       'all-action objectives on data without timestamps: the horizon as a count of following actions',
+      positiveInteger,
+    )
+    .option(
+      '--random-negatives <n>',
+      `PinnerFormer's uniform random negatives per batch, beside the batch's own targets (default ${DEFAULT_PINNERFORMER_OPTIONS.randomNegatives})`,
       positiveInteger,
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')

@@ -140,8 +140,13 @@ export class DeviceLearner {
     );
   }
 
-  /** A run now, after the one in flight; resolves with the status after it. */
+  /** A run now, after the one in flight; resolves with the status after it. It takes the place of a run
+   * scheduled by notifyRecorded (the events that scheduled it are learnt by this one). */
   learnNow(): Promise<LearningStatus> {
+    if (this.timer !== undefined) {
+      (this.deps.timers ?? globalThis).clearTimeout(this.timer as never);
+      this.timer = undefined;
+    }
     const previous = this.running ?? Promise.resolve(this.status());
     const run = previous.catch(() => undefined).then(() => this.run());
     this.running = run;
