@@ -4,7 +4,7 @@ import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Cross-origin isolation unlocks SharedArrayBuffer, which multi-threaded WASM (ORT, our kernels) needs.
-const crossOriginIsolation = {
+export const crossOriginIsolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };

@@ -17,17 +17,17 @@
  *   --verbose         every console message of the page and its workers, and the engine's load progress
  *   --save FILE       also write the JSON object to FILE (with the table on stdout)
  *   --base DIR        the bundles folder whose models are used (default models/, else test/generated/bundle/)
+ *   --build           serve a production build of the page (vite build + preview: the engine worker bundled,
+ *                     as an app ships it) instead of Vite's dev server (modules one by one)
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { createLogger, createServer } from 'vite';
 import { formatTable } from '../../../src/cli/report.ts';
 import type { ItemDtype } from '../../../src/core/bundle/index.ts';
 import { chromiumArgs, chromiumPath } from '../../../vite.config.ts';
-import { type BenchArtifacts, exactTopK, openBase, prepareCatalog, ROOT } from './artifacts.ts';
+import { type BenchArtifacts, exactTopK, openBase, prepareCatalog } from './artifacts.ts';
 import {
   BASELINES,
   BENCH_QUERIES,
@@ -42,11 +42,12 @@ import {
   type Stage,
 } from './protocol.ts';
 import { benchQueries } from './queries.ts';
+import { BENCH_PAGE, startSite } from './site.ts';
 
 const USAGE =
   'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--rounds N] ' +
   '[--quick] [--json] [--verbose] [--stages retrieve,recommend] [--impls a,b] [--dtypes f32,f16,i8] ' +
-  '[--learning off,busy,records] [--max-row-seconds S] [--trace FILE.json] [--base DIR] [--save FILE]';
+  '[--learning off,busy,records] [--max-row-seconds S] [--trace FILE.json] [--base DIR] [--save FILE] [--build]';
 
 const K = 200;
 const TRACE_CATEGORIES = [
@@ -88,6 +89,7 @@ function options() {
         'max-row-seconds': { type: 'string' },
         base: { type: 'string' },
         save: { type: 'string' },
+        build: { type: 'boolean', default: false },
       },
       strict: true,
     }).values;
@@ -131,6 +133,7 @@ function options() {
     maxRowSeconds: int('max-row-seconds', parsed['max-row-seconds'], 120, 1),
     base: parsed.base,
     save: parsed.save,
+    build: parsed.build ?? false,
   };
 }
 
@@ -333,44 +336,13 @@ async function main(): Promise<void> {
     artifacts.push(a);
   }
 
-  const logger = createLogger('warn', { allowClearScreen: false });
-  // Vite writes info to stdout; keep stdout for the result alone.
-  logger.info = (msg) => process.stderr.write(`[vite] ${msg}\n`);
-  logger.warn = (msg) => process.stderr.write(`[vite] ${msg}\n`);
-  const server = await createServer({
-    configFile: join(ROOT, 'vite.config.ts'),
-    root: ROOT,
-    logLevel: 'warn',
-    customLogger: logger,
-    clearScreen: false,
-    // No file watching and no HMR: other work in the checkout (an edited tsconfig.json, a rebuilt
-    // example) must not make Vite reload the page in the middle of a run.
-    server: { host: '127.0.0.1', port: 5299, strictPort: false, hmr: false, watch: null },
-    optimizeDeps: {
-      // Found up front, so that no dependency discovered mid-run makes Vite reload the page.
-      entries: [
-        'test/bench/browser/index.html',
-        'test/bench/browser/retrieval.worker.ts',
-        'workers/engine.worker.ts',
-        'src/engine/retrieval/cpu/worker.ts',
-      ],
-      include: [
-        '@tensorflow/tfjs-core',
-        '@tensorflow/tfjs-backend-wasm',
-        '@tensorflow/tfjs-backend-webgpu',
-        'onnxruntime-web/webgpu',
-        'comlink',
-        'idb',
-        'ajv',
-        '@petamoriken/float16',
-      ],
-    },
-  });
+  const site = await startSite(opts.build, (line) => process.stderr.write(`${line}\n`));
+  log(
+    `page served by ${site.kind === 'build' ? 'a production build (vite build + preview)' : "Vite's dev server"}`,
+  );
   let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
   try {
-    await server.listen();
-    const origin = server.resolvedUrls?.local[0];
-    if (!origin) throw new Error('the Vite dev server has no local URL');
+    const { origin } = site;
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
     const page = await browser.newPage();
     await page.exposeFunction('benchLog', (line: string) => log(line));
@@ -392,7 +364,7 @@ async function main(): Promise<void> {
       if (++loaded > 1)
         log('[page] reloaded mid-run (Vite re-optimised dependencies?): results will be lost');
     });
-    await page.goto(new URL('test/bench/browser/index.html', origin).href);
+    await page.goto(new URL(BENCH_PAGE, origin).href);
     await page.waitForFunction(() => typeof window.edgerecBench === 'function', undefined, {
       timeout: 120_000,
     });
@@ -464,6 +436,7 @@ async function main(): Promise<void> {
       runs: opts.runs,
       warmup: opts.warmup,
       rounds: opts.rounds,
+      page: site.kind,
       models: base.version,
       catalogs: 'synthetic: seeded random unit rows around the real models of the bundle named in models',
       seconds: Math.round(total),
@@ -498,7 +471,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await browser?.close().catch(() => undefined);
-    await server.close();
+    await site.close();
   }
 }
 
