@@ -6,7 +6,9 @@ import {
   type DecodedItemTable,
   type FileRef,
   type ModelEntry,
+  RANKER_FUSIONS,
   RANKER_HEADS,
+  type RankerFusion,
 } from '../core/bundle/index.ts';
 import type { CacheInfo, CachePruned } from '../core/contract/types.ts';
 import { EdgerecError, type ErrorCode, InvalidOptionsError, InvalidRequestError } from '../core/errors.ts';
@@ -144,6 +146,10 @@ export class Engine {
     if (options.serverUrl) checkedOption(() => serverRoot(options.serverUrl!));
     if (options.modelThreads !== undefined && !requestOrtThreads(options.modelThreads))
       console.warn('edgerec: modelThreads ignored: onnxruntime-web already runs in this worker');
+    if (options.rankerFusion !== undefined && !RANKER_FUSIONS.includes(options.rankerFusion))
+      throw new InvalidOptionsError(
+        `createRecommender: rankerFusion must be one of ${RANKER_FUSIONS.join(', ')}, got ${String(options.rankerFusion)}`,
+      );
     const maxLogEvents = options.maxLogEvents ?? DEFAULT_MAX_LOG_EVENTS;
     if (!Number.isInteger(maxLogEvents) || maxLogEvents < 1)
       throw new InvalidOptionsError(
@@ -269,7 +275,8 @@ export class Engine {
     ) => {
       const candidates: Candidate[] = [];
       for (const entry of entries) {
-        if (entry.role !== role || entry.dtype !== dtype || !isDefaultFusion(manifest, entry)) continue;
+        if (entry.role !== role || entry.dtype !== dtype || !ofFusion(entry, servedFusion(manifest, options)))
+          continue;
         for (const provider of entry.providers) {
           if (provider === 'webgpu' && !ortGpu) continue;
           candidates.push({ entry, provider });
@@ -360,9 +367,15 @@ export class Engine {
       );
     }
     const dtype = options.rankerDtype ?? 'int8';
+    const fusion = servedFusion(manifest, options);
     const models = [...manifest.rankers, ...manifest.encoders].filter(
-      (m) => m.role === 'student' && m.dtype === dtype && isDefaultFusion(manifest, m),
+      (m) => m.role === 'student' && m.dtype === dtype && ofFusion(m, fusion),
     );
+    if (!models.some((m) => m.kind === 'ranker'))
+      throw new BundleUnavailableError(
+        `bundle ${manifest.version} has no ${fusion}-fusion ${dtype} student ranker`,
+        'BUNDLE_INVALID',
+      );
     return [manifest.catalog, table, ...(table.scales ? [table.scales] : []), ...models].map(
       ({ file, bytes, sha256 }) => ({
         file,
@@ -656,7 +669,7 @@ export class Engine {
         encoder: state.encoder.provider,
       },
       dtype: state.table.dtype,
-      rankerVariant: `${ranker.role} ${ranker.dtype}${ranker.form ? `-${ranker.form}` : ''}`,
+      rankerVariant: `${ranker.role} ${ranker.dtype}${ranker.form ? `-${ranker.form}` : ''}, ${ranker.fusion ?? 'late'} fusion`,
       retrievalSpace: state.manifest.retrieval?.model ?? 'pinnerformer',
       items: state.table.count,
       pendingEvents: pending,
@@ -784,9 +797,14 @@ function checkedOption(check: () => unknown): void {
 }
 
 /** The validation-chosen ranker fusion (manifest.defaultRanker; late for older bundles); encoders pass. */
-function isDefaultFusion(manifest: BundleManifest, entry: ModelEntry): boolean {
-  if (entry.kind !== 'ranker') return true;
-  return (entry.fusion ?? 'late') === (manifest.defaultRanker?.fusion ?? 'late');
+/** The ranker fusion this engine serves: the app's `rankerFusion`, else the bundle's validation choice. */
+function servedFusion(manifest: BundleManifest, options: EngineOptions): RankerFusion {
+  return options.rankerFusion ?? manifest.defaultRanker?.fusion ?? 'late';
+}
+
+/** Encoders always; rankers of `fusion` only. */
+function ofFusion(entry: ModelEntry, fusion: RankerFusion): boolean {
+  return entry.kind !== 'ranker' || (entry.fusion ?? 'late') === fusion;
 }
 
 /** Recent events oldest first, and the actions among them on items this bundle knows. */

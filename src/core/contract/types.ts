@@ -2,7 +2,7 @@
  * The SDK–worker contract's types: what crosses the comlink boundary. Below both sides, so the SDK reaches
  * the engine only through the worker.
  */
-import type { ItemDtype, ModelDtype, RankerHead, RetrievalModelName } from '../bundle/index.ts';
+import type { ItemDtype, ModelDtype, RankerFusion, RankerHead, RetrievalModelName } from '../bundle/index.ts';
 import type { Action, Event } from '../events.ts';
 
 /** What `deleteLocalData()` deleted on this device (see EngineStorage.deleteUserData). */
@@ -49,6 +49,13 @@ export interface EngineOptions {
   dtype?: ItemDtype;
   /** Ranker variant (default: the student in int8, the dq form on webgpu and the qdq form on wasm). */
   rankerDtype?: ModelDtype;
+  /**
+   * How the ranker takes the user's newest actions: `early` (target attention from each candidate over
+   * them, inside the ranker) or `late` (only through the user embeddings). Default: the fusion the bundle
+   * chose on validation (`manifest.defaultRanker`; late for a bundle without one). A bundle without a
+   * ranker of the asked fusion fails the start with BUNDLE_INVALID.
+   */
+  rankerFusion?: RankerFusion;
   /** Candidates retrieval hands the ranker (default 200). */
   candidates?: number;
   /** Weight of the long-term (server) embedding against the real-time one in the retrieval query. */
@@ -293,7 +300,7 @@ export interface EngineStatus {
   backend?: RecommendResult['backend'];
   /** The item table's number format in memory (`f32`, `f16` or `i8`). */
   dtype?: ItemDtype;
-  /** The ranker model running: its role, dtype and quantized form (e.g. `student int8-qdq`). */
+  /** The ranker model running: its role, dtype, quantized form and fusion (e.g. `student int8-qdq, early fusion`). */
   rankerVariant?: string;
   /** The global model whose space the item table and user embeddings are in (the bundle's validation choice). */
   retrievalSpace?: RetrievalModelName;

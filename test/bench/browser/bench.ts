@@ -13,7 +13,7 @@
  * The peers whose thread count is a setting (THREADED_PEERS) are set up once per candidate count
  * (`threadCandidates`), each timed over a few calls, and only the fastest goes on to the timed turns.
  */
-import type { ItemDtype } from '../../../src/core/bundle/index.ts';
+import type { ItemDtype, RankerFusion } from '../../../src/core/bundle/index.ts';
 import type { DeviceChoice } from '../../../src/engine/types.ts';
 import { createRecommender, type Recommender } from '../../../src/sdk/index.ts';
 import { threadCandidates } from './impls.ts';
@@ -363,12 +363,17 @@ async function retrieveStage(catalog: CatalogSpec, config: BenchConfig): Promise
  * 'records' rows record the same events with learning off: what the busy row owes to the events themselves
  * (a longer history to encode, the IndexedDB writes), apart from learning.
  */
-/** [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's), learning]. */
-const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learning][] = [
+/**
+ * [impl, dtype, device, modelThreads (ORT's wasm threads for the ranker and encoder; default: the engine's),
+ * learning, rankerFusion (default: the bundle's validation choice)].
+ */
+const RECOMMEND_ROWS: [Impl, ItemDtype, DeviceChoice, number | undefined, Learning, RankerFusion?][] = [
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'off'],
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'busy'],
   ['edgerec-cpu', 'i8', 'wasm', undefined, 'records'],
   ['edgerec-cpu', 'i8', 'wasm', 1, 'off'],
+  // The other ranker fusion of the bundle (the default bundle chose early): what early fusion costs a request.
+  ['edgerec-cpu', 'i8', 'wasm', undefined, 'off', 'late'],
   ['edgerec-cpu', 'f32', 'wasm', undefined, 'off'],
   ['edgerec-cpu', 'f32', 'wasm', undefined, 'busy'],
   ['edgerec-cpu', 'f32', 'wasm', undefined, 'records'],
@@ -404,12 +409,12 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
   const label = `${catalog.count} recommend`;
   const live: LiveRow[] = [];
   const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  for (const [impl, dtype, device, modelThreads, learning] of RECOMMEND_ROWS) {
+  for (const [impl, dtype, device, modelThreads, learning, rankerFusion] of RECOMMEND_ROWS) {
     if (!config.impls.includes(impl) || !config.dtypes.includes(dtype) || !config.learning.includes(learning))
       continue;
     const row = emptyRow(catalog.count, impl, dtype, 'recommend');
     row.learning = learning;
-    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${learning}-${run}`;
+    const databaseName = `edgerec-bench-${catalog.count}-${dtype}-${device}-${modelThreads ?? 'd'}-${learning}-${rankerFusion ?? 'd'}-${run}`;
     let events = 0;
     const learningDone = async () => {
       const status = (await rec!.status()).learning;
@@ -499,6 +504,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         worker,
         learning: learning === 'busy',
         ...(modelThreads !== undefined ? { modelThreads } : {}),
+        ...(rankerFusion ? { rankerFusion } : {}),
         onProgress: (p) => {
           lastProgress = performance.now();
           // Cold-start profile: when each phase (download, verify, compile, warmup, …) was first and last seen.

@@ -184,7 +184,9 @@ function notes(row: RowResult): string {
   if (row.learning === 'records') parts.push('learning off, an event recorded before each call');
   if (row.stage === 'recommend' && info.backend) {
     const b = info.backend as Record<string, string>;
-    parts.push(`ranker ${b.ranker}, encoder ${b.encoder}`);
+    parts.push(
+      `ranker ${b.ranker}${info.rankerVariant ? ` (${info.rankerVariant})` : ''}, encoder ${b.encoder}`,
+    );
     if (info.modelThreads !== undefined) parts.push(`ORT ${info.modelThreads} thr`);
   }
   if (row.stages) {
