@@ -1,7 +1,8 @@
 /**
  * Where the benchmark page is served from: Vite's dev server (the default: modules one by one, as in
  * development), or with `--build` a production build of the page (`vite build`: the engine worker and its
- * dependencies bundled and minified, as an app ships them) served by `vite preview`. Both cross-origin
+ * dependencies bundled into one script, as an app ships them; not minified, see below) served by
+ * `vite preview`. Both cross-origin
  * isolated (SharedArrayBuffer for the threads). The bundles, the peers' ONNX graphs and their wasm files
  * are data the page fetches by path, so the preview serves them from the repository as the dev server does.
  */
@@ -62,7 +63,14 @@ export async function startSite(production: boolean, write: (line: string) => vo
     await build({
       ...shared,
       worker: { format: 'es' },
-      build: { outDir: BUILD_DIR, emptyOutDir: true, rollupOptions: { input: { bench: PAGE } } },
+      // Bundled but not minified: the tfjs-wasm peer starts its pthreads from one of its functions' source
+      // text, which a minifier breaks ("e is not defined" in every pthread), as it would in an app's build.
+      build: {
+        outDir: BUILD_DIR,
+        emptyOutDir: true,
+        minify: false,
+        rollupOptions: { input: { bench: PAGE } },
+      },
     });
     const server = await preview({
       ...shared,
