@@ -796,8 +796,10 @@ function checkedOption(check: () => unknown): void {
   }
 }
 
-/** The validation-chosen ranker fusion (manifest.defaultRanker; late for older bundles); encoders pass. */
-/** The ranker fusion this engine serves: the app's `rankerFusion`, else the bundle's validation choice. */
+/**
+ * The ranker fusion this engine serves: the app's `rankerFusion`, else the bundle's validation choice
+ * (manifest.defaultRanker; late for bundles from before early fusion).
+ */
 function servedFusion(manifest: BundleManifest, options: EngineOptions): RankerFusion {
   return options.rankerFusion ?? manifest.defaultRanker?.fusion ?? 'late';
 }

@@ -97,7 +97,8 @@ export interface Recommender {
   simulateDeviceLoss(): Promise<boolean>;
   /**
    * Runs on-device learning of the user embedding now (it also runs by itself a few events after
-   * recording, in the worker): resolves with the learning status — backend, runs, steps, last loss.
+   * recording, in the worker; this run takes the place of one those events scheduled): resolves with the
+   * learning status — backend, runs, steps, last loss.
    */
   learn(): Promise<LearningStatus>;
   /** Destroys the GPU device tfjs learns on, to check that learning carries on on wasm. */
