@@ -140,8 +140,10 @@ export class DeviceLearner {
     );
   }
 
-  /** A run now, after the one in flight; resolves with the status after it. It takes the place of a run
-   * scheduled by notifyRecorded (the events that scheduled it are learnt by this one). */
+  /**
+   * A run now, after the one in flight; resolves with the status after it. It takes the place of a run
+   * scheduled by notifyRecorded (the events that scheduled it are learnt by this one).
+   */
   learnNow(): Promise<LearningStatus> {
     if (this.timer !== undefined) {
       (this.deps.timers ?? globalThis).clearTimeout(this.timer as never);

@@ -477,13 +477,14 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
         }
         performance.clearMeasures();
         if (learning === 'busy') {
-          // The learning this turn's events scheduled (a run now, or one in 2 s for fewer than 5 new events)
-          // must not run into the next row's timed calls (two cores: it would take one from them): run it
-          // now (learn() takes the scheduled run's place) and end the turn when it is done.
-          await r.learn();
           const after = await learningDone();
           row.info.learningRuns = Number(row.info.learningRuns ?? 0) + after.runs - before.runs;
           row.info.learningSteps = Number(row.info.learningSteps ?? 0) + after.steps - before.steps;
+          // The learning this turn's events scheduled (a run now, or one in 2 s for fewer than 5 new events)
+          // must not run into the next row's timed calls (two cores: it would take one from them): run it
+          // now (learn() takes the scheduled run's place) and end the turn when it is done. Counted above
+          // are the runs and steps during the calls, not this one.
+          await r.learn();
         }
         return ms;
       },
