@@ -63,10 +63,10 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   horizonDays: 28,
   horizonActions: 10,
   maxTargetsPerPosition: 8,
+  // tokensPerBatch, layers and randomNegatives kept on amazon-games validation NDCG@10 (sasrec protocol,
+  // GNN features, seed 1; default 0.5664): 512-token batches 0.5653, three layers 0.5662, 1024 random
+  // negatives 0.5657 at twice the epoch time (docs/training.md, 2026-12-07).
   tokensPerBatch: 1024,
-  // Kept on amazon-games validation NDCG@10 (sasrec protocol, GNN features, seed 1): 1024 gave 0.5657
-  // against 0.5664 at twice the epoch time (`edgerec train --data …/sequences.txt --format sequences
-  // --random-negatives 1024`, 2026-12-07).
   randomNegatives: 256,
   // Chosen on amazon-games validation NDCG@10 (untied, dropout 0.3: 0.504 best; tied, dropout 0.5: 0.552),
   // as SASRec does for sparse data.
