@@ -2,9 +2,9 @@
  * Where the benchmark page is served from: Vite's dev server (the default: modules one by one, as in
  * development), or with `--build` a production build of the page (`vite build`: the engine worker and its
  * dependencies bundled into one script, as an app ships them; not minified, see below) served by
- * `vite preview`. Both cross-origin
- * isolated (SharedArrayBuffer for the threads). The bundles, the peers' ONNX graphs and their wasm files
- * are data the page fetches by path, so the preview serves them from the repository as the dev server does.
+ * `vite preview`. Both are cross-origin isolated (SharedArrayBuffer for the threads). The bundles, the
+ * peers' ONNX graphs and their wasm files are data the page fetches by path, so the preview serves them
+ * from the repository as the dev server does.
  */
 import send from '@fastify/send';
 import { build, createLogger, createServer, type Logger, type Plugin, preview } from 'vite';
@@ -21,7 +21,8 @@ export interface BenchSite {
 
 const HOST = '127.0.0.1';
 const PORT = 5299;
-const PAGE = 'test/bench/browser/index.html';
+/** The benchmark page, relative to the repository root (and to the server's origin). */
+export const BENCH_PAGE = 'test/bench/browser/index.html';
 /** The production build's output (inside test/generated, which git ignores). */
 const BUILD_DIR = `${BENCH_DIR}/site`;
 /** Paths the page fetches as data (bundles, ONNX graphs, the peers' wasm), served from the repository. */
@@ -69,7 +70,7 @@ export async function startSite(production: boolean, write: (line: string) => vo
         outDir: BUILD_DIR,
         emptyOutDir: true,
         minify: false,
-        rollupOptions: { input: { bench: PAGE } },
+        rollupOptions: { input: { bench: BENCH_PAGE } },
       },
     });
     const server = await preview({
@@ -94,7 +95,7 @@ export async function startSite(production: boolean, write: (line: string) => vo
     optimizeDeps: {
       // Found up front, so that no dependency discovered mid-run makes Vite reload the page.
       entries: [
-        PAGE,
+        BENCH_PAGE,
         'test/bench/browser/retrieval.worker.ts',
         'workers/engine.worker.ts',
         'src/engine/retrieval/cpu/worker.ts',
@@ -119,5 +120,3 @@ export async function startSite(production: boolean, write: (line: string) => vo
   }
   return { origin, kind: 'dev', close: () => server.close() };
 }
-
-export const BENCH_PAGE = PAGE;
