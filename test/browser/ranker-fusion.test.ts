@@ -3,22 +3,15 @@
  * of the one the bundle chose on validation; only that fusion's files are downloaded and timed, and a value
  * that is neither is refused before anything loads.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Bundle, httpBundleSource, type RankerFusion } from '../../src/core/bundle/index.ts';
-import { createRecommender, type Recommender } from '../../src/sdk/index.ts';
+import { createRecommender } from '../../src/sdk/index.ts';
+import { openedRecommenders } from './opened-recommenders.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
 const databaseName = `edgerec-fusion-test-${run}`;
-const opened: Recommender[] = [];
-
-afterAll(async () => {
-  for (const r of opened) await r.dispose().catch(() => {});
-  await new Promise((resolve) => {
-    const request = indexedDB.deleteDatabase(databaseName);
-    request.onsuccess = request.onerror = request.onblocked = resolve;
-  });
-});
+const opened = openedRecommenders(databaseName);
 
 describe('rankerFusion', () => {
   it('serves the asked fusion (files, status, a feed), the bundle’s choice by default, and refuses another value', async () => {

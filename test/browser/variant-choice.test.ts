@@ -3,23 +3,16 @@
  * a second start on the same device and bundle loads the chosen ranker and encoder alone, with the same
  * results, instead of creating and timing every candidate again.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Bundle, httpBundleSource } from '../../src/core/bundle/index.ts';
-import { createRecommender, type Recommender } from '../../src/sdk/index.ts';
+import { createRecommender } from '../../src/sdk/index.ts';
+import { openedRecommenders } from './opened-recommenders.ts';
 
 const BUNDLES = new URL('/test/generated/bundle/', location.origin).href;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
 const databaseName = `edgerec-choice-test-${run}`;
 const userId = `user-${run}`;
-const opened: Recommender[] = [];
-
-afterAll(async () => {
-  for (const r of opened) await r.dispose().catch(() => {});
-  await new Promise((resolve) => {
-    const request = indexedDB.deleteDatabase(databaseName);
-    request.onsuccess = request.onerror = request.onblocked = resolve;
-  });
-});
+const opened = openedRecommenders(databaseName);
 
 /** A start of the engine in its worker, with the model files it loaded (its `verify` events). */
 async function start(modelFiles: Set<string>) {

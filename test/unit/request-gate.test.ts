@@ -77,6 +77,15 @@ describe('RequestGate', () => {
 // Eight pins in three dimensions, p0 … p7.
 const table = pinTable();
 
+/** The loaded model the learner reads: the pin table under version v1, ids p0, p1, …, no bundle choice. */
+const pinModel = () => ({
+  version: 'v1',
+  table,
+  index: new Map(Array.from({ length: table.count }, (_, i) => [`p${i}`, i])),
+  learning: bundleLearningChoice(undefined),
+  use: <T>(task: () => Promise<T>) => task(),
+});
+
 /** The three IndexedDB calls the learner makes, over arrays, counting its reads and writes. */
 class MemoryStorage implements LearnerStorage {
   reads = 0;
@@ -118,13 +127,7 @@ describe('DeviceLearner behind the gate', () => {
       loadTf: () => import('@tensorflow/tfjs'),
       learning: { steps, sampled: 4 },
       whenIdle: () => gate.whenIdle(),
-      model: () => ({
-        version: 'v1',
-        table,
-        index: new Map(Array.from({ length: table.count }, (_, i) => [`p${i}`, i])),
-        learning: bundleLearningChoice(undefined),
-        use: (task) => task(),
-      }),
+      model: pinModel,
     });
     // A first run with the engine idle loads tfjs and chooses the backend.
     expect(await learner.learnNow()).toMatchObject({ state: 'idle', runs: 1, steps });
@@ -185,13 +188,7 @@ describe('DeviceLearner behind the gate', () => {
       loadTf: () => import('@tensorflow/tfjs'),
       learning: { steps: 5, sampled: 4 },
       timers,
-      model: () => ({
-        version: 'v1',
-        table,
-        index: new Map(Array.from({ length: table.count }, (_, i) => [`p${i}`, i])),
-        learning: bundleLearningChoice(undefined),
-        use: (task) => task(),
-      }),
+      model: pinModel,
     });
     learner.notifyRecorded();
     expect(scheduled.size).toBe(1);
