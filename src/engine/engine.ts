@@ -268,6 +268,7 @@ export class Engine {
     const gpu = retriever.backend === 'webgpu';
     await loadOrt(gpu ? 'webgpu' : 'wasm');
     const ortGpu = gpu && loadedOrtBuild() === 'webgpu';
+    const fusion = servedFusion(manifest, options);
     const pick = (
       entries: ModelEntry[],
       role: 'student' | 'teacher',
@@ -275,8 +276,7 @@ export class Engine {
     ) => {
       const candidates: Candidate[] = [];
       for (const entry of entries) {
-        if (entry.role !== role || entry.dtype !== dtype || !ofFusion(entry, servedFusion(manifest, options)))
-          continue;
+        if (entry.role !== role || entry.dtype !== dtype || !ofFusion(entry, fusion)) continue;
         for (const provider of entry.providers) {
           if (provider === 'webgpu' && !ortGpu) continue;
           candidates.push({ entry, provider });
