@@ -2,7 +2,8 @@
  * onnxruntime-web in Chromium computes what onnxruntime-node computes, for every ranker and encoder variant
  * of a real bundle. test/browser/setup/bundle.global.ts builds the bundle (test/generated/bundle/) and
  * records onnxruntime-node's outputs (the `accurate` reference, see test/shared/ort-parity-inputs.ts) for
- * two input sets per model kind; this file fetches the bundle over HTTP, verifies each file against the
+ * two input sets per model kind (a third for the early-fusion ranker: one user's sequence broadcast over
+ * every candidate, as the engine feeds it); this file fetches the bundle over HTTP, verifies each file against the
  * manifest, runs the same inputs and compares, on four runs:
  *
  * - `wasm`: the `wasm` EP of `onnxruntime-web/wasm`, the build the engine loads when retrieval runs on the

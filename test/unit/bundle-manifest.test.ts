@@ -152,7 +152,7 @@ describe('validateManifest', () => {
       ],
       [
         (m) => (at(m, 'rankers.0.inputs.0').shape = ['batch', 0]),
-        'rankers[0].inputs[0].shape[1]: must be a dimension size (a positive integer) or "batch" (got 0)',
+        'rankers[0].inputs[0].shape[1]: must be a dimension size (a positive integer), "batch" (one row per candidate) or "users" (one row per user; 1 broadcasts over the candidates) (got 0)',
       ],
       [
         (m) => (at(m, 'items.1').metrics = { 'HR@10': 'high' }),

@@ -126,6 +126,38 @@ describe('ONNX export of the multi-head ranker', () => {
       expect(maxDiff(b.probs as Float32Array, model.predict(realBatch))).toBeLessThan(1e-4);
       const logits = tf.tidy(() => model.forward(realBatch).dataSync());
       expect(maxDiff(b.logits as Float32Array, logits)).toBeLessThan(1e-4);
+      if (realBatch.sequence) {
+        // As the engine serves: one user's sequence fed once (1 row) broadcasts over every candidate,
+        // equal to the same sequence repeated per candidate as training feeds it.
+        const seq = realBatch.sequence;
+        const cells = seq.mask.length / n;
+        const first = (values: Float32Array) => values.slice(0, values.length / n);
+        const repeated = (values: Float32Array) => {
+          const row = first(values);
+          const out = new Float32Array(values.length);
+          for (let r = 0; r < n; r++) out.set(row, r * row.length);
+          return out;
+        };
+        const shared: RankerBatch = {
+          ...realBatch,
+          sequence: {
+            ...seq,
+            items: repeated(seq.items),
+            actions: repeated(seq.actions),
+            time: repeated(seq.time),
+            mask: repeated(seq.mask),
+          },
+        };
+        const once = rankerFeeds(shared, DIM);
+        for (const name of ['seq_items', 'seq_actions', 'seq_time', 'seq_mask'] as const) {
+          const { data, dims } = once[name];
+          once[name] = { data: data.slice(0, data.length / n), dims: [1, ...dims.slice(1)] };
+        }
+        expect(once.seq_mask.dims).toEqual([1, cells]);
+        const [perRow, broadcast] = await runModel(onnx, [rankerFeeds(shared, DIM), once]);
+        expect(maxDiff(perRow.probs as Float32Array, model.predict(shared))).toBeLessThan(1e-4);
+        expect(maxDiff(broadcast.probs as Float32Array, perRow.probs as Float32Array)).toBeLessThan(1e-6);
+      }
     });
   }
 });

@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BundleManifest } from '../../src/core/bundle/index.ts';
+import type { BundleManifest, ModelEntry } from '../../src/core/bundle/index.ts';
 import {
   checkRankerContract,
   decodeEvalPack,
   describeRetrievalSpace,
   type EvalPack,
   encodeEvalPack,
+  externalRankerEntry,
   LAB_PACK_FORMAT,
   type LabResult,
   labRetrievalSpace,
@@ -26,6 +27,7 @@ import {
   userRetrievalMetrics,
   withSpeedups,
 } from '../../src/core/lab/index.ts';
+import { type Dim, GraphBuilder } from '../../src/train/onnx/index.ts';
 import setupBundle, { BUNDLE_DIR } from '../browser/setup/bundle.global.ts';
 
 const run = promisify(execFile);
@@ -243,6 +245,56 @@ describe('ranker contract (src/core/lab/external.ts)', () => {
     expect(check(graph({ outputs: [{ name: 'scores', elemType: 1, dims: ['N', 4] }] }))).toThrow(
       /missing output "probs" \(expected float32 \[batch, 4\]; the graph's outputs: scores\)/,
     );
+  });
+});
+
+describe("ranker contract: a per-user input ('users', the early-fusion sequence)", () => {
+  const contract = {
+    kind: 'ranker',
+    role: 'student',
+    inputs: [
+      { name: 'x', dtype: 'float32' as const, shape: ['batch' as const, 4], description: '' },
+      { name: 's', dtype: 'float32' as const, shape: ['users' as const, 4], description: '' },
+    ],
+    outputs: [{ name: 'probs', dtype: 'float32' as const, shape: ['batch' as const, 4], description: '' }],
+  } as unknown as ModelEntry;
+  /** x + s: broadcasts one user's row over the candidates, or adds one row per candidate. */
+  const graph = (sequenceDim: Dim) => {
+    const g = new GraphBuilder('contract');
+    const sum = g.op('Add', [
+      g.input('x', 'float32', ['batch', 4]),
+      g.input('s', 'float32', [sequenceDim, 4]),
+    ]);
+    g.output(sum, 'probs', 'float32', ['batch', 4]);
+    return { name: 'r.onnx', bytes: g.toBytes() };
+  };
+  const signature = (dims: OnnxSignature['inputs'][number]['dims']): OnnxSignature => ({
+    inputs: [
+      { name: 'x', elemType: 1, dims: ['N', 4] },
+      { name: 's', elemType: 1, dims },
+    ],
+    outputs: [{ name: 'probs', elemType: 1, dims: ['N', 4] }],
+    initializers: new Set(),
+    initializerTypes: new Set([1]),
+    ops: new Set(['Add']),
+  });
+  it('accepts a dynamic dimension or 1, and refuses another fixed size, naming it', () => {
+    expect(() => checkRankerContract(signature(['U', 4]), contract, 'r.onnx')).not.toThrow();
+    expect(() => checkRankerContract(signature([1, 4]), contract, 'r.onnx')).not.toThrow();
+    expect(() => checkRankerContract(signature([200, 4]), contract, 'r.onnx')).toThrow(
+      /input "s" has a fixed dimension 0 of 200, expected 1 or a dynamic dimension \(float32 \[users, 4\]\)/,
+    );
+  });
+  it("is fed once for a graph that declares it per user, once per candidate for one that declares it 'batch'", () => {
+    const shapes = (dim: Dim) => externalRankerEntry(graph(dim), contract).inputs.map((i) => i.shape);
+    expect(shapes('users')).toEqual([
+      ['batch', 4],
+      ['users', 4],
+    ]);
+    expect(shapes('batch')).toEqual([
+      ['batch', 4],
+      ['batch', 4],
+    ]);
   });
 });
 

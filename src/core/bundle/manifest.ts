@@ -72,8 +72,11 @@ export interface ItemTableEntry extends FileRef {
 export interface TensorSpec {
   name: string;
   dtype: 'float32' | 'int64';
-  /** 'batch' marks the dynamic batch dimension. */
-  shape: (number | 'batch')[];
+  /**
+   * 'batch' marks the dynamic batch dimension (one row per candidate); 'users' a dynamic dimension of
+   * one row per user, where 1 broadcasts over every candidate (the early-fusion ranker's sequence).
+   */
+  shape: (number | 'batch' | 'users')[];
   description: string;
 }
 

@@ -89,8 +89,9 @@ const TENSOR = {
     shape: {
       type: 'array',
       items: {
-        description: 'a dimension size (a positive integer) or "batch"',
-        anyOf: [POSITIVE, { const: 'batch' }],
+        description:
+          'a dimension size (a positive integer), "batch" (one row per candidate) or "users" (one row per user; 1 broadcasts over the candidates)',
+        anyOf: [POSITIVE, { const: 'batch' }, { const: 'users' }],
       },
     },
     description: { type: 'string' },

@@ -12,8 +12,10 @@ const fresh: FeedAllocator = (_name, length) => new Float32Array(length);
 
 /**
  * The early-fusion ranker's `seq_*` feeds: the user's newest actions (src/core/sequence's layout, the
- * one training used), repeated for each of `size` candidates. A late-fused ranker has no such inputs:
- * nothing is added. `allocate` may hand out reused arrays (the engine's, about 1 MB at 200 candidates).
+ * one training used). A graph whose sequence inputs are per user ('users') gets them once, and
+ * broadcasts them over the `size` candidates; one that declares them per candidate ('batch', as
+ * bundles before 2026-12-07 and some lab uploads do) gets them repeated `size` times. A late-fused
+ * ranker has no such inputs: nothing is added. `allocate` may hand out reused arrays for the repeats.
  */
 export function sequenceFeeds(
   entry: ModelEntry,
@@ -27,10 +29,13 @@ export function sequenceFeeds(
   if (!spec) return {};
   const length = Number(spec.shape[1]);
   const one = encoderInput([window], length, dim, rowOf, slabF32);
+  const rows = spec.shape[0] === 'users' ? 1 : size;
   const repeat = (name: string, values: Float32Array, inner: number[]) => {
-    const out = allocate(name, size * values.length);
-    for (let c = 0; c < size; c++) out.set(values, c * values.length);
-    return { data: out, dims: [size, length, ...inner] };
+    const dims = [rows, length, ...inner];
+    if (rows === 1) return { data: values, dims };
+    const out = allocate(name, rows * values.length);
+    for (let c = 0; c < rows; c++) out.set(values, c * values.length);
+    return { data: out, dims };
   };
   return {
     seq_items: repeat('seq_items', one.items, [dim]),

@@ -200,7 +200,10 @@ export function readOnnxSignature(bytes: Uint8Array): OnnxSignature {
 const shapeText = (dims: (number | string | null)[]) =>
   `[${dims.map((d) => (d === null ? '?' : typeof d === 'string' ? d || '?' : String(d))).join(', ')}]`;
 
-/** Why `info` breaks `spec`, or null: dtype, rank, fixed dims equal, the 'batch' dim dynamic. */
+/**
+ * Why `info` breaks `spec`, or null: dtype, rank, fixed dims equal, the 'batch' dim dynamic, the
+ * 'users' dim dynamic or 1 (the lab feeds one user's sequence, or one per candidate: see perCandidate).
+ */
 function mismatch(info: OnnxValueInfo, spec: TensorSpec): string | null {
   const expected = `${spec.dtype} ${shapeText(spec.shape)}`;
   if (info.elemType !== 0 && info.elemType !== ELEM_CODES[spec.dtype])
@@ -213,6 +216,9 @@ function mismatch(info: OnnxValueInfo, spec: TensorSpec): string | null {
     if (want === 'batch') {
       if (typeof have === 'number')
         return `has a fixed dimension ${i} of ${have}, expected a dynamic batch dimension (${expected})`;
+    } else if (want === 'users') {
+      if (typeof have === 'number' && have !== 1)
+        return `has a fixed dimension ${i} of ${have}, expected 1 or a dynamic dimension (${expected})`;
     } else if (typeof have === 'number' && have !== want) return `has shape ${got}, expected ${expected}`;
   }
   return null;
@@ -285,6 +291,17 @@ export function graphDtype(signature: OnnxSignature): { dtype: ModelDtype; form?
 }
 
 /**
+ * A contract input with one row per user ('users') that the graph declares per candidate (its dim_param
+ * 'batch', which tells ORT the dimension equals the candidates'): fed one copy per candidate, as declared.
+ */
+function perCandidate(spec: TensorSpec, signature: OnnxSignature): TensorSpec {
+  const declared = signature.inputs.find((info) => info.name === spec.name)?.dims?.[0];
+  return spec.shape[0] === 'users' && declared === 'batch'
+    ? { ...spec, shape: ['batch', ...spec.shape.slice(1)] }
+    : spec;
+}
+
+/**
  * A checked ranker file as a model entry the lab's runtimes understand: the contract's inputs, outputs
  * and heads, the dtype / form read from the graph, and the providers the bundle gives that form (qdq:
  * wasm only). Throws an InputError for a file that is not ONNX or breaks the contract.
@@ -310,7 +327,7 @@ export function externalRankerEntry(file: LabRankerFile, contract: ModelEntry): 
     dtype,
     ...(form ? { form } : {}),
     params: 0,
-    inputs: contract.inputs,
+    inputs: contract.inputs.map((spec) => perCandidate(spec, signature)),
     outputs: contract.outputs,
     ...(contract.heads ? { heads: contract.heads } : {}),
     providers,

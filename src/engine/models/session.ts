@@ -71,11 +71,11 @@ export class ModelSession {
   }
 }
 
-/** Zero feeds shaped by a variant's inputs, with `batch` rows: the warm-up input. */
+/** Zero feeds shaped by a variant's inputs, with `batch` rows and one user (as served): the warm-up input. */
 export function zeroFeeds(entry: ModelEntry, batch: number): Feeds {
   const feeds: Feeds = {};
   for (const input of entry.inputs) {
-    const dims = input.shape.map((d) => (d === 'batch' ? batch : d));
+    const dims = input.shape.map((d) => (d === 'batch' ? batch : d === 'users' ? 1 : d));
     feeds[input.name] = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
   }
   return feeds;

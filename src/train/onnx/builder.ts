@@ -11,8 +11,11 @@ import {
   valueInfo,
 } from './proto.ts';
 
-/** A tensor dimension: a fixed size, or 'batch', written as the symbolic (dynamic) dim_param "batch". */
-export type Dim = number | 'batch';
+/**
+ * A tensor dimension: a fixed size, or a symbolic (dynamic) dim_param: 'batch' (one row per candidate)
+ * or 'users' (one row per user, where 1 broadcasts over every candidate).
+ */
+export type Dim = number | 'batch' | 'users';
 
 export type TensorDtype = 'float32' | 'int64';
 

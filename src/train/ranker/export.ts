@@ -5,32 +5,36 @@ import { GraphBuilder } from '../onnx/index.ts';
 import { MASKED_SCORE } from './attention.ts';
 import { HEADS, type RankerModel, type SequenceShape, tokenWidth } from './model.ts';
 
-/** The early-fusion ranker's extra inputs: the user's newest actions, as the compact encoder reads them. */
+/**
+ * The early-fusion ranker's extra inputs: the user's newest actions, as the compact encoder reads them.
+ * Their first dimension is 'users': the engine feeds its one user's actions once (1 broadcasts over the
+ * candidates, so the graph projects them once, not once per candidate); training feeds one per row.
+ */
 function sequenceIo(dim: number, length: number): TensorSpec[] {
   return [
     {
       name: 'seq_items',
       dtype: 'float32',
-      shape: ['batch', length, dim],
+      shape: ['users', length, dim],
       description:
-        "item-table rows of the user's newest actions, oldest first, left-padded; repeated per candidate",
+        "item-table rows of the user's newest actions, oldest first, left-padded; 1 row broadcasts over every candidate",
     },
     {
       name: 'seq_actions',
       dtype: 'float32',
-      shape: ['batch', length, ACTION_TYPES],
+      shape: ['users', length, ACTION_TYPES],
       description: 'one-hot action codes (impression, click, closeup, save, hide) of those actions',
     },
     {
       name: 'seq_time',
       dtype: 'float32',
-      shape: ['batch', length, TIME_FEATURES],
+      shape: ['users', length, TIME_FEATURES],
       description: "PinnerFormer's time features of those actions (src/core/sequence/time-features.ts)",
     },
     {
       name: 'seq_mask',
       dtype: 'float32',
-      shape: ['batch', length],
+      shape: ['users', length],
       description: '1 on real actions, 0 on padding',
     },
   ];
@@ -152,13 +156,13 @@ function exportAttention(
   const tokens = g.op(
     'Concat',
     [
-      g.input('seq_items', 'float32', ['batch', L, d]),
-      g.input('seq_actions', 'float32', ['batch', L, ACTION_TYPES]),
-      g.input('seq_time', 'float32', ['batch', L, TIME_FEATURES]),
+      g.input('seq_items', 'float32', ['users', L, d]),
+      g.input('seq_actions', 'float32', ['users', L, ACTION_TYPES]),
+      g.input('seq_time', 'float32', ['users', L, TIME_FEATURES]),
     ],
     { axis: 2 },
   );
-  const mask = g.input('seq_mask', 'float32', ['batch', L]);
+  const mask = g.input('seq_mask', 'float32', ['users', L]);
   const query = g.dense(item, w('attq'), undefined, d, a, 'att_q');
   const keys = g.dense(tokens, w('attk'), undefined, tokenWidth(d), a, 'att_k');
   const values = g.dense(tokens, w('attv'), undefined, tokenWidth(d), a, 'att_v');

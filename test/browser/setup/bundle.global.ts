@@ -170,10 +170,12 @@ async function writeExpected(bundle: Bundle): Promise<void> {
       { name: 'random', feeds: randomRanker },
       { name: 'real', feeds: real.ranker },
     ],
-    // The same rows plus their sequences: random ones shaped as real ones, and each real user's actions.
+    // The same rows plus their sequences: random ones shaped as real ones, each real user's actions, and
+    // (as the engine serves) the first real user's actions once, broadcast over every row.
     'ranker-early': [
       { name: 'random', feeds: { ...randomRanker, ...randomSequenceFeeds(earlySpecs, random) } },
       { name: 'real', feeds: { ...real.ranker, ...real.rankerSequence } },
+      { name: 'one user', feeds: { ...real.ranker, ...firstUser(real.rankerSequence) } },
     ],
     encoder: [
       { name: 'random', feeds: randomEncoderFeeds(encoderSpecs, random) },
@@ -215,8 +217,19 @@ async function writeExpected(bundle: Bundle): Promise<void> {
   renameSync(`${EXPECTED_FILE}.tmp`, EXPECTED_FILE);
 }
 
+/** A spec's dims with `batch` rows, one per user ('users'): the training layout. */
 function dimsOf(spec: TensorSpec, batch: number): number[] {
-  return spec.shape.map((d) => (d === 'batch' ? batch : d));
+  return spec.shape.map((d) => (d === 'batch' || d === 'users' ? batch : d));
+}
+
+/** The first row of each per-user feed, as a batch of one: what the engine feeds for its one user. */
+function firstUser(feeds: StoredFeeds): StoredFeeds {
+  return Object.fromEntries(
+    Object.entries(feeds).map(([name, { dims, data }]) => {
+      const row = size(dims.slice(1));
+      return [name, { dims: [1, ...dims.slice(1)], data: data.slice(0, row) }];
+    }),
+  );
 }
 
 const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
