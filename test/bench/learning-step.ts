@@ -8,6 +8,7 @@
 
 import { loadavg } from 'node:os';
 import type * as TfCore from '@tensorflow/tfjs-core';
+import { percentile } from '../../src/core/lab/metrics.ts';
 import { DEFAULT_LEARNING_OPTIONS, learnEmbedding } from '../../src/core/learning/index.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
 
@@ -29,7 +30,7 @@ const RUNS = 20;
 
 const quantiles = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(3);
+  const at = (q: number) => percentile(s, q).toFixed(3);
   return `p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms (${s.length} steps)`;
 };
 

@@ -1,3 +1,5 @@
+import { percentile } from '../../src/core/lab/metrics.ts';
+
 export interface Timing {
   p50_ms: number;
   p99_ms: number;
@@ -16,8 +18,11 @@ export function measure(fn: () => void, { warmup = 3, minRuns = 10, minMs = 500 
     if (samples.length >= 10_000) break;
   }
   samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-  return { p50_ms: round(at(0.5)), p99_ms: round(at(0.99)), runs: samples.length };
+  return {
+    p50_ms: round(percentile(samples, 0.5)),
+    p99_ms: round(percentile(samples, 0.99)),
+    runs: samples.length,
+  };
 }
 
 export async function timeOnce<T>(fn: () => Promise<T> | T): Promise<{ value: T; ms: number }> {

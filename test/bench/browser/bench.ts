@@ -14,6 +14,7 @@
  * (`threadCandidates`), each timed over a few calls, and only the fastest goes on to the timed turns.
  */
 import type { ItemDtype, RankerFusion } from '../../../src/core/bundle/index.ts';
+import { percentile } from '../../../src/core/lab/metrics.ts';
 import type { DeviceChoice } from '../../../src/engine/types.ts';
 import { createRecommender, type Recommender } from '../../../src/sdk/index.ts';
 import { threadCandidates } from './impls.ts';
@@ -147,6 +148,7 @@ function emptyRow(catalog: number, impl: Impl, dtype: ItemDtype, stage: Stage): 
     p99_ms: null,
     mean_ms: null,
     min_ms: null,
+    max_ms: null,
     runs: 0,
     info: {},
   };
@@ -161,8 +163,6 @@ function once(f: () => Promise<void>): () => Promise<void> {
   };
 }
 
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 function summarise(live: LiveRow): RowResult {
@@ -170,10 +170,11 @@ function summarise(live: LiveRow): RowResult {
   const s = [...live.samples].sort((a, b) => a - b);
   row.runs = s.length;
   if (s.length > 0) {
-    row.p50_ms = round3(quantile(s, 0.5));
-    row.p99_ms = round3(quantile(s, 0.99));
+    row.p50_ms = round3(percentile(s, 0.5));
+    row.p99_ms = round3(percentile(s, 0.99));
     row.mean_ms = round3(s.reduce((a, b) => a + b, 0) / s.length);
     row.min_ms = round3(s[0]);
+    row.max_ms = round3(s[s.length - 1]);
   }
   if (live.stageSamples && s.length > 0) {
     const at = (q: number) =>
@@ -181,7 +182,7 @@ function summarise(live: LiveRow): RowResult {
         Object.entries(live.stageSamples!).map(([name, v]) => [
           name,
           round3(
-            quantile(
+            percentile(
               [...v].sort((a, b) => a - b),
               q,
             ),

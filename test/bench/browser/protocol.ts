@@ -79,10 +79,13 @@ export interface RowResult {
   dtype: ItemDtype;
   impl: Impl;
   stage: Stage;
+  /** Nearest-rank percentiles (src/core/lab/metrics.ts's, as the lab reports them). */
   p50_ms: number | null;
   p99_ms: number | null;
   mean_ms: number | null;
   min_ms: number | null;
+  /** The slowest call: with 100 calls, p99 (nearest rank) is the 99th of 100, this the 100th. */
+  max_ms: number | null;
   runs: number;
   /** How it was set up: threads, kernel variant, backend that ran, setup time. */
   info: Record<string, unknown>;

@@ -5,6 +5,7 @@
  * test/browser/retrieval-cpu.test.ts ("benchmark" block, VITE_EDGEREC_BENCH=1).
  */
 import type { DecodedItemTable } from '../../../src/core/bundle/index.ts';
+import { percentile } from '../../../src/core/lab/metrics.ts';
 import type { ExclusionBitset } from '../../../src/core/retrieval/index.ts';
 import { CpuRetriever, type CpuRetrieverOptions } from '../../../src/engine/retrieval/cpu/index.ts';
 
@@ -71,13 +72,12 @@ export async function benchCpuRetrievers(
     const round3 = (x: number) => Math.round(x * 1000) / 1000;
     return retrievers.map((r, i) => {
       const s = samples[i].sort((a, b) => a - b);
-      const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
       return {
         backend: r.backend,
         threads: r.threads,
         flavor: r.flavor ?? 'ts',
-        p50: round3(at(0.5)),
-        p99: round3(at(0.99)),
+        p50: round3(percentile(s, 0.5)),
+        p99: round3(percentile(s, 0.99)),
         mean: round3(s.reduce((a, b) => a + b, 0) / s.length),
         min: round3(s[0]),
         runs: s.length,

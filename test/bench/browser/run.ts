@@ -262,6 +262,7 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
     r.stage,
     ms(r.p50_ms),
     ms(r.p99_ms),
+    ms(r.max_ms),
     String(r.runs),
     r.recall_vs_f32 === undefined || r.recall_vs_f32 === null ? '—' : r.recall_vs_f32.toFixed(3),
     r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
@@ -277,6 +278,7 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
         'stage',
         'p50 ms',
         'p99 ms',
+        'max ms',
         'runs',
         'recall vs f32',
         'vs best same-dtype peer',
@@ -287,6 +289,7 @@ function printTable(result: ReturnType<typeof withRatios>, header: string): void
   );
   process.stdout.write(
     `\nvs best same-dtype peer: p50 of the fastest peer (tfjs-*, ort-*, naive-js) of that catalog, stage and dtype ÷ this row's p50 (> 1× = faster).\n` +
+      `p50, p99: nearest rank, the ⌈q·runs⌉-th fastest call (with 100 runs p99 is the 99th of 100, max the 100th).\n` +
       `recall vs f32: |top-${K} ∩ exact f32 top-${K}| / ${K}, mean over the first ${RECALL_QUERIES} queries.\n` +
       `recommend() rows have no peer: no baseline runs the whole pipeline, so no ratio.\n`,
   );
