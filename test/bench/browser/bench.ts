@@ -134,6 +134,8 @@ interface LiveRow {
   spentMs: number;
   next: number;
   turn(from: number, count: number, warmup: number): Promise<number[]>;
+  /** Untimed calls before the first turn, where not the config's `warmup`. */
+  warmup?: number;
   close(): Promise<void>;
   stageSamples?: Record<string, number[]>;
 }
@@ -207,8 +209,9 @@ async function takeTurns(rows: LiveRow[], config: BenchConfig, label: string): P
       }
     const count =
       Math.floor(((r + 1) * config.runs) / config.rounds) - Math.floor((r * config.runs) / config.rounds);
-    const warmup = r === 0 ? config.warmup : Math.min(2, config.warmup);
     for (const live of rows) {
+      const first = live.warmup ?? config.warmup;
+      const warmup = r === 0 ? first : Math.min(2, first);
       if (live.row.error || count === 0) continue;
       if (live.spentMs > budget) {
         live.row.info.truncated = `stopped after ${live.samples.length} runs (over ${config.maxRowSeconds} s)`;
@@ -406,7 +409,12 @@ async function tooLarge(catalog: CatalogSpec, dtype: ItemDtype): Promise<string>
 
 const ACTIONS = ['click', 'save', 'closeup', 'click', 'save', 'click'] as const;
 
-async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promise<RowResult[]> {
+async function recommendStage(
+  catalog: CatalogSpec,
+  config: BenchConfig,
+  machine: DeviceInfo,
+): Promise<RowResult[]> {
+  const softwareGpu = 'isFallbackAdapter' in machine.webgpu && machine.webgpu.isFallbackAdapter === true;
   const label = `${catalog.count} recommend`;
   const live: LiveRow[] = [];
   const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -491,6 +499,7 @@ async function recommendStage(catalog: CatalogSpec, config: BenchConfig): Promis
       },
       close,
     };
+    entry.warmup = device === 'webgpu' && softwareGpu ? config.warmup : config.recommendWarmup;
     live.push(entry);
     const started = performance.now();
     const phases: Record<string, [number, number]> = {};
@@ -602,7 +611,7 @@ window.edgerecBench = async (config: BenchConfig): Promise<BenchResult> => {
   const rows: RowResult[] = [];
   for (const catalog of config.catalogs) {
     if (config.stages.includes('retrieve')) rows.push(...(await retrieveStage(catalog, config)));
-    if (config.stages.includes('recommend')) rows.push(...(await recommendStage(catalog, config)));
+    if (config.stages.includes('recommend')) rows.push(...(await recommendStage(catalog, config, device)));
   }
   return { device, rows };
 };

@@ -58,6 +58,12 @@ export interface BenchConfig {
   runs: number;
   /** Untimed calls before a row's first timed turn (two more before each later turn). */
   warmup: number;
+  /**
+   * The same for recommend rows, which need more: V8 optimises the engine's JS and ORT's wasm while the
+   * first few hundred calls run. WebGPU rows on a software adapter (SwiftShader: ~0.7 s a call, timings
+   * that mean nothing) take `warmup` instead.
+   */
+  recommendWarmup: number;
   /** Turns the timed calls of a row are split into; rows of one catalog and stage take turns. */
   rounds: number;
   /** Feed size asked of recommend() (retrieval still hands the ranker 200 candidates). */

@@ -11,6 +11,9 @@
  *
  *   --catalogs 10000,100000,1000000   item counts (default all three; --quick: 10000)
  *   --runs N          timed calls per row (default 100; --quick: 10), after --warmup W (default 5; --quick: 2)
+ *   --recommend-warmup W   warm-up calls of a recommend row (default 200; --quick: 2): V8 is still optimising
+ *                     the engine's JS and ORT's wasm during the first few hundred calls, and the steady state
+ *                     is what a latency budget is about; WebGPU rows on a software adapter take --warmup
  *   --rounds R        turns the timed calls of a row are split into (default 4)
  *   --stages retrieve,recommend       --impls edgerec-cpu,ort-wasm,…   (default: all)
  *   --max-row-seconds S   a row stops taking turns once its timed calls passed S (default 120)
@@ -45,7 +48,7 @@ import { benchQueries } from './queries.ts';
 import { BENCH_PAGE, startSite } from './site.ts';
 
 const USAGE =
-  'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--rounds N] ' +
+  'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--recommend-warmup N] [--rounds N] ' +
   '[--quick] [--json] [--verbose] [--stages retrieve,recommend] [--impls a,b] [--dtypes f32,f16,i8] ' +
   '[--learning off,busy,records] [--max-row-seconds S] [--trace FILE.json] [--base DIR] [--save FILE] [--build]';
 
@@ -77,6 +80,7 @@ function options() {
         catalogs: { type: 'string' },
         runs: { type: 'string' },
         warmup: { type: 'string' },
+        'recommend-warmup': { type: 'string' },
         rounds: { type: 'string' },
         quick: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
@@ -122,6 +126,7 @@ function options() {
     catalogs,
     runs: int('runs', parsed.runs, quick ? 10 : 100, 1),
     warmup: int('warmup', parsed.warmup, quick ? 2 : 5, 0),
+    recommendWarmup: int('recommend-warmup', parsed['recommend-warmup'], quick ? 2 : 200, 0),
     rounds: int('rounds', parsed.rounds, quick ? 2 : 4, 1),
     json: parsed.json ?? false,
     verbose: parsed.verbose ?? false,
@@ -389,6 +394,7 @@ async function main(): Promise<void> {
       k: K,
       runs: opts.runs,
       warmup: opts.warmup,
+      recommendWarmup: opts.recommendWarmup,
       rounds: opts.rounds,
       feedK: FEED_K,
       maxRowSeconds: opts.maxRowSeconds,
@@ -399,7 +405,7 @@ async function main(): Promise<void> {
       verbose: opts.verbose,
     };
     log(
-      `running ${opts.catalogs.join(', ')} items × ${opts.stages.join(' + ')}, ${opts.runs} runs after ${opts.warmup} warm-up`,
+      `running ${opts.catalogs.join(', ')} items × ${opts.stages.join(' + ')}, ${opts.runs} runs after ${opts.warmup} warm-up (recommend: ${opts.recommendWarmup})`,
     );
     // A Chrome trace of the timed part (every thread of the page's renderer, GC included): where a slow
     // call's time went. Each timed recommend() is marked with console.timeStamp('recommend N').
@@ -440,6 +446,7 @@ async function main(): Promise<void> {
       feedK: FEED_K,
       runs: opts.runs,
       warmup: opts.warmup,
+      recommendWarmup: opts.recommendWarmup,
       rounds: opts.rounds,
       page: site.kind,
       models: base.version,
@@ -469,7 +476,7 @@ async function main(): Promise<void> {
         rows,
         `edgerec browser benchmark — ${device.browser}, ${adapter}, ${device.hardwareConcurrency} cores, ` +
           `crossOriginIsolated ${device.crossOriginIsolated}\n` +
-          `k = ${K}, dim = ${artifacts[0]?.dim}, ${opts.runs} runs after ${opts.warmup} warm-up; recommend() = { k: ${FEED_K} } over ${K} candidates; ` +
+          `k = ${K}, dim = ${artifacts[0]?.dim}, ${opts.runs} runs after ${opts.warmup} warm-up (recommend: ${opts.recommendWarmup}); recommend() = { k: ${FEED_K} } over ${K} candidates; ` +
           `models of bundle ${base.version}, synthetic catalogs; load average ${loadStart.join('/')} → ${loadEnd.join('/')} ` +
           `(1-min max ${Math.max(...loadSamples)}, mean ${(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2)}); ${total.toFixed(0)} s`,
       );
