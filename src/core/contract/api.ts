@@ -96,5 +96,8 @@ export function engineIdentity(options: EngineOptions): string {
     options.databaseName ?? null,
     options.device ?? 'auto',
     options.dtype ?? 'i8',
+    // The served ranker: a tab asking for another one must not be handed this engine's.
+    options.rankerDtype ?? null,
+    options.rankerFusion ?? null,
   ]);
 }
