@@ -22,6 +22,13 @@ export function nonNegativeInteger(value: string): number {
   return Number(value);
 }
 
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('must be a non-negative number');
+  return n;
+}
+
 export function integerList(value: string): number[] {
   return value.split(',').map((part) => positiveInteger(part.trim()));
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -421,5 +421,22 @@ describe('training', () => {
     const a = straight.model.params.export();
     const b = resumed.model.params.export();
     for (const name of Object.keys(a)) expect(b[name].data).toEqual(a[name].data);
+  });
+
+  it('resumes a checkpoint written before an option existed, taking it at its default, and refuses another value', async () => {
+    const straight = await trainPinnerFormer(data, options);
+    const checkpointDir = join(dir, 'ckpt-old');
+    await trainPinnerFormer(data, options, { checkpointDir, stopAfterSteps: 5 });
+    // As a checkpoint of the code before --logq-weight wrote it: no logQWeight among its options.
+    const statePath = join(checkpointDir, 'state.json');
+    const saved = JSON.parse(readFileSync(statePath, 'utf8'));
+    expect(saved.state.options.logQWeight).toBe(1);
+    delete saved.state.options.logQWeight;
+    writeFileSync(statePath, JSON.stringify(saved));
+    await expect(trainPinnerFormer(data, { ...options, logQWeight: 0.5 }, { checkpointDir })).rejects.toThrow(
+      /holds a checkpoint of different data or options/,
+    );
+    const resumed = await trainPinnerFormer(data, options, { checkpointDir });
+    expect(resumed.model.itemOut.values).toEqual(straight.model.itemOut.values);
   });
 });

@@ -144,6 +144,11 @@ describe('edgerec train', () => {
         /--retrieval lightgcn names a model --models does not train/,
       ],
       [['--models', 'lightgcn', '--retrieval', 'blend'], /--retrieval blend mixes PinnerFormer and LightGCN/],
+      [
+        ['--logq-weight', '-1'],
+        /--logq-weight <w>' argument '-1' is invalid\. must be a non-negative number/,
+      ],
+      [['--logq-weight', 'half'], /argument 'half' is invalid\. must be a non-negative number/],
     ] as const) {
       const failure = await edgerec(...trainArgs(join(work, 'refused')), ...args).catch(
         (error: { code: number; stderr: string }) => error,

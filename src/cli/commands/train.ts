@@ -14,6 +14,7 @@ import { RETRIEVAL_MODELS } from '../../train/space/index.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   nonNegativeInteger,
+  nonNegativeNumber,
   oneOf,
   parseFormat,
   parsePositives,
@@ -33,6 +34,7 @@ function pinnerformerOptions(options: Record<string, unknown>): Partial<PinnerFo
   if (options.horizonActions !== undefined) given.horizonActions = options.horizonActions as number;
   if (options.relativePositions !== undefined) given.relativePositions = options.relativePositions as boolean;
   if (options.randomNegatives !== undefined) given.randomNegatives = options.randomNegatives as number;
+  if (options.logqWeight !== undefined) given.logQWeight = options.logqWeight as number;
   return given;
 }
 
@@ -78,6 +80,11 @@ export function registerTrainCommand(program: Command): void {
       '--random-negatives <n>',
       `PinnerFormer's uniform random negatives per batch, beside the batch's own targets (default ${DEFAULT_PINNERFORMER_OPTIONS.randomNegatives})`,
       positiveInteger,
+    )
+    .option(
+      '--logq-weight <w>',
+      `PinnerFormer: the weight of the sampled softmax's logQ correction: 0 none (popular items keep the boost in-batch negatives give them), 1 the unbiased correction, above 1 more (default ${DEFAULT_PINNERFORMER_OPTIONS.logQWeight})`,
+      nonNegativeNumber,
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
     .option(

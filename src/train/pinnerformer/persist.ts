@@ -1,7 +1,7 @@
 import { Random } from '../../core/random.ts';
 import { loadCheckpoint, requireTensor, saveCheckpoint } from '../checkpoint.ts';
 import { initTraining, tf } from '../tf/backend.ts';
-import type { PinnerFormerOptions } from './config.ts';
+import { DEFAULT_PINNERFORMER_OPTIONS, type PinnerFormerOptions } from './config.ts';
 import { PinnerFormerModel } from './model.ts';
 
 interface SavedModel {
@@ -40,7 +40,9 @@ export async function loadPinnerFormer(
   await initTraining();
   const checkpoint = loadCheckpoint<SavedModel>(dir);
   if (checkpoint?.state.kind !== 'pinnerformer') throw new Error(`${dir} holds no saved PinnerFormer`);
-  const { options, numItems, featureDim, hasTimestamps } = checkpoint.state;
+  const { numItems, featureDim, hasTimestamps } = checkpoint.state;
+  // A model saved before an option existed ran with its default.
+  const options = { ...DEFAULT_PINNERFORMER_OPTIONS, ...checkpoint.state.options };
   const features =
     featureDim > 0
       ? { table: requireTensor(checkpoint, 'features') as Float32Array, dim: featureDim }

@@ -135,7 +135,7 @@ function trainStep(
   frequency: Float64Array,
   random: Random,
 ): number {
-  const { dim, randomNegatives } = model.options;
+  const { dim, randomNegatives, logQWeight } = model.options;
   const n = batch.items.length;
   const pairs = batch.targetItems.length;
   if (pairs === 0) return Number.NaN;
@@ -150,7 +150,7 @@ function trainStep(
   const negatives = sampled.items;
   const K = negatives.length;
   const q = (item: number) =>
-    logQ(frequency[item], sampled.inBatchDraws, sampled.uniformDraws, model.numItems);
+    logQWeight * logQ(frequency[item], sampled.inBatchDraws, sampled.uniformDraws, model.numItems);
   const targetRows = Int32Array.from(grid, (t) => (t < 0 ? 0 : t));
   const weights = Float32Array.from(grid, (t) => (t < 0 ? 0 : 1));
   const posLogQ = Float32Array.from(targetRows, q);
@@ -288,8 +288,10 @@ export async function trainPinnerFormer(
   if (checkpointDir) {
     const checkpoint = loadCheckpoint<TrainerState>(checkpointDir);
     if (checkpoint) {
-      // The time budget is how long to keep going, not what is learnt: a resumed run may have another.
-      const comparable = (o: PinnerFormerOptions) => JSON.stringify({ ...o, timeBudgetSeconds: 0 });
+      // The time budget is how long to keep going, not what is learnt: a resumed run may have another. An
+      // option added since the checkpoint was written compares as its default (what that run used).
+      const comparable = (o: PinnerFormerOptions) =>
+        JSON.stringify({ ...DEFAULT_PINNERFORMER_OPTIONS, ...o, timeBudgetSeconds: 0 });
       if (
         checkpoint.state.numItems !== data.numItems ||
         comparable(checkpoint.state.options) !== comparable(options)
