@@ -465,6 +465,39 @@ describe('edgerec lab run --ranker-file: your own ranker and its edgerec quantiz
       'renamed.onnx: missing input "user_long" (expected float32 [batch, 64]; the graph\'s inputs: user_lonx, user_short, item, context)',
     );
   }, 60_000);
+
+  it('refuses an early-fusion ranker as such: the eval packs hold no action sequences to feed it', async () => {
+    const { version } = JSON.parse(readFileSync(join(BUNDLE_DIR, 'latest.json'), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(join(BUNDLE_DIR, version, 'manifest.json'), 'utf8'),
+    ) as BundleManifest;
+    const early = manifest.rankers.find(
+      (e) => e.role === 'student' && e.dtype === 'fp32' && e.fusion === 'early',
+    )!;
+    const file = join(dir, 'my-early.onnx');
+    copyFileSync(join(BUNDLE_DIR, version, early.file), file);
+    const error = await run(process.execPath, [
+      BIN,
+      'lab',
+      'run',
+      '--models',
+      BUNDLE_DIR,
+      '--items',
+      'none',
+      '--rankers',
+      'none',
+      '--ranker-file',
+      file,
+      '--quiet',
+    ]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).toBe(2);
+    expect(error?.stderr).toContain(
+      "my-early.onnx is an early-fusion ranker (it reads the user's action sequence): the lab scores late-fused rankers only",
+    );
+  }, 60_000);
 });
 
 function rankerOf(e: { dtype: string; form?: string }): string {

@@ -270,7 +270,8 @@ export async function runLab(
   const plan: Planned[] = [];
   // The eval pack holds no action sequences, so the lab scores the late-fused rankers only.
   const lateRankers = manifest.rankers.filter((e) => (e.fusion ?? 'late') === 'late');
-  const files = rankerFiles(options.rankerFiles ?? [], lateRankers, role, manifest.version);
+  const earlyRankers = manifest.rankers.filter((e) => e.fusion === 'early');
+  const files = rankerFiles(options.rankerFiles ?? [], lateRankers, role, manifest.version, earlyRankers);
   for (const device of options.devices) {
     for (const dtype of options.items) {
       if (manifest.items.some((t) => t.dtype === dtype)) plan.push({ kind: 'items', device, dtype });
@@ -458,12 +459,16 @@ export function rankerFileStem(name: string): string {
     .replace(/\.(fp32|fp16|int8-dq|int8-qdq)$/i, '');
 }
 
-/** Checks every ranker file against the contract of the bundle's `role` rankers; names must be unique. */
+/**
+ * Checks every ranker file against the contract of the bundle's `role` rankers; names must be unique. A
+ * file that breaks it but follows an `unscorable` ranker's contract (early fusion) is refused as such.
+ */
 function rankerFiles(
   files: LabRankerFile[],
   rankers: ModelEntry[],
   role: ModelRole,
   version: string,
+  unscorable: ModelEntry[] = [],
 ): { entry: ModelEntry; bytes: Uint8Array }[] {
   if (files.length === 0) return [];
   const contract =
@@ -474,8 +479,26 @@ function rankerFiles(
   return files.map((file) => {
     if (seen.has(file.name)) throw new InputError(`two ranker files are named ${file.name}`);
     seen.add(file.name);
-    return { entry: externalRankerEntry(file, contract), bytes: file.bytes };
+    try {
+      return { entry: externalRankerEntry(file, contract), bytes: file.bytes };
+    } catch (error) {
+      const early = unscorable.find((e) => e.role === role);
+      if (error instanceof InputError && early && followsContract(file, early))
+        throw new InputError(
+          `${file.name} is an early-fusion ranker (it reads the user's action sequence): the lab scores late-fused rankers only, since its eval packs hold no action sequences`,
+        );
+      throw error;
+    }
   });
+}
+
+function followsContract(file: LabRankerFile, contract: ModelEntry): boolean {
+  try {
+    externalRankerEntry(file, contract);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The row a row's speed-up is measured against (see LabRow.speedup). */
