@@ -423,6 +423,33 @@ describe('training', () => {
     for (const name of Object.keys(a)) expect(b[name].data).toEqual(a[name].data);
   });
 
+  it('decays the learning rate after an epoch without a new best (plateauDecay 0 freezes the weights)', async () => {
+    // Validation scores 1, 0, 0: epoch 0 is the best, epochs 1 and 2 are plateaus.
+    const tablesSeen = async (plateauDecay: number) => {
+      const scores = [1, 0, 0];
+      const tables: Float32Array[] = [];
+      await trainPinnerFormer(
+        data,
+        { ...options, maxEpochs: 3, plateauDecay },
+        {
+          validate: (model) => {
+            tables.push(model.itemOut.values.slice());
+            return scores[tables.length - 1];
+          },
+        },
+      );
+      return tables;
+    };
+    const frozen = await tablesSeen(0);
+    expect(frozen).toHaveLength(3);
+    expect(frozen[1]).not.toEqual(frozen[0]);
+    // Epoch 1 ran at the full rate; after its plateau the rate is 0, so epoch 2 changes nothing.
+    expect(frozen[2]).toEqual(frozen[1]);
+    const constant = await tablesSeen(1);
+    expect(constant[1]).toEqual(frozen[1]);
+    expect(constant[2]).not.toEqual(constant[1]);
+  });
+
   it('resumes a checkpoint written before an option existed, taking it at its default, and refuses another value', async () => {
     const straight = await trainPinnerFormer(data, options);
     const checkpointDir = join(dir, 'ckpt-old');

@@ -149,6 +149,17 @@ describe('edgerec train', () => {
         /--logq-weight <w>' argument '-1' is invalid\. must be a non-negative number/,
       ],
       [['--logq-weight', 'half'], /argument 'half' is invalid\. must be a non-negative number/],
+      [
+        ['--pinnerformer', 'dim=1.5'],
+        /argument 'dim=1\.5' is invalid\. dim must be an integer >= 1, got 1\.5/,
+      ],
+      [['--pinnerformer', 'depth=3'], /depth is not a PinnerFormer option \(one of: dim, layers/],
+      [['--pinnerformer', 'dim'], /takes KEY=VALUE/],
+      [['--pinnerformer', 'dim=65'], /--pinnerformer: dim 65 must be a multiple of heads 2/],
+      [
+        ['--pinnerformer', 'logQWeight=1.5', '--logq-weight', '2'],
+        /repeats an option its own flag already sets/,
+      ],
     ] as const) {
       const failure = await edgerec(...trainArgs(join(work, 'refused')), ...args).catch(
         (error: { code: number; stderr: string }) => error,
@@ -156,6 +167,26 @@ describe('edgerec train', () => {
       expect((failure as { code: number }).code).toBe(2);
       expect((failure as { stderr: string }).stderr).toMatch(message);
     }
+  }, 300_000);
+
+  it('--pinnerformer KEY=VALUE sets any PinnerFormer option, and run.json records it', async () => {
+    const out = join(work, 'pinnerformer-options');
+    const manifest = JSON.parse(
+      (
+        await edgerec(
+          ...trainArgs(out),
+          '--models',
+          'gnn,pinnerformer',
+          '--pinnerformer',
+          'dim=16',
+          '--pinnerformer',
+          'itemReplacement=0.1',
+          '--json',
+        )
+      ).stdout,
+    );
+    expect(manifest.stages.pinnerformer.options).toMatchObject({ dim: 16, itemReplacement: 0.1, heads: 2 });
+    expect(manifest.tables['pinnerformer/items.f32'][1]).toBe(16);
   }, 300_000);
 
   it('evaluates the trained models with eval --checkpoint and refuses a mismatched split', async () => {

@@ -119,6 +119,21 @@ describe('grid files', () => {
     expect(parse('{"inferenceNeighbors": ["every"]}', 'gnn')).toThrow(
       /"all" or an integer >= 1, got "every"/,
     );
+    // PinnerFormer's specs are spelt out, not read off the defaults: logQWeight's default 1 is no integer.
+    const pinnerformer = parseGrid(
+      '{"logQWeight": [1, 1.5], "plateauDecay": [0.5], "itemReplacement": [0.1], "objective": ["dense-all-action"]}',
+      'g.json',
+      'pinnerformer',
+      TUNABLE.pinnerformer.options,
+    );
+    expect(expandGrid(pinnerformer)).toHaveLength(2);
+    expect(parse('{"objective": ["bert"]}', 'pinnerformer')).toThrow(
+      /"objective"\[0\] must be one of "next-action", "sasrec", "all-action", "dense-all-action", got "bert"/,
+    );
+    expect(parse('{"dropout": [1]}', 'pinnerformer')).toThrow(
+      /"dropout"\[0\] must be a number in \[0, 1\), got 1/,
+    );
+    expect(parse('{"seed": [2]}', 'pinnerformer')).toThrow(/"seed" is not an option of pinnerformer/);
     const big = JSON.stringify({
       dim: range(10, 1),
       learningRate: range(10, 0.01),
@@ -206,6 +221,20 @@ describe('tune', () => {
     await expect(
       tune(ringSplit(), { model: 'bpr', grid: { maxEpochs: [1000] }, protocol: 'item2item', seed: 0 }),
     ).rejects.toThrow(/item2item needs a model with item similarities .*not bpr/);
+  });
+
+  it('refuses options that do not fit together before fitting any row', async () => {
+    const rows: unknown[] = [];
+    await expect(
+      tune(ringSplit(), {
+        model: 'pinnerformer',
+        grid: { dim: [8, 6], heads: [4] },
+        protocol: 'sasrec',
+        seed: 0,
+        onProgress: (event) => rows.push(event),
+      }),
+    ).rejects.toThrow(/pinnerformer: dim 6 must be a multiple of heads 4/);
+    expect(rows).toEqual([]);
   });
 
   it('refuses a metric the protocol does not report', async () => {

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { InputError } from '../../core/errors.ts';
 import {
   DEFAULT_PINNERFORMER_OPTIONS,
   type PinnerFormerOptions,
@@ -11,6 +12,8 @@ import {
   trainGlobalModels,
 } from '../../train/pipeline.ts';
 import { RETRIEVAL_MODELS } from '../../train/space/index.ts';
+import type { OptionSpec } from '../../train/tune/grid.ts';
+import { PINNERFORMER_OPTION_SPECS, pinnerFormerOptionsProblem } from '../../train/tune/models.ts';
 import { loadWithProgress } from '../load-data.ts';
 import {
   nonNegativeInteger,
@@ -35,7 +38,46 @@ function pinnerformerOptions(options: Record<string, unknown>): Partial<PinnerFo
   if (options.relativePositions !== undefined) given.relativePositions = options.relativePositions as boolean;
   if (options.randomNegatives !== undefined) given.randomNegatives = options.randomNegatives as number;
   if (options.logqWeight !== undefined) given.logQWeight = options.logqWeight as number;
-  return given;
+  const extra = (options.pinnerformer ?? {}) as Partial<PinnerFormerOptions>;
+  const twice = Object.keys(extra).filter((key) => key in given);
+  if (twice.length > 0)
+    throw new InputError(
+      `--pinnerformer ${twice[0]}=… repeats an option its own flag already sets; give it one way`,
+    );
+  const merged = { ...given, ...extra };
+  const problem = pinnerFormerOptionsProblem(merged);
+  if (problem) throw new InputError(`--pinnerformer: ${problem}`);
+  return merged;
+}
+
+/**
+ * `--pinnerformer KEY=VALUE`, repeatable: any PinnerFormer option by its name in PinnerFormerOptions,
+ * checked as `tune --grid` checks it. VALUE is a number, true, false or a word.
+ */
+function collectPinnerFormerOption(
+  text: string,
+  previous: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const match = /^(\w+)=(.+)$/.exec(text.trim());
+  if (!match) throw new InvalidArgumentError('takes KEY=VALUE, e.g. dim=128');
+  const [, key, raw] = match;
+  const spec = (PINNERFORMER_OPTION_SPECS as Record<string, OptionSpec>)[key];
+  if (!spec)
+    throw new InvalidArgumentError(
+      `${key} is not a PinnerFormer option (one of: ${Object.keys(PINNERFORMER_OPTION_SPECS).join(', ')})`,
+    );
+  if (key in previous) throw new InvalidArgumentError(`${key} is given twice`);
+  const value =
+    raw === 'true'
+      ? true
+      : raw === 'false'
+        ? false
+        : raw.trim() !== '' && Number.isFinite(Number(raw))
+          ? Number(raw)
+          : raw;
+  const problem = spec.check(value);
+  if (problem) throw new InvalidArgumentError(`${key} ${problem}, got ${raw}`);
+  return { ...previous, [key]: value };
 }
 
 export function registerTrainCommand(program: Command): void {
@@ -55,6 +97,11 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--positives <set>', 'engaged | all', parsePositives, 'engaged')
     .option('--seed <n>', 'seed of every random choice', nonNegativeInteger, 1)
+    .option(
+      '--pinnerformer <key=value>',
+      'any other PinnerFormer option by name (repeatable), e.g. dim=128 or plateauDecay=0.5; docs/training.md lists them',
+      collectPinnerFormerOption,
+    )
     .option(
       '--time-budget <seconds>',
       'optional wall-clock cap of the whole run (off by default; a cut run is no longer reproducible, and run.json says so)',
@@ -111,6 +158,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--quiet', 'no progress bars')
     .action(async (options) => {
       const started = performance.now();
+      // Before the data loads: a bad combination of options is refused at once.
+      const pinnerformer = pinnerformerOptions(options);
       const progress = new Progress(!options.quiet);
       const dataset = await loadWithProgress(progress, options.data, options.format);
       const stages = progress.stages(trainingUnit);
@@ -125,7 +174,7 @@ export function registerTrainCommand(program: Command): void {
           gnnFeatures: options.gnnFeatures,
           timeBudgetSeconds: options.timeBudget,
           gnn: options.maxEpochs ? { epochs: options.maxEpochs } : undefined,
-          pinnerformer: pinnerformerOptions(options),
+          pinnerformer,
           lightgcn: options.maxEpochs ? { maxEpochs: options.maxEpochs } : undefined,
           models: options.models,
           retrieval: options.retrieval,

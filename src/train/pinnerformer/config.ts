@@ -41,9 +41,21 @@ export interface PinnerFormerOptions {
    */
   logQWeight: number;
   dropout: number;
+  /**
+   * Stochastic shared embeddings (SSE, Wu et al. 2019, as SSE-PT uses it): during training each input
+   * action's item is replaced by a uniformly random item with this probability (targets never are); a
+   * regulariser on sparse data. 0: off.
+   */
+  itemReplacement: number;
   /** Share one item table between the encoder's input and the output (SASRec does); a regulariser on sparse data. */
   tieEmbeddings: boolean;
   learningRate: number;
+  /**
+   * Learning-rate decay on a plateau: every epoch whose validation score is not a new best multiplies the
+   * learning rate of the epochs after it by this factor (1: a constant rate). Early stopping still ends the
+   * run after `patience` such epochs in a row.
+   */
+  plateauDecay: number;
   maxEpochs: number;
   /** Stop after this many epochs without a better validation score. */
   patience: number;
@@ -81,8 +93,10 @@ export const DEFAULT_PINNERFORMER_OPTIONS: PinnerFormerOptions = {
   // Chosen on amazon-games validation NDCG@10 (untied, dropout 0.3: 0.504 best; tied, dropout 0.5: 0.552),
   // as SASRec does for sparse data.
   dropout: 0.5,
+  itemReplacement: 0,
   tieEmbeddings: true,
   learningRate: 2e-3,
+  plateauDecay: 1,
   maxEpochs: 40,
   patience: 3,
   seed: 1,

@@ -56,6 +56,8 @@ interface TrainerState {
   bestScore: number;
   bestEpoch: number;
   sinceBest: number;
+  /** Epochs so far without a new best validation score (each one decays the learning rate by plateauDecay). */
+  plateaus?: number;
   history: EpochRecord[];
   epochLoss: number;
   epochSteps: number;
@@ -134,6 +136,7 @@ function trainStep(
   batch: SequenceBatch,
   frequency: Float64Array,
   random: Random,
+  learningRate: number,
 ): number {
   const { dim, randomNegatives, logQWeight } = model.options;
   const n = batch.items.length;
@@ -196,7 +199,7 @@ function trainStep(
     }),
   );
   const loss = value.dataSync()[0];
-  model.params.apply(grads);
+  model.params.apply(grads, learningRate);
   const inputGrad = grads[inputVar.name].dataSync() as Float32Array;
   const positiveGrad = grads[positiveVar.name].dataSync() as Float32Array;
   const negativeGrad = grads[negativeVar.name].dataSync() as Float32Array;
@@ -228,13 +231,31 @@ function trainStep(
     const both = new Float32Array(inGrads.length * dim + outGrad.length);
     both.set(flatten(inGrads));
     both.set(outGrad, inGrads.length * dim);
-    model.itemOut.applyGradients([...inRows, ...outRows], both);
+    model.itemOut.applyGradients([...inRows, ...outRows], both, learningRate);
   } else {
-    model.itemIn.applyGradients(inRows, flatten(inGrads));
-    model.itemOut.applyGradients(outRows, outGrad);
+    model.itemIn.applyGradients(inRows, flatten(inGrads), learningRate);
+    model.itemOut.applyGradients(outRows, outGrad, learningRate);
   }
   tf.dispose([value, inputVar, positiveVar, negativeVar, ...Object.values(grads)]);
   return loss;
+}
+
+/**
+ * SSE on the input side: each real input token's item becomes a uniformly random one with probability
+ * `rate` (its action and time stay). Targets were taken before, from the true sequence.
+ */
+function replaceInputItems(
+  batch: SequenceBatch,
+  rate: number,
+  numItems: number,
+  random: Random,
+): SequenceBatch {
+  if (rate <= 0) return batch;
+  const items = batch.items.slice();
+  for (let i = 0; i < items.length; i++) {
+    if (batch.valid[i] && random.next() < rate) items[i] = random.int(numItems);
+  }
+  return { ...batch, items };
 }
 
 function epochBatches(sequences: ActionSequence[], options: PinnerFormerOptions, epoch: number) {
@@ -345,11 +366,17 @@ export async function trainPinnerFormer(
   outer: while (!state.finished) {
     const batches = epochBatches(sequences, options, state.epoch);
     const epochStart = performance.now();
+    const learningRate = options.learningRate * options.plateauDecay ** (state.plateaus ?? 0);
     for (; state.step < batches.length; ) {
       const random = derivedRandom(options.seed, state.epoch, state.step);
-      const batch = buildBatch(sequences, batches[state.step], { rule: options, random });
+      const batch = replaceInputItems(
+        buildBatch(sequences, batches[state.step], { rule: options, random }),
+        options.itemReplacement,
+        data.numItems,
+        random,
+      );
       const stepStart = performance.now();
-      const loss = trainStep(model, batch, frequency, random);
+      const loss = trainStep(model, batch, frequency, random, learningRate);
       if (Number.isFinite(loss)) {
         state.epochLoss += loss;
         state.epochSteps++;
@@ -394,6 +421,7 @@ export async function trainPinnerFormer(
         await snapshotBest();
       } else {
         state.sinceBest++;
+        state.plateaus = (state.plateaus ?? 0) + 1;
       }
     } else {
       state.bestEpoch = state.epoch;

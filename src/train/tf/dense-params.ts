@@ -53,8 +53,17 @@ export class DenseParams {
     return variable;
   }
 
-  /** One Adam step from gradients keyed by tf variable name (as tf.variableGrads returns them). */
-  apply(grads: tf.NamedTensorMap, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8): void {
+  /**
+   * One Adam step from gradients keyed by tf variable name (as tf.variableGrads returns them), at the
+   * constructor's learning rate unless a schedule passes another.
+   */
+  apply(
+    grads: tf.NamedTensorMap,
+    learningRate = this.learningRate,
+    beta1 = 0.9,
+    beta2 = 0.999,
+    epsilon = 1e-8,
+  ): void {
     this.step++;
     const correction1 = 1 - beta1 ** this.step;
     const correction2 = 1 - beta2 ** this.step;
@@ -66,7 +75,7 @@ export class DenseParams {
         const s = this.secondMoments.get(name)!;
         m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
         s.assign(s.mul(beta2).add(g.square().mul(1 - beta2)));
-        const update = m.div(correction1).div(s.div(correction2).sqrt().add(epsilon)).mul(this.learningRate);
+        const update = m.div(correction1).div(s.div(correction2).sqrt().add(epsilon)).mul(learningRate);
         v.assign(v.sub(update));
       }
     });

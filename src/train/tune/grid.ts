@@ -34,6 +34,18 @@ export const boolean: OptionSpec = {
   check: (value) => (typeof value === 'boolean' ? undefined : 'must be true or false'),
 };
 
+/** A probability of dropping or replacing something: 1 would leave nothing to learn from. */
+export const rate: OptionSpec = {
+  describe: 'a number in [0, 1)',
+  check: (value) => (isNumber(value) && value >= 0 && value < 1 ? undefined : 'must be a number in [0, 1)'),
+};
+
+export const oneOf = (words: readonly string[]): OptionSpec => ({
+  describe: words.map((w) => `"${w}"`).join(' | '),
+  check: (value) =>
+    words.includes(value as string) ? undefined : `must be one of ${words.map((w) => `"${w}"`).join(', ')}`,
+});
+
 export const oneOfOrInteger = (words: string[], min: number): OptionSpec => ({
   describe: `${words.map((w) => `"${w}"`).join(' or ')} or an integer >= ${min}`,
   check: (value) =>

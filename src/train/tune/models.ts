@@ -1,7 +1,13 @@
+import { InputError } from '../../core/errors.ts';
 import type { Recommender } from '../../core/eval/model.ts';
 import { BprRecommender, ItemKnnRecommender, PopularityRecommender } from '../baselines/index.ts';
 import { GNN_DEFAULTS, GnnRecommender, resolveGnnOptions } from '../gnn/index.ts';
-import { DEFAULT_PINNERFORMER_OPTIONS, PinnerFormerRecommender } from '../pinnerformer/index.ts';
+import {
+  DEFAULT_PINNERFORMER_OPTIONS,
+  type PinnerFormerOptions,
+  PinnerFormerRecommender,
+  TRAINING_OBJECTIVES,
+} from '../pinnerformer/index.ts';
 import {
   boolean,
   type Configuration,
@@ -9,8 +15,10 @@ import {
   integerAtLeast,
   nonNegativeNumber,
   type OptionSpec,
+  oneOf,
   oneOfOrInteger,
   positiveNumber,
+  rate,
 } from './grid.ts';
 
 export const TUNABLE_MODELS = ['pop', 'itemknn', 'bpr', 'gnn', 'pinnerformer'] as const;
@@ -53,15 +61,39 @@ const GNN_OPTIONS: Record<string, OptionSpec> = {
   historyDecay: fraction,
 };
 
-/** PinnerFormer's options, typed by their defaults (the seed comes from --seed, never from the grid). */
-function pinnerFormerOptions(): Record<string, OptionSpec> {
-  const out: Record<string, OptionSpec> = {};
-  for (const [key, value] of Object.entries(DEFAULT_PINNERFORMER_OPTIONS)) {
-    if (key === 'seed' || key === 'timeBudgetSeconds') continue;
-    if (typeof value === 'boolean') out[key] = boolean;
-    else if (typeof value === 'number') out[key] = Number.isInteger(value) ? count : nonNegativeNumber;
-  }
-  return out;
+/**
+ * What each PinnerFormer option accepts, for `tune --grid` and `train --pinnerformer KEY=VALUE` (the seed
+ * comes from --seed, a wall-clock cap from --time-budget). Spelt out rather than read off the defaults: a
+ * default of 1 does not make a weight an integer. Typed so that a new option without a spec fails to compile.
+ */
+export const PINNERFORMER_OPTION_SPECS: Readonly<
+  Record<Exclude<keyof PinnerFormerOptions, 'seed' | 'timeBudgetSeconds'>, OptionSpec>
+> = {
+  dim: positiveInteger,
+  layers: positiveInteger,
+  heads: positiveInteger,
+  maxLength: positiveInteger,
+  relativePositions: boolean,
+  objective: oneOf(TRAINING_OBJECTIVES),
+  horizonDays: positiveInteger,
+  horizonActions: positiveInteger,
+  maxTargetsPerPosition: positiveInteger,
+  tokensPerBatch: positiveInteger,
+  randomNegatives: count,
+  logQWeight: nonNegativeNumber,
+  dropout: rate,
+  itemReplacement: rate,
+  tieEmbeddings: boolean,
+  learningRate: positiveNumber,
+  plateauDecay: fraction,
+  maxEpochs: positiveInteger,
+  patience: positiveInteger,
+};
+
+/** Cross-option checks the per-option specs cannot make; undefined when the options fit together. */
+export function pinnerFormerOptionsProblem(options: Partial<PinnerFormerOptions>): string | undefined {
+  const { dim, heads } = { ...DEFAULT_PINNERFORMER_OPTIONS, ...options };
+  return dim % heads === 0 ? undefined : `dim ${dim} must be a multiple of heads ${heads}`;
 }
 
 /**
@@ -98,7 +130,11 @@ export const TUNABLE: Readonly<Record<TunableModel, TunableSpec>> = {
     },
   },
   pinnerformer: {
-    options: pinnerFormerOptions(),
-    create: (configuration, seed) => new PinnerFormerRecommender({ ...configuration, ...NO_CLOCK, seed }),
+    options: PINNERFORMER_OPTION_SPECS,
+    create: (configuration, seed) => {
+      const problem = pinnerFormerOptionsProblem(configuration);
+      if (problem) throw new InputError(`pinnerformer: ${problem}`);
+      return new PinnerFormerRecommender({ ...configuration, ...NO_CLOCK, seed });
+    },
   },
 };

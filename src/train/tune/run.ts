@@ -96,8 +96,10 @@ export async function tune(split: EvalSplit, options: TuneOptions): Promise<Tune
   const metric = options.metric ?? defaultMetric(protocol);
   const clock = options.clock ?? now;
   const configurations = expandGrid(options.grid);
-  // Refuse a model without item similarities before fitting anything (models are cheap to construct).
-  if (protocol === 'item2item' && !isItemSimilarity(spec.create(configurations[0], seed + 1)))
+  // Every configuration is constructed before any is fitted (models are cheap to construct), so options
+  // that do not fit together, or a model without item similarities, are refused before hours of rows.
+  const models = configurations.map((configuration) => spec.create(configuration, seed + 1));
+  if (protocol === 'item2item' && !isItemSimilarity(models[0]))
     throw new InputError(
       `--protocol item2item needs a model with item similarities (itemknn, gnn, pinnerformer), not ${name}`,
     );
@@ -106,7 +108,7 @@ export async function tune(split: EvalSplit, options: TuneOptions): Promise<Tune
     const report = (event: Omit<TuneProgress, 'index' | 'total' | 'options'>) =>
       options.onProgress?.({ index, total: configurations.length, options: configuration, ...event });
     const started = clock();
-    const model = spec.create(configuration, seed + 1);
+    const model = models[index];
     let checks = 0;
     await model.fit(trainingData(view), {
       onProgress: (done, of, note) => report({ phase: 'fit', done, of, note }),
