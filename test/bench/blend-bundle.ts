@@ -10,13 +10,14 @@ import { buildBundle } from '../../src/train/bundle/build.ts';
 import { DEFAULT_EDGE_EPOCHS, DEFAULT_GNN } from '../../src/train/bundle/default-data.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { readRunManifest } from '../../src/train/pipeline.ts';
+import { benchArgs } from './args.ts';
 
-const argument = (name: string) => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
-const runDir = argument('--run') ?? join('.cache', 'default-space');
-const outDir = argument('--out') ?? join('.cache', 'blend-bundle');
+const { values } = benchArgs({
+  script: 'blend-bundle.ts',
+  flags: { run: { type: 'string', value: 'DIR' }, out: { type: 'string', value: 'DIR' } },
+});
+const runDir = values.run ?? join('.cache', 'default-space');
+const outDir = values.out ?? join('.cache', 'blend-bundle');
 const run = readRunManifest(runDir);
 if (run.retrieval?.model !== 'blend')
   throw new Error(`${runDir} serves ${run.retrieval?.model}, not the blend`);

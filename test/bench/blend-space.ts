@@ -15,10 +15,13 @@ import { loadPinnerFormer, PinnerFormerRecommender } from '../../src/train/pinne
 import { readRunManifest, readTable } from '../../src/train/pipeline.ts';
 import { loadRunBlend, RUN_SPACE_FILES } from '../../src/train/space/index.ts';
 import { LightGcnFoldIn, retrievalMetric } from '../../src/train/space/stages.ts';
+import { benchArgs } from './args.ts';
 
-const runIndex = process.argv.indexOf('--run');
-if (runIndex < 0) throw new Error('usage: blend-space.ts --run DIR [--json]');
-const runDir = process.argv[runIndex + 1];
+const args = benchArgs({
+  script: 'blend-space.ts',
+  flags: { run: { type: 'string', value: 'DIR' }, json: { type: 'boolean' } },
+});
+const runDir = args.required('run');
 const run = readRunManifest(runDir);
 const choice = run.retrieval;
 if (!choice?.blend) throw new Error(`${runDir}/run.json records no blend: train both spaces with this code`);
@@ -58,7 +61,7 @@ const report = {
   blend: choice.blend,
   test,
 };
-if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+if (args.values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else {
   const f = (x: number) => x.toFixed(4);
   const lines = [

@@ -12,9 +12,13 @@ import {
 } from '../../src/train/bundle/default-data.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { trainGlobalModels } from '../../src/train/pipeline.ts';
+import { benchArgs } from './args.ts';
 
-const outIndex = process.argv.indexOf('--out');
-const out = outIndex >= 0 ? process.argv[outIndex + 1] : join('.cache', 'default-space');
+const { values } = benchArgs({
+  script: 'default-space.ts',
+  flags: { out: { type: 'string', value: 'DIR' } },
+});
+const out = values.out ?? join('.cache', 'default-space');
 const events = await ensureDefaultData(DEFAULT_DATA_DIR);
 const dataset = await loadDataset(events, 'events');
 const started = performance.now();

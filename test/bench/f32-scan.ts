@@ -11,18 +11,21 @@ import { loadavg } from 'node:os';
 import * as ort from 'onnxruntime-web/wasm';
 import { referenceTopK } from '../../src/core/retrieval/index.ts';
 import { CpuRetriever } from '../../src/engine/retrieval/cpu/index.ts';
+import { benchArgs } from './args.ts';
 import { gemmTopK, matmulTopK, unitRows } from './browser/artifacts.ts';
 import { benchQueries } from './browser/queries.ts';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} takes a positive integer`);
-  return value;
-};
-const count = arg('count', 1_000_000);
-const runs = arg('runs', 40);
-const rounds = arg('rounds', 3);
+const args = benchArgs({
+  script: 'f32-scan.ts',
+  flags: {
+    count: { type: 'string', value: 'N' },
+    runs: { type: 'string', value: 'N' },
+    rounds: { type: 'string', value: 'N' },
+  },
+});
+const count = args.integer('count', 1_000_000, 1);
+const runs = args.integer('runs', 40, 1);
+const rounds = args.integer('rounds', 3, 1);
 const dim = 64;
 const k = 200;
 

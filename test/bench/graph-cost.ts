@@ -6,20 +6,28 @@
  *   npx tsx test/bench/graph-cost.ts DATA FORMAT PROTOCOL
  */
 import { cpus, loadavg } from 'node:os';
+import { DATA_FORMATS } from '../../src/core/dataset.ts';
 import { trainingData } from '../../src/core/eval/harness.ts';
-import { buildSplit, type Protocol } from '../../src/core/eval/split.ts';
+import { buildSplit, PROTOCOLS } from '../../src/core/eval/split.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { GfcfRecommender } from '../../src/train/gfcf/index.ts';
 import { bprLossAndGradient, normalizedAdjacency, Propagation } from '../../src/train/lightgcn/index.ts';
+import { benchArgs } from './args.ts';
 
-const [path, format, protocol] = process.argv.slice(2);
-if (!path || !format || !protocol) throw new Error('usage: graph-cost.ts DATA FORMAT PROTOCOL');
+const args = benchArgs({
+  script: 'graph-cost.ts',
+  flags: {},
+  positionals: { usage: 'graph-cost.ts DATA FORMAT PROTOCOL', min: 3, max: 3 },
+});
+const [path] = args.positionals;
+const format = args.asChoice('FORMAT', args.positionals[1], DATA_FORMATS);
+const protocol = args.asChoice('PROTOCOL', args.positionals[2], PROTOCOLS);
 const cpuSeconds = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
 };
-const dataset = await loadDataset(path, format as Parameters<typeof loadDataset>[1]);
-const split = buildSplit(dataset, { protocol: protocol as Protocol });
+const dataset = await loadDataset(path, format);
+const split = buildSplit(dataset, { protocol });
 const data = trainingData(split);
 const dim = 64;
 const batchSize = 8192;

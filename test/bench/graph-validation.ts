@@ -6,20 +6,31 @@
  *
  *   npx tsx test/bench/graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf '{"learningRate":0.005}' [--test]
  */
+import { DATA_FORMATS } from '../../src/core/dataset.ts';
 import { evaluate, trainingData } from '../../src/core/eval/harness.ts';
 import type { Recommender } from '../../src/core/eval/model.ts';
-import { buildSplit, type Protocol } from '../../src/core/eval/split.ts';
+import { buildSplit, PROTOCOLS } from '../../src/core/eval/split.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { GfcfRecommender } from '../../src/train/gfcf/index.ts';
 import { LightGcnRecommender } from '../../src/train/lightgcn/index.ts';
+import { benchArgs } from './args.ts';
 
-const [path, format, protocol, name, json = '{}', flag] = process.argv.slice(2);
-if (!path || !format || !protocol || (name !== 'lightgcn' && name !== 'gfcf')) {
-  throw new Error('usage: graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf [OPTIONS_JSON]');
-}
-const options = { seed: 1, ...JSON.parse(json) };
-const dataset = await loadDataset(path, format as Parameters<typeof loadDataset>[1]);
-const split = buildSplit(dataset, { protocol: protocol as Protocol });
+const args = benchArgs({
+  script: 'graph-validation.ts',
+  flags: { test: { type: 'boolean' } },
+  positionals: {
+    usage: 'graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf [OPTIONS_JSON]',
+    min: 4,
+    max: 5,
+  },
+});
+const [path, , , , json = '{}'] = args.positionals;
+const format = args.asChoice('FORMAT', args.positionals[1], DATA_FORMATS);
+const protocol = args.asChoice('PROTOCOL', args.positionals[2], PROTOCOLS);
+const name = args.asChoice('MODEL', args.positionals[3], ['lightgcn', 'gfcf']);
+const options = { seed: 1, ...args.asJsonObject('OPTIONS_JSON', json) };
+const dataset = await loadDataset(path, format);
+const split = buildSplit(dataset, { protocol });
 const model: Recommender =
   name === 'lightgcn' ? new LightGcnRecommender(options) : new GfcfRecommender(options);
 const started = performance.now();
@@ -39,7 +50,7 @@ await model.fit(trainingData(split), {
   },
 });
 const seconds = (performance.now() - started) / 1000;
-const test = flag === '--test' ? evaluate(model, split, 'test', { seed: 0 }) : undefined;
+const test = args.values.test ? evaluate(model, split, 'test', { seed: 0 }) : undefined;
 process.stdout.write(
   `${JSON.stringify({ data: path, protocol, model: name, options, seconds: Math.round(seconds), params: model.describe?.(), test })}\n`,
 );

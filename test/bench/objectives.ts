@@ -7,8 +7,9 @@
  * as it is done. Choose on the validation columns; the test columns are computed once per row.
  * `--data synthetic:USERS,ITEMS,EVENTS,SEED` uses the embedded generator.
  */
+import { DATA_FORMATS } from '../../src/core/dataset.ts';
 import { evaluate, fitOnSplit } from '../../src/core/eval/harness.ts';
-import { buildSplit, type Protocol } from '../../src/core/eval/split.ts';
+import { buildSplit, PROTOCOLS } from '../../src/core/eval/split.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { generateSynthetic } from '../../src/train/data/synthetic/index.ts';
 import {
@@ -16,26 +17,43 @@ import {
   PinnerFormerRecommender,
   TRAINING_OBJECTIVES,
 } from '../../src/train/pinnerformer/index.ts';
+import { benchArgs } from './args.ts';
 
-const arg = (name: string, fallback?: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-
-const data = arg('data');
-if (!data) throw new Error('--data PATH (or synthetic:USERS,ITEMS,EVENTS,SEED) is required');
-const protocol = arg('protocol', 'temporal') as Protocol;
-const seed = Number(arg('seed', '1'));
-const maxEpochs = Number(arg('max-epochs', '10'));
-const horizons = (arg('horizons', '7,28') as string).split(',').map(Number);
-const only = arg('only');
-
-const dataset = data.startsWith('synthetic:')
+const args = benchArgs({
+  script: 'objectives.ts',
+  flags: {
+    data: { type: 'string', value: 'PATH|synthetic:USERS,ITEMS,EVENTS,SEED' },
+    format: { type: 'string', value: DATA_FORMATS.join('|') },
+    protocol: { type: 'string', value: PROTOCOLS.join('|') },
+    seed: { type: 'string', value: 'N' },
+    'max-epochs': { type: 'string', value: 'N' },
+    horizons: { type: 'string', value: 'DAYS_OR_ACTIONS,…' },
+    only: { type: 'string', value: TRAINING_OBJECTIVES.join('|') },
+  },
+});
+const data = args.required('data');
+// synthetic:USERS,ITEMS,EVENTS,SEED; the generator's defaults stand in for values left off the end.
+const synthetic = data.startsWith('synthetic:')
   ? (() => {
-      const [users, items, events, dataSeed] = data.slice('synthetic:'.length).split(',').map(Number);
-      return generateSynthetic({ users, items, events, seed: dataSeed });
+      const names = ['USERS', 'ITEMS', 'EVENTS', 'SEED'];
+      const parts = args.asList('--data', data.slice('synthetic:'.length));
+      if (parts.length > names.length)
+        args.fail(`--data: expected synthetic:${names.join(',')}, got '${data}'`);
+      const [users, items, events, seed] = parts.map((part, i) =>
+        args.asInteger(`--data synthetic: ${names[i]}`, part, i < 3 ? 1 : undefined),
+      );
+      return { users, items, events, seed };
     })()
-  : await loadDataset(data, arg('format') as never);
+  : undefined;
+const format = args.choice('format', DATA_FORMATS, undefined);
+if (!synthetic && !format) args.fail(`--format ${DATA_FORMATS.join('|')} is required with --data PATH`);
+const protocol = args.choice('protocol', PROTOCOLS, 'temporal');
+const seed = args.integer('seed', 1);
+const maxEpochs = args.integer('max-epochs', 10, 1);
+const horizons = args.numbers('horizons', [7, 28], { above: 0 });
+const only = args.choice('only', TRAINING_OBJECTIVES, undefined);
+
+const dataset = synthetic ? generateSynthetic(synthetic) : await loadDataset(data, format!);
 const split = buildSplit(dataset, { protocol, positives: 'engaged' });
 
 const rows: { name: string; options: Partial<PinnerFormerOptions> }[] = [];

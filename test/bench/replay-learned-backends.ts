@@ -10,9 +10,15 @@ import * as tf from '@tensorflow/tfjs';
 import { LEARNED_VARIANTS, namedVariant, REPLAY_METRICS } from '../../src/core/replay/index.ts';
 import { prepareReplayNode, runReplayNode } from '../../src/train/replay/run.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
+import { benchArgs } from './args.ts';
 
-const [models = 'test/generated/bundle', checkpoint = 'test/generated/run', maxUsers = '60'] =
-  process.argv.slice(2);
+const args = benchArgs({
+  script: 'replay-learned-backends.ts',
+  flags: {},
+  positionals: { usage: 'replay-learned-backends.ts [MODELS RUN [MAX_USERS]]', min: 0, max: 3 },
+});
+const [models = 'test/generated/bundle', checkpoint = 'test/generated/run'] = args.positionals;
+const maxUsers = args.asInteger('MAX_USERS', args.positionals[2] ?? '60', 1);
 const split = 'valid';
 const seed = 0;
 const prepared = await prepareReplayNode({ models, checkpoint, split });
@@ -31,7 +37,7 @@ async function replayOn(backend: 'wasm' | 'cpu') {
     checkpoint,
     split,
     seed,
-    maxUsers: Number(maxUsers),
+    maxUsers,
     variants: LEARNED_VARIANTS.map((name) => namedVariant(name, loadTf)),
   });
   return { report, seconds: (performance.now() - started) / 1000 };

@@ -10,9 +10,11 @@ import { Random } from '../../src/core/random.ts';
 import { topK } from '../../src/core/topk.ts';
 import { createBaseline } from '../../src/train/baselines/index.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
+import { benchArgs } from './args.ts';
 import { measure, round, timeOnce } from './measure.ts';
 
-const json = process.argv.includes('--json');
+const { values } = benchArgs({ script: 'bench (test/bench/run.ts)', flags: { json: { type: 'boolean' } } });
+const json = values.json ?? false;
 const log = (text: string) => {
   if (!json) process.stdout.write(text);
 };

@@ -28,25 +28,28 @@ import {
   startServeProcess,
   tempDir,
 } from '../server/support/process.ts';
+import { benchArgs } from './args.ts';
 
-type Db = 'sqlite' | 'postgres';
-type Route = 'events' | 'manifest';
+const DBS = ['sqlite', 'postgres'] as const;
+const ROUTES = ['events', 'manifest'] as const;
+type Db = (typeof DBS)[number];
+type Route = (typeof ROUTES)[number];
 
-const args = process.argv.slice(2);
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const json = args.includes('--json');
-const duration = Number(option('duration') ?? 10);
-const connections = Number(option('connections') ?? 32);
-const dbs = (option('db') ?? 'sqlite,postgres').split(',') as Db[];
-const routes = (option('route') ?? 'events,manifest').split(',') as Route[];
-if (!(duration > 0) || !(connections > 0))
-  throw new Error('--duration and --connections take positive numbers');
-for (const db of dbs) if (db !== 'sqlite' && db !== 'postgres') throw new Error(`--db: unknown ${db}`);
-for (const route of routes)
-  if (route !== 'events' && route !== 'manifest') throw new Error(`--route: unknown ${route}`);
+const args = benchArgs({
+  script: 'bench:server (test/bench/server.ts)',
+  flags: {
+    duration: { type: 'string', value: 'SECONDS' },
+    connections: { type: 'string', value: 'N' },
+    db: { type: 'string', value: DBS.join(',') },
+    route: { type: 'string', value: ROUTES.join(',') },
+    json: { type: 'boolean' },
+  },
+});
+const json = args.values.json ?? false;
+const duration = args.number('duration', 10, { above: 0 });
+const connections = args.integer('connections', 32, 1);
+const dbs: Db[] = args.list('db', DBS, DBS);
+const routes: Route[] = args.list('route', ROUTES, ROUTES);
 
 const EVENTS_PER_REQUEST = 50;
 const USER = 'bench-user';

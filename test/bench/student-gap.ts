@@ -17,9 +17,20 @@ import { loadDataset } from '../../src/train/data/load.ts';
 import { readRunManifest } from '../../src/train/pipeline.ts';
 import { loadUserSpace } from '../../src/train/space/index.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
+import { benchArgs } from './args.ts';
 
-const configs = process.argv.slice(2).map((arg) => JSON.parse(arg) as Record<string, number>);
-if (configs.length === 0) throw new Error('give at least one student setting as JSON');
+const args = benchArgs({
+  script: 'student-gap.ts',
+  flags: {},
+  positionals: {
+    usage: 'student-gap.ts STUDENT_JSON… (at least one, as \'{"learningRate":0.003}\')',
+    min: 1,
+    max: Infinity,
+  },
+});
+const configs = args.positionals.map(
+  (arg) => args.asJsonObject('STUDENT_JSON', arg) as Record<string, number>,
+);
 const dataset = await loadDataset(`${DEFAULT_DATA_DIR}/events.jsonl`, 'events');
 const run = readRunManifest(DEFAULT_RUN_DIR);
 const teacher = await loadUserSpace(DEFAULT_RUN_DIR);

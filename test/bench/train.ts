@@ -13,18 +13,30 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { formatTable } from '../../src/cli/report.ts';
 import type { RunManifest } from '../../src/train/pipeline.ts';
+import { benchArgs } from './args.ts';
 import { compareScoringSpeed } from './train-speed.ts';
 
-const json = process.argv.includes('--json');
-const argument = (name: string) =>
-  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
-const only = argument('--only');
-const protocol = argument('--protocol') ?? 'sasrec';
-if (!['sasrec', 'full', 'temporal'].includes(protocol)) throw new Error(`--protocol ${protocol}?`);
+/** The data sets (SPECS below). */
+const DATA_NAMES = ['synthetic', 'ml-100k', 'amazon-games'] as const;
+const cli = benchArgs({
+  script: 'bench:train (test/bench/train.ts)',
+  flags: {
+    json: { type: 'boolean' },
+    only: { type: 'string', value: `${DATA_NAMES.join('|')}|speed` },
+    protocol: { type: 'string', value: 'sasrec|full|temporal' },
+    resume: { type: 'boolean' },
+    'speed-data': { type: 'string', value: DATA_NAMES.join(',') },
+  },
+});
+const json = cli.values.json ?? false;
+const only = cli.choice('only', [...DATA_NAMES, 'speed'], undefined);
+const protocol = cli.choice('protocol', ['sasrec', 'full', 'temporal'], 'sasrec');
+/** Data sets of the scoring-path comparison (`--speed-data ml-100k` for a quick run). */
+const speedData = cli.list('speed-data', ['ml-100k', 'synthetic'], DATA_NAMES);
 /** Under the LightGCN protocol (full ranking) the table reports its metrics; sasrec keeps HR@10 / NDCG@10. */
 const METRICS = protocol === 'sasrec' ? ['HR@10', 'NDCG@10'] : ['Recall@20', 'NDCG@20', 'HR@10'];
 /** `--resume`: keep the output folder, so train resumes its finished stages (their first timings are kept). */
-const resume = process.argv.includes('--resume');
+const resume = cli.values.resume ?? false;
 const EVAL_MODELS = ['pop', 'itemknn', 'bpr', 'lightgcn', 'gfcf', 'gnn', 'pinnerformer'];
 const root = join(import.meta.dirname, '../..');
 const work = join(root, '.cache', 'bench-train');
@@ -40,7 +52,7 @@ const edgerec = (args: string[], quiet = true) =>
   });
 
 interface Spec {
-  name: string;
+  name: (typeof DATA_NAMES)[number];
   /** File prefix of the data set's tune results (tune/results/<prefix>-bpr[-protocol].json). */
   tunePrefix: string;
   path: string;
@@ -220,10 +232,6 @@ if (stageRows.length > 0) {
     ),
   );
 }
-// Data sets of the scoring-path comparison (`--speed-data ml-100k` for a quick run).
-const speedData = process.argv.includes('--speed-data')
-  ? process.argv[process.argv.indexOf('--speed-data') + 1].split(',')
-  : ['ml-100k', 'synthetic'];
 const speed =
   !only || only === 'speed'
     ? await compareScoringSpeed(

@@ -7,6 +7,16 @@
  * memory) figures. It answers "what was the machine doing during the slow calls" from the trace alone.
  */
 import { readFileSync } from 'node:fs';
+import { benchArgs } from '../args.ts';
+
+const args = benchArgs({
+  script: 'trace-slow.ts',
+  flags: { over: { type: 'string', value: 'MS' }, top: { type: 'string', value: 'N' } },
+  positionals: { usage: 'trace-slow.ts TRACE.json', min: 1, max: 1 },
+});
+const [file] = args.positionals;
+const overMs = args.number('over', 10, { min: 0 });
+const top = args.integer('top', 8, 0);
 
 interface TraceEvent {
   name: string;
@@ -36,21 +46,6 @@ const WRAPPERS = new Set([
   'V8.StackGuard',
 ]);
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value < 0)
-    throw new Error(`--${name} takes a number, got ${process.argv[i + 1]}`);
-  return value;
-}
-
-const file = process.argv[2];
-if (!file || file.startsWith('--')) {
-  process.stderr.write('usage: trace-slow.ts TRACE.json [--over MS] [--top N]\n');
-  process.exit(2);
-}
-const overMs = option('over', 10);
-const top = option('top', 8);
 const parsed = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
 const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
 
