@@ -11,6 +11,10 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import { percentile } from '../../src/core/lab/metrics.ts';
 import { DEFAULT_LEARNING_OPTIONS, learnEmbedding } from '../../src/core/learning/index.ts';
 import { initTraining } from '../../src/train/tf/backend.ts';
+import { benchArgs } from './args.ts';
+
+// It takes no flags: refuse any rather than ignore it.
+benchArgs({ script: 'learning-step.ts', flags: {} });
 
 const tf = await initTraining();
 const dim = 64;

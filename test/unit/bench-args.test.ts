@@ -30,6 +30,7 @@ const SCRIPTS = [
   'graph-validation.ts',
   'replay-learned-backends.ts',
   'student-gap.ts',
+  'learning-step.ts',
   'browser/trace-slow.ts',
   'browser/run.ts',
 ];

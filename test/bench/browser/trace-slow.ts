@@ -74,7 +74,8 @@ if (calls.length === 0) {
   process.stderr.write(
     `${file}: no recommend spans (was it written by bench:browser --stages recommend --trace?)\n`,
   );
-  process.exit(2);
+  // A trace without the spans is bad input, not a bad command line (exit 2).
+  process.exit(1);
 }
 const first = calls[0].start;
 const last = calls[calls.length - 1].end;
