@@ -363,12 +363,12 @@ describe('edgerec lab run on the small real bundle', () => {
 describe('edgerec lab run --ranker-file: your own ranker and its edgerec quantize variants', () => {
   let dir: string;
   let fp32File: string;
+  let version: string;
+  let manifest: BundleManifest;
   beforeAll(async () => {
     await setupBundle();
-    const { version } = JSON.parse(readFileSync(join(BUNDLE_DIR, 'latest.json'), 'utf8'));
-    const manifest = JSON.parse(
-      readFileSync(join(BUNDLE_DIR, version, 'manifest.json'), 'utf8'),
-    ) as BundleManifest;
+    version = JSON.parse(readFileSync(join(BUNDLE_DIR, 'latest.json'), 'utf8')).version;
+    manifest = JSON.parse(readFileSync(join(BUNDLE_DIR, version, 'manifest.json'), 'utf8')) as BundleManifest;
     const entry = manifest.rankers.find((e) => e.role === 'student' && e.dtype === 'fp32')!;
     dir = mkdtempSync(join(tmpdir(), 'edgerec-byo-'));
     // The bundle's student fp32 graph, exported as a researcher's "own" file.
@@ -438,45 +438,9 @@ describe('edgerec lab run --ranker-file: your own ranker and its edgerec quantiz
     );
   }, 120_000);
 
-  it('refuses a graph with a wrong input name, naming the input and what was expected', async () => {
-    // The same graph with its input renamed (same length, so the protobuf stays valid).
-    const bytes = readFileSync(fp32File);
-    const bad = join(dir, 'renamed.onnx');
-    writeFileSync(bad, Buffer.from(bytes.toString('latin1').replaceAll('user_long', 'user_lonx'), 'latin1'));
-    const error = await run(process.execPath, [
-      BIN,
-      'lab',
-      'run',
-      '--models',
-      BUNDLE_DIR,
-      '--items',
-      'none',
-      '--rankers',
-      'none',
-      '--ranker-file',
-      bad,
-      '--quiet',
-    ]).then(
-      () => undefined,
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect(error?.code).toBe(2);
-    expect(error?.stderr).toContain(
-      'renamed.onnx: missing input "user_long" (expected float32 [batch, 64]; the graph\'s inputs: user_lonx, user_short, item, context)',
-    );
-  }, 60_000);
-
-  it('refuses an early-fusion ranker as such: the eval packs hold no action sequences to feed it', async () => {
-    const { version } = JSON.parse(readFileSync(join(BUNDLE_DIR, 'latest.json'), 'utf8'));
-    const manifest = JSON.parse(
-      readFileSync(join(BUNDLE_DIR, version, 'manifest.json'), 'utf8'),
-    ) as BundleManifest;
-    const early = manifest.rankers.find(
-      (e) => e.role === 'student' && e.dtype === 'fp32' && e.fusion === 'early',
-    )!;
-    const file = join(dir, 'my-early.onnx');
-    copyFileSync(join(BUNDLE_DIR, version, early.file), file);
-    const error = await run(process.execPath, [
+  /** `lab run` with only this ranker file: the failure (exit code, stderr), or undefined if it ran. */
+  const refusedRankerFile = (file: string) =>
+    run(process.execPath, [
       BIN,
       'lab',
       'run',
@@ -493,6 +457,26 @@ describe('edgerec lab run --ranker-file: your own ranker and its edgerec quantiz
       () => undefined,
       (e: { code: number; stderr: string }) => e,
     );
+
+  it('refuses a graph with a wrong input name, naming the input and what was expected', async () => {
+    // The same graph with its input renamed (same length, so the protobuf stays valid).
+    const bytes = readFileSync(fp32File);
+    const bad = join(dir, 'renamed.onnx');
+    writeFileSync(bad, Buffer.from(bytes.toString('latin1').replaceAll('user_long', 'user_lonx'), 'latin1'));
+    const error = await refusedRankerFile(bad);
+    expect(error?.code).toBe(2);
+    expect(error?.stderr).toContain(
+      'renamed.onnx: missing input "user_long" (expected float32 [batch, 64]; the graph\'s inputs: user_lonx, user_short, item, context)',
+    );
+  }, 60_000);
+
+  it('refuses an early-fusion ranker as such: the eval packs hold no action sequences to feed it', async () => {
+    const early = manifest.rankers.find(
+      (e) => e.role === 'student' && e.dtype === 'fp32' && e.fusion === 'early',
+    )!;
+    const file = join(dir, 'my-early.onnx');
+    copyFileSync(join(BUNDLE_DIR, version, early.file), file);
+    const error = await refusedRankerFile(file);
     expect(error?.code).toBe(2);
     expect(error?.stderr).toContain(
       "my-early.onnx is an early-fusion ranker (it reads the user's action sequence): the lab scores late-fused rankers only",
