@@ -97,6 +97,14 @@ export function filterLog(log: InteractionLog, keep: (row: number) => boolean): 
   return builder.build();
 }
 
+/** The rows of `a` followed by those of `b` (one user's rows stay in time order where `b` comes later). */
+export function concatLogs(a: InteractionLog, b: InteractionLog): InteractionLog {
+  const builder = new InteractionLogBuilder(a.length + b.length);
+  for (const log of [a, b])
+    for (let r = 0; r < log.length; r++) builder.push(log.user[r], log.item[r], log.action[r], log.ts[r]);
+  return builder.build();
+}
+
 /** Rows grouped by user (CSR): rows of user u are `rows[offsets[u] .. offsets[u+1])`, sorted by time, ties by row. */
 export interface RowsByUser {
   readonly offsets: Int32Array;

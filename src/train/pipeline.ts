@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../core/dataset.ts';
 import { InputError } from '../core/errors.ts';
-import { EventHistory, fitOnSplit, trainingData } from '../core/eval/harness.ts';
+import { EventHistory, trainingData } from '../core/eval/harness.ts';
 import { evaluateItemToItem } from '../core/eval/item-to-item.ts';
 import { buildSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
 import { type GnnOptions, GnnRecommender, trainGnn } from './gnn/index.ts';
@@ -14,13 +14,8 @@ import {
   saveNeighborTable,
 } from './graph/index.ts';
 import type { LightGcnOptions } from './lightgcn/index.ts';
-import {
-  loadPinnerFormer,
-  type PinnerFormerOptions,
-  PinnerFormerRecommender,
-  savePinnerFormer,
-  sequenceFromEvents,
-} from './pinnerformer/index.ts';
+import { type PinnerFormerOptions, sequenceFromEvents } from './pinnerformer/index.ts';
+import { type PinnerFormerStage, trainPinnerFormerStage } from './pinnerformer-stage.ts';
 import { BlendSpace } from './space/blend.ts';
 import { LightGcnSpace } from './space/lightgcn-space.ts';
 import { trainLightGcnOnThread } from './space/lightgcn-thread.ts';
@@ -42,7 +37,9 @@ export const DEFAULT_TRAIN_MODELS: readonly TrainModel[] = ['gnn', 'pinnerformer
  *   gnn/checkpoint/           resumable GNN training state
  *   gnn/items.f32             GNN item table, [items × dim] float32 little-endian, rows L2-normalised
  *   pinnerformer/checkpoint/  resumable PinnerFormer training state
- *   pinnerformer/model/       the trained PinnerFormer (state.json + tensors.bin, see checkpoint.ts)
+ *   pinnerformer/model/       the published PinnerFormer (state.json + tensors.bin, see checkpoint.ts)
+ *   pinnerformer/selection/   with refit: the validation-chosen PinnerFormer the retrieval choice scores
+ *   pinnerformer/refit-checkpoint/  with refit: resumable state of the refit
  *   pinnerformer/items.f32    its item-tower table, [items × dim]
  *   pinnerformer/users.f32    every user's embedding after their training + validation events, [users × dim]
  * Running the same command again resumes: finished stages are skipped, a stage in progress continues
@@ -63,6 +60,14 @@ export interface TrainRunOptions {
   gnn?: Partial<GnnOptions>;
   pinnerformer?: Partial<PinnerFormerOptions>;
   lightgcn?: Partial<LightGcnOptions>;
+  /**
+   * After validation has chosen PinnerFormer's epochs, train it again from scratch (same options and seed)
+   * on training + validation events for that many epochs, and publish that model: the test stage then
+   * follows the events the model trained on, as it does in serving. The retrieval-space choice still
+   * scores the validation-chosen model. Off by default (`edgerec train --refit`): a bundle validates its
+   * rankers on the validation window with the served models' features, which must not have trained there.
+   */
+  refit?: boolean;
   /** Which models to train (default DEFAULT_TRAIN_MODELS). */
   models?: readonly TrainModel[];
   /** The bundle's retrieval space: the validation winner among the trained candidates (`auto`), or this one. */
@@ -96,6 +101,13 @@ export interface StageRecord {
   options?: Record<string, unknown>;
   /** Set when --time-budget ended the stage: its last epoch (0-based) and the seconds it had run. */
   timeCut?: { afterEpoch: number; seconds: number };
+  /** PinnerFormer with refit: the published model's fit on training + validation events. */
+  refit?: {
+    epochs: number;
+    seconds: number;
+    events: number;
+    timeCut?: { afterEpoch: number; seconds: number };
+  };
 }
 
 export interface RunManifest {
@@ -109,6 +121,8 @@ export interface RunManifest {
   numUsers: number;
   numItems: number;
   gnnFeatures: boolean;
+  /** Whether PinnerFormer's published model was refit on training + validation events (absent: it was not). */
+  refit?: boolean;
   stages: Partial<Record<StageProgress['stage'], StageRecord>>;
   tables: Record<string, [number, number]>;
   /** Set when --time-budget cut the run short: which stage, after which epoch (1-based). */
@@ -181,6 +195,7 @@ export async function trainGlobalModels(
     numUsers: data.numUsers,
     numItems: data.numItems,
     gnnFeatures: options.gnnFeatures,
+    ...(options.refit ? { refit: true } : {}),
     models,
     stages: {},
     tables: {},
@@ -192,7 +207,13 @@ export async function trainGlobalModels(
     ).every((key) => previous[key] === manifest[key]);
     if (!same)
       throw new Error(`${outDir} holds a run of other data or options; choose another --out or delete it`);
+    if ((previous.refit ?? false) !== (options.refit ?? false) && previous.stages.pinnerformer)
+      throw new InputError(
+        `${outDir} holds a run ${previous.refit ? 'with' : 'without'} PinnerFormer's refit; resume it ${previous.refit ? 'with' : 'without'} --refit, or choose another --out`,
+      );
     manifest = { ...previous, models };
+    if (options.refit) manifest.refit = true;
+    else delete manifest.refit;
   }
   const save = () => writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(
@@ -295,71 +316,39 @@ export async function trainGlobalModels(
     const lightgcnStage = () => trainLightGcnStage(split, outDir, options, manifest, save, onProgress);
     let lightgcn = models.includes('lightgcn') && !lightgcnThread ? await lightgcnStage() : undefined;
 
-    // 4. PinnerFormer user embeddings (last, so that an explicit --time-budget can bound the run), early stopping on validation NDCG@10 of the protocol.
-    let pinnerformer: PinnerFormerRecommender | undefined;
+    // 4. PinnerFormer user embeddings (last, so that an explicit --time-budget can bound the run), early
+    // stopping on validation NDCG@10 of the protocol; then, with --refit, the same model refit on training
+    // + validation events for the epochs validation chose.
+    let pinnerformer: PinnerFormerStage | undefined;
     if (models.includes('pinnerformer')) {
-      const modelDir = join(outDir, 'pinnerformer', 'model');
-      if (!existsSync(join(modelDir, 'state.json'))) {
-        const t = performance.now();
-        const budget =
+      pinnerformer = await trainPinnerFormerStage({
+        split,
+        outDir,
+        options,
+        manifest,
+        save,
+        onProgress,
+        features: options.gnnFeatures && gnnTable ? { table: gnnTable, dim: gnnDim } : undefined,
+        budgetLeft: () =>
           options.timeBudgetSeconds === undefined
             ? undefined
-            : Math.max(0, options.timeBudgetSeconds - elapsed());
-        const features = options.gnnFeatures && gnnTable ? { table: gnnTable, dim: gnnDim } : undefined;
-        let sequences = 0;
-        const recommender = new PinnerFormerRecommender(
-          { seed: options.seed, ...options.pinnerformer, timeBudgetSeconds: budget },
-          features,
-          {
-            checkpointDir: join(outDir, 'pinnerformer', 'checkpoint'),
-            onProgress: (p) => {
-              sequences += p.batchSize;
-              onProgress({
-                stage: 'pinnerformer',
-                done: p.step,
-                total: p.stepsPerEpoch,
-                note: `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.examplesPerSecond)} seq/s`,
-              });
-            },
-          },
-        );
-        await fitOnSplit(recommender, split, { seed: options.seed, validationUsers: VALIDATION_USERS });
-        savePinnerFormer(modelDir, recommender.trained, data.hasTimestamps);
-        const { bestEpoch, epochs, trainSeconds: _, timeCut, ...trainedWith } = recommender.describe();
-        const seconds = (performance.now() - t) / 1000;
-        manifest.stages.pinnerformer = {
-          seconds,
-          examplesPerSecond: sequences / seconds,
-          peakRssMiB: peakRssMiB(),
-          bestEpoch: bestEpoch as number,
-          epochs: epochs as StageRecord['epochs'],
-          options: trainedWith,
-        };
-        if (timeCut) {
-          const cut = timeCut as NonNullable<StageRecord['timeCut']>;
-          manifest.stages.pinnerformer.timeCut = cut;
-          manifest.timeCut = {
-            stage: 'pinnerformer',
-            epoch: cut.afterEpoch + 1,
-            budgetSeconds: options.timeBudgetSeconds as number,
-          };
-        }
-        save();
-      }
-      const { model, hasTimestamps } = await loadPinnerFormer(modelDir);
-      const recommender = PinnerFormerRecommender.fromModel(model, hasTimestamps);
-      const dim = model.options.dim;
-      writeTable(join(outDir, 'pinnerformer', 'items.f32'), recommender.itemTable());
+            : Math.max(0, options.timeBudgetSeconds - elapsed()),
+        validationUsers: VALIDATION_USERS,
+      });
+      const { published } = pinnerformer;
+      const { dim } = published.trained.options;
+      writeTable(join(outDir, 'pinnerformer', 'items.f32'), published.itemTable());
       // Each user's long-term embedding from everything before the test period.
       const history = new EventHistory(split, 'test');
-      const users = recommender.embedSequences(
-        Array.from({ length: split.numUsers }, (_, u) => sequenceFromEvents(history.of(u), hasTimestamps)),
+      const users = published.embedSequences(
+        Array.from({ length: split.numUsers }, (_, u) =>
+          sequenceFromEvents(history.of(u), published.timestamps),
+        ),
       );
       writeTable(join(outDir, 'pinnerformer', 'users.f32'), users);
       manifest.tables['pinnerformer/items.f32'] = [data.numItems, dim];
       manifest.tables['pinnerformer/users.f32'] = [data.numUsers, dim];
       save();
-      pinnerformer = recommender;
     }
 
     if (lightgcnThread) {
@@ -372,12 +361,18 @@ export async function trainGlobalModels(
     }
 
     // 5. The retrieval space: the validation winner among the trained candidates, unless --retrieval names one.
-    manifest.retrieval = chooseRetrievalSpace(split, options, { pinnerformer, lightgcn }, manifest.retrieval);
+    // Validation scores the selection model: a refit one has trained on the validation events.
+    manifest.retrieval = chooseRetrievalSpace(
+      split,
+      options,
+      { pinnerformer: pinnerformer?.selection, lightgcn },
+      manifest.retrieval,
+    );
     // The blend's concatenated table (what a bundle in its space ships, byte for byte), whichever space won.
     const blend = manifest.retrieval.blend;
     if (blend && pinnerformer && lightgcn) {
       const space = new BlendSpace(
-        pinnerFormerSpace(pinnerformer, pinnerformer.itemTable()),
+        pinnerFormerSpace(pinnerformer.published, pinnerformer.published.itemTable()),
         new LightGcnSpace(lightgcn.items, lightgcn.foldIn, lightgcn.dim),
         blend,
       );

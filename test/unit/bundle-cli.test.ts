@@ -148,21 +148,34 @@ describe('edgerec bundle --json', () => {
     expect(JSON.parse(stdout)).toMatchObject({ version: report.version, skipped: true });
   });
 
-  it('refuses a run trained under another protocol, with exit code 2 and one line', async () => {
-    const other = join(work, 'run-sasrec');
+  /** Bundles a copy of the run whose run.json has `edit` applied; returns the refusal's code and stderr. */
+  async function bundleEditedRun(name: string, edit: Record<string, unknown>) {
+    const other = join(work, name);
     cpSync(runDir, other, { recursive: true });
     const manifest = JSON.parse(readFileSync(join(other, 'run.json'), 'utf8'));
-    writeFileSync(join(other, 'run.json'), JSON.stringify({ ...manifest, protocol: 'sasrec' }));
+    writeFileSync(join(other, 'run.json'), JSON.stringify({ ...manifest, ...edit }));
     const failure = await edgerec(
       'bundle',
       '--checkpoint',
       other,
       '--out',
-      join(work, 'm2'),
+      join(work, `${name}-models`),
       '--quiet',
-    ).catch((e) => e);
+    )
+      .then(() => ({ code: 0, stderr: '' }))
+      .catch((e: { code: number; stderr: string }) => e);
     expect(failure.code).toBe(2);
     expect(failure.stderr.trim().split('\n')).toHaveLength(1);
-    expect(failure.stderr).toMatch(/needs --protocol temporal/);
+    return failure.stderr;
+  }
+
+  it('refuses a run trained under another protocol, with exit code 2 and one line', async () => {
+    expect(await bundleEditedRun('run-sasrec', { protocol: 'sasrec' })).toMatch(/needs --protocol temporal/);
+  });
+
+  it('refuses a run whose PinnerFormer was refit on the validation window (run.json edited: the refusal reads only it)', async () => {
+    expect(await bundleEditedRun('run-refit', { refit: true })).toMatch(
+      /refit on the validation window \(edgerec train --refit\)/,
+    );
   });
 });

@@ -3,6 +3,7 @@ import {
   evaluate,
   fitOnSplit,
   historyFor,
+  refitData,
   sampleNegatives,
   trainingData,
 } from '../../src/core/eval/harness.ts';
@@ -422,5 +423,24 @@ describe('fitOnSplit', () => {
     expect(model.fitted!.log).toBe(split.trainLog);
     hooksGiven!.onProgress!(7, 10);
     expect(progress).toEqual([7]);
+  });
+});
+
+describe('refitData', () => {
+  it("holds each user's training then validation events, in order, and none of the test stage's", () => {
+    const split = makeSplit('sasrec', 6, [[0, 1], [5], []], [[2], [0], [4]], [[3], [1], [5]]);
+    const validLog = new InteractionLogBuilder();
+    // Rows out of user order, as a real log has them; each user's validation events come after training.
+    validLog.push(1, 0, 1, 10);
+    validLog.push(0, 2, 1, 12);
+    validLog.push(2, 4, 1, 11);
+    const data = refitData({ ...split, validLog: validLog.build() });
+    expect(lists(data.train)).toEqual([[0, 1, 2], [5, 0], [4]]);
+    expect(Array.from(data.log.user)).toEqual([0, 0, 1, 1, 0, 2]);
+    expect(Array.from(data.log.item)).toEqual([0, 1, 5, 0, 2, 4]);
+    expect(Array.from(data.log.ts)).toEqual([0, 1, 0, 10, 12, 11]);
+    const { train: _, log: __, ...rest } = data;
+    const { train: ___, log: ____, ...base } = trainingData(split);
+    expect(rest).toEqual(base);
   });
 });

@@ -118,6 +118,46 @@ describe('edgerec train', () => {
     expect(manifest.retrieval).toEqual(threaded.retrieval);
   }, 300_000);
 
+  it('--refit publishes PinnerFormer refit on training + validation events for the epochs validation chose, and resumes after SIGKILL', async () => {
+    const straight = join(work, 'straight');
+    const plain = JSON.parse(readFileSync(join(straight, 'run.json'), 'utf8'));
+    const refitDir = join(work, 'refit');
+    const manifest = JSON.parse((await edgerec(...trainArgs(refitDir), '--refit', '--json')).stdout);
+    expect(manifest.refit).toBe(true);
+    expect(plain.refit).toBeUndefined();
+    expect(plain.stages.pinnerformer.refit).toBeUndefined();
+    const { epochs, events } = manifest.stages.pinnerformer.refit;
+    expect(epochs).toBe(manifest.stages.pinnerformer.bestEpoch + 1);
+    expect(events).toBeGreaterThan(0);
+    const tensors = (run: string, model: string) =>
+      readFileSync(join(run, 'pinnerformer', model, 'tensors.bin'));
+    // The selection fit is the one a plain run publishes, and it is what validation scored for the space.
+    expect(tensors(refitDir, 'selection').equals(tensors(straight, 'model'))).toBe(true);
+    expect(manifest.stages.pinnerformer.epochs).toEqual(plain.stages.pinnerformer.epochs);
+    expect(manifest.retrieval).toEqual(plain.retrieval);
+    // What it publishes is another model, trained on the validation events as well.
+    expect(tensors(refitDir, 'model').equals(tensors(straight, 'model'))).toBe(false);
+
+    // Killed in the refit, the run resumes to the same tables.
+    const killed = join(work, 'refit-killed');
+    const child = spawn(process.execPath, [BIN, ...trainArgs(killed), '--refit'], { stdio: 'ignore' });
+    await waitFor(join(killed, 'pinnerformer', 'selection', 'state.json'), child, 120_000);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await edgerec(...trainArgs(killed), '--refit');
+    for (const table of ['pinnerformer/items.f32', 'pinnerformer/users.f32', 'blend/items.f32'])
+      expect(readFileSync(join(killed, table)).equals(readFileSync(join(refitDir, table))), table).toBe(true);
+
+    // A run resumes with the setting it began with.
+    const mixed = await edgerec(...trainArgs(straight), '--refit').catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect((mixed as { code: number }).code).toBe(2);
+    expect((mixed as { stderr: string }).stderr).toMatch(
+      /holds a run without PinnerFormer's refit; resume it without --refit/,
+    );
+  }, 300_000);
+
   it('--models trains a subset, --retrieval forces the space, and bad lists are refused with exit code 2', async () => {
     const only = join(work, 'lightgcn-only');
     const { stdout } = await edgerec(...trainArgs(only), '--models', 'lightgcn', '--json');

@@ -133,6 +133,10 @@ export function registerTrainCommand(program: Command): void {
       `PinnerFormer: the weight of the sampled softmax's logQ correction: 0 none (popular items keep the boost in-batch negatives give them), 1 the unbiased correction, above 1 more (default ${DEFAULT_PINNERFORMER_OPTIONS.logQWeight})`,
       nonNegativeNumber,
     )
+    .option(
+      '--refit',
+      "after validation has chosen PinnerFormer's epochs, train it again on training + validation events for as many and publish that one (not for bundles: they validate on those events)",
+    )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
     .option(
       '--no-relative-positions',
@@ -179,6 +183,7 @@ export function registerTrainCommand(program: Command): void {
           models: options.models,
           retrieval: options.retrieval,
           serial: options.serial === true,
+          refit: options.refit === true,
         },
         ({ stage, done, total, note }) => stages.update(stage, done, total, note),
       );
@@ -190,7 +195,7 @@ export function registerTrainCommand(program: Command): void {
       }
       const lines = Object.entries(manifest.stages).map(
         ([stage, record]) =>
-          `  ${stage.padEnd(13)} ${record.seconds.toFixed(1).padStart(7)} s${record.bestEpoch !== undefined ? `, best epoch ${record.bestEpoch + 1}` : ''}`,
+          `  ${stage.padEnd(13)} ${record.seconds.toFixed(1).padStart(7)} s${record.bestEpoch !== undefined ? `, best epoch ${record.bestEpoch + 1}` : ''}${record.refit ? `; refit on training + validation, ${record.refit.epochs} epochs, ${record.refit.seconds.toFixed(1)} s` : ''}`,
       );
       const choice = manifest.retrieval;
       if (choice)

@@ -1,4 +1,5 @@
 import {
+  concatLogs,
   concatUserItems,
   groupRowsByUser,
   type InteractionLog,
@@ -57,6 +58,19 @@ export function trainingData(split: EvalSplit): TrainingData {
     log: split.trainLog,
     hasTimestamps: split.hasTimestamps,
     catalog: split.catalog,
+  };
+}
+
+/**
+ * Training and validation events together: what a model refits on once validation has made every choice
+ * (its options, how many epochs). The test stage stays unseen, and the refit model no longer has a
+ * validation score of its own.
+ */
+export function refitData(split: EvalSplit): TrainingData {
+  return {
+    ...trainingData(split),
+    train: concatUserItems(split.train, split.valid),
+    log: concatLogs(split.trainLog, split.validLog),
   };
 }
 

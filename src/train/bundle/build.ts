@@ -97,6 +97,12 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BundleRe
         'so that the ranker validates and is scored on time windows the global models never saw',
     );
   }
+  if (run.refit) {
+    throw new InputError(
+      `${options.checkpointDir} holds a PinnerFormer refit on the validation window (edgerec train --refit); ` +
+        'a bundle validates its rankers there with the served features, so train the run without --refit',
+    );
+  }
   const { dataset } = options;
   const seed = options.edge?.seed ?? run.seed;
   // The space the browser scans and the server serves: the run's validation choice (run.json `retrieval`).
