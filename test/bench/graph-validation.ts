@@ -1,7 +1,7 @@
 /**
  * Validation-only sweep for the graph models: fits LightGCN or GF-CF with the given options on the
- * training split and prints the validation Recall@20 curve (the stage and metric `edgerec eval` uses to
- * stop early and pick α). With `--test` it then scores the test split once, as `edgerec eval` does (seed 0),
+ * training split and prints the validation curve of the metric `edgerec eval` uses to stop early and pick
+ * α (Recall@20 under full ranking; NDCG@10 under the sampled sasrec protocol, which has no Recall). With `--test` it then scores the test split once, as `edgerec eval` does (seed 0),
  * for settings other than the defaults; without it the test split is never touched.
  *
  *   npx tsx test/bench/graph-validation.ts DATA FORMAT PROTOCOL lightgcn|gfcf '{"learningRate":0.005}' [--test]
@@ -13,7 +13,9 @@ import { buildSplit, PROTOCOLS } from '../../src/core/eval/split.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { GfcfRecommender } from '../../src/train/gfcf/index.ts';
 import { LightGcnRecommender } from '../../src/train/lightgcn/index.ts';
+import { retrievalMetric } from '../../src/train/space/stages.ts';
 import { benchArgs } from './args.ts';
+import { requireScorableUsers } from './split-check.ts';
 
 const args = benchArgs({
   script: 'graph-validation.ts',
@@ -31,16 +33,18 @@ const name = args.asChoice('MODEL', args.positionals[3], ['lightgcn', 'gfcf']);
 const options = { seed: 1, ...args.asJsonObject('OPTIONS_JSON', json) };
 const dataset = await loadDataset(path, format);
 const split = buildSplit(dataset, { protocol });
+requireScorableUsers('graph-validation.ts', split, args.values.test ? ['valid', 'test'] : ['valid']);
 const model: Recommender =
   name === 'lightgcn' ? new LightGcnRecommender(options) : new GfcfRecommender(options);
+const metric = retrievalMetric(split);
 const started = performance.now();
 await model.fit(trainingData(split), {
   validate: () => {
-    const value = evaluate(model, split, 'valid', { seed: 0, sampleUsers: 2000, ks: [20] }).metrics[
-      'Recall@20'
+    const value = evaluate(model, split, 'valid', { seed: 0, sampleUsers: 2000, ks: [10, 20] }).metrics[
+      metric
     ];
     process.stderr.write(
-      `validation Recall@20 ${value.toFixed(4)} at ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+      `validation ${metric} ${value.toFixed(4)} at ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
     );
     return value;
   },

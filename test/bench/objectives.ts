@@ -18,6 +18,7 @@ import {
   TRAINING_OBJECTIVES,
 } from '../../src/train/pinnerformer/index.ts';
 import { benchArgs } from './args.ts';
+import { requireScorableUsers } from './split-check.ts';
 
 const args = benchArgs({
   script: 'objectives.ts',
@@ -55,6 +56,7 @@ const only = args.choice('only', TRAINING_OBJECTIVES, undefined);
 
 const dataset = synthetic ? generateSynthetic(synthetic) : await loadDataset(data, format!);
 const split = buildSplit(dataset, { protocol, positives: 'engaged' });
+requireScorableUsers('objectives.ts', split, ['valid', 'test']);
 
 const rows: { name: string; options: Partial<PinnerFormerOptions> }[] = [];
 for (const objective of TRAINING_OBJECTIVES) {

@@ -4,6 +4,7 @@
  * loads data or times anything. Every script runs once in a child process (node with tsx) with an unknown
  * flag, a few with a bad value; every such case fails at the parse, so no child does any work (the timeout
  * only stops one that would have started a benchmark). The rest of args.ts is checked in this process.
+ * Two scripts that score a split are also run on a fixture too small to score: one line, exit code 1.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -83,6 +84,25 @@ describe.concurrent('bench scripts refuse a bad command line with exit code 2, b
       const { code, stdout, stderr } = await bench(script, ...args);
       expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
       expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+    });
+});
+
+describe.concurrent('bench scripts that score a split exit 1 in one line when it is too small to score', () => {
+  const GAMES_FIXTURE = 'test/fixtures/sequences/games.txt';
+  for (const [script, args] of [
+    ['objectives.ts', ['--data', GAMES_FIXTURE, '--format', 'sequences', '--protocol', 'sasrec']],
+    ['graph-validation.ts', [GAMES_FIXTURE, 'sequences', 'sasrec', 'lightgcn']],
+  ] as const)
+    it(script, async ({ expect }) => {
+      const { code, stdout, stderr } = await bench(script, ...args);
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
+      expect(stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^${script.replace('.', '\\.')}: none of the 3 users can be scored on the valid stage of the sasrec protocol`,
+          ),
+        ),
+      ]);
     });
 });
 
