@@ -126,9 +126,9 @@ describe('edgerec train', () => {
     expect(manifest.refit).toBe(true);
     expect(plain.refit).toBeUndefined();
     expect(plain.stages.pinnerformer.refit).toBeUndefined();
-    const { epochs, events } = manifest.stages.pinnerformer.refit;
+    const { epochs, events: refitEvents } = manifest.stages.pinnerformer.refit;
     expect(epochs).toBe(manifest.stages.pinnerformer.bestEpoch + 1);
-    expect(events).toBeGreaterThan(0);
+    expect(refitEvents).toBeGreaterThan(0);
     const tensors = (run: string, model: string) =>
       readFileSync(join(run, 'pinnerformer', model, 'tensors.bin'));
     // The selection fit is the one a plain run publishes, and it is what validation scored for the space.
@@ -147,6 +147,29 @@ describe('edgerec train', () => {
     await edgerec(...trainArgs(killed), '--refit');
     for (const table of ['pinnerformer/items.f32', 'pinnerformer/users.f32', 'blend/items.f32'])
       expect(readFileSync(join(killed, table)).equals(readFileSync(join(refitDir, table))), table).toBe(true);
+
+    // Its validation stage would be in-sample: eval refuses to score it (the GNN, not refit, it scores).
+    const evalValid = (model: string) =>
+      edgerec(
+        'eval',
+        '--data',
+        events,
+        '--format',
+        'events',
+        '--model',
+        model,
+        '--checkpoint',
+        refitDir,
+        '--stage',
+        'valid',
+        '--json',
+      ).catch((error: { code: number; stderr: string }) => error);
+    for (const model of ['pinnerformer', 'blend']) {
+      const refused = (await evalValid(model)) as { code: number; stderr: string };
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/refit on the validation events \(edgerec train --refit\)/);
+    }
+    expect(JSON.parse(((await evalValid('gnn')) as { stdout: string }).stdout).stage).toBe('valid');
 
     // A run resumes with the setting it began with.
     const mixed = await edgerec(...trainArgs(straight), '--refit').catch(
@@ -231,6 +254,31 @@ describe('edgerec train', () => {
 
   it('evaluates the trained models with eval --checkpoint and refuses a mismatched split', async () => {
     const out = join(work, 'straight');
+    // --stage valid scores every validation user: with 150 users (under the 3,000 the run samples) and the
+    // run's seed, that is the score run.json recorded for the retrieval-space choice.
+    const valid = JSON.parse(
+      (
+        await edgerec(
+          'eval',
+          '--data',
+          events,
+          '--format',
+          'events',
+          '--model',
+          'pinnerformer',
+          '--checkpoint',
+          out,
+          '--stage',
+          'valid',
+          '--seed',
+          '2',
+          '--json',
+        )
+      ).stdout,
+    );
+    const recorded = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).retrieval.validation;
+    expect(valid.stage).toBe('valid');
+    expect(valid.metrics['NDCG@10']).toBeCloseTo(recorded.pinnerformer, 6);
     for (const model of ['gnn', 'pinnerformer']) {
       const { stdout } = await edgerec(
         'eval',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Dataset } from '../../core/dataset.ts';
 import { InputError } from '../../core/errors.ts';
-import { type EvalResult, evaluate, fitOnSplit, trainingData } from '../../core/eval/harness.ts';
+import { type EvalResult, evaluate, fitOnSplit, type Stage, trainingData } from '../../core/eval/harness.ts';
 import { evaluateItemToItem, isItemSimilarity } from '../../core/eval/item-to-item.ts';
 import type { Recommender } from '../../core/eval/model.ts';
 import { buildSplit, type EvalSplit, type PositiveSet, PROTOCOLS } from '../../core/eval/split.ts';
@@ -29,6 +29,7 @@ const TRAINED = ['gnn', 'pinnerformer', 'blend'] as const;
 const MODELS = [...BASELINES, ...TRAINED] as const;
 type ModelName = (typeof MODELS)[number];
 const EVAL_PROTOCOLS = [...PROTOCOLS, 'item2item'] as const;
+const STAGES: readonly Stage[] = ['test', 'valid'];
 /** Models that stop early / pick α on validation Recall@20, the LightGCN protocol's metric, under full ranking. */
 const RECALL_VALIDATED: readonly string[] = ['lightgcn', 'gfcf'];
 
@@ -87,6 +88,7 @@ async function loadTrained(
   dataset: Dataset,
   split: EvalSplit,
   positives: PositiveSet,
+  stage: Stage,
 ): Promise<Recommender> {
   if (!dir) throw new InputError(`--model ${name} needs --checkpoint DIR, a folder written by edgerec train`);
   const run = readRunManifest(dir);
@@ -104,6 +106,12 @@ async function loadTrained(
       `${dir} was trained with --positives ${run.positives}; evaluating it with --positives ${positives} would leak`,
     );
   }
+  // A refit PinnerFormer has trained on the validation events: its validation score would be in-sample.
+  if (stage === 'valid' && run.refit && name !== 'gnn') {
+    throw new InputError(
+      `${dir} holds a PinnerFormer refit on the validation events (edgerec train --refit), so its validation stage would be in-sample; score a run trained without --refit`,
+    );
+  }
   if (name === 'gnn') {
     const [, dim] = run.tables['gnn/items.f32'] ?? [];
     if (!dim) throw new InputError(`${dir} holds no GNN table (training did not finish that stage)`);
@@ -117,7 +125,9 @@ async function loadTrained(
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('fit a model on the training split of a protocol and score it on the test split')
+    .description(
+      'fit a model on the training split of a protocol and score it on the test split (or, with --stage valid, on every validation user)',
+    )
     .requiredOption('--data <path>', 'file or folder to read')
     .requiredOption('--format <format>', 'movielens | sequences | lightgcn | ncf | events', parseFormat)
     .option('--protocol <protocol>', EVAL_PROTOCOLS.join(' | '), oneOf(EVAL_PROTOCOLS, 'protocol'), 'sasrec')
@@ -137,6 +147,12 @@ export function registerEvalCommand(program: Command): void {
       0,
     )
     .option('--negatives <n>', 'sasrec: negatives sampled per user', positiveInteger, 100)
+    .option(
+      '--stage <stage>',
+      'test | valid: the stage to score (valid compares settings without touching test)',
+      oneOf(STAGES, 'stage'),
+      'test',
+    )
     .option(
       '--sample-users <n>',
       'score a seeded sample of users (the SASRec code uses 10000)',
@@ -173,6 +189,7 @@ export function registerEvalCommand(program: Command): void {
           dataset,
           split,
           options.positives,
+          options.stage,
         );
       } else {
         const tuned = options.tuned ? readTuned(options.tuned) : undefined;
@@ -194,14 +211,14 @@ export function registerEvalCommand(program: Command): void {
           throw new InputError(
             `--protocol item2item needs a model with item similarities (itemknn, gnn, pinnerformer)`,
           );
-        result = evaluateItemToItem(model, split, 'test', {
+        result = evaluateItemToItem(model, split, options.stage, {
           ks: options.ks,
           sampleUsers: options.sampleUsers,
           seed: options.seed,
           onProgress,
         });
       } else {
-        result = evaluate(model, split, 'test', {
+        result = evaluate(model, split, options.stage, {
           seed: options.seed,
           negatives: options.negatives,
           sampleUsers: options.sampleUsers,
@@ -213,12 +230,13 @@ export function registerEvalCommand(program: Command): void {
       const seconds = Math.round((performance.now() - started) / 10) / 100;
       if (result.users === 0) {
         throw new InputError(
-          `no user of ${dataset.name} has both history and a test target under the ${split.protocol} protocol`,
+          `no user of ${dataset.name} has both history and a ${options.stage === 'valid' ? 'validation' : 'test'} target under the ${split.protocol} protocol`,
         );
       }
       const report = {
         data: options.data,
         protocol: itemToItem ? 'item2item' : split.protocol,
+        stage: options.stage,
         model: model.name,
         users: result.users,
         metrics: result.metrics,
@@ -243,7 +261,7 @@ export function registerEvalCommand(program: Command): void {
             ['metric', 'value'],
             Object.entries(result.metrics).map(([name, value]) => [name, value.toFixed(4)]),
           ) +
-          `\n${result.users} users scored on the test split, seed ${options.seed}, ${seconds} s\n`,
+          `\n${result.users} users scored on the ${options.stage === 'valid' ? 'validation' : 'test'} stage, seed ${options.seed}, ${seconds} s\n`,
       );
     });
 }
