@@ -26,6 +26,9 @@ const trainArgs = (out: string) => [
   '--quiet',
 ];
 
+/** `edgerec eval` on the same data, with the rest of its arguments. */
+const evalOn = (...args: string[]) => edgerec('eval', '--data', events, '--format', 'events', ...args);
+
 async function waitFor(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const started = Date.now();
   while (!existsSync(path)) {
@@ -150,20 +153,9 @@ describe('edgerec train', () => {
 
     // Its validation stage would be in-sample: eval refuses to score it (the GNN, not refit, it scores).
     const evalValid = (model: string) =>
-      edgerec(
-        'eval',
-        '--data',
-        events,
-        '--format',
-        'events',
-        '--model',
-        model,
-        '--checkpoint',
-        refitDir,
-        '--stage',
-        'valid',
-        '--json',
-      ).catch((error: { code: number; stderr: string }) => error);
+      evalOn('--model', model, '--checkpoint', refitDir, '--stage', 'valid', '--json').catch(
+        (error: { code: number; stderr: string }) => error,
+      );
     for (const model of ['pinnerformer', 'blend']) {
       const refused = (await evalValid(model)) as { code: number; stderr: string };
       expect(refused.code).toBe(2);
@@ -258,12 +250,7 @@ describe('edgerec train', () => {
     // run's seed, that is the score run.json recorded for the retrieval-space choice.
     const valid = JSON.parse(
       (
-        await edgerec(
-          'eval',
-          '--data',
-          events,
-          '--format',
-          'events',
+        await evalOn(
           '--model',
           'pinnerformer',
           '--checkpoint',
@@ -280,43 +267,17 @@ describe('edgerec train', () => {
     expect(valid.stage).toBe('valid');
     expect(valid.metrics['NDCG@10']).toBeCloseTo(recorded.pinnerformer, 6);
     for (const model of ['gnn', 'pinnerformer']) {
-      const { stdout } = await edgerec(
-        'eval',
-        '--data',
-        events,
-        '--format',
-        'events',
-        '--model',
-        model,
-        '--checkpoint',
-        out,
-        '--json',
-      );
+      const { stdout } = await evalOn('--model', model, '--checkpoint', out, '--json');
       const report = JSON.parse(stdout);
       expect(report.model).toBe(model);
       expect(report.metrics['HR@10']).toBeGreaterThan(0);
     }
-    const wrong = await edgerec(
-      'eval',
-      '--data',
-      events,
-      '--format',
-      'events',
-      '--protocol',
-      'full',
-      '--model',
-      'gnn',
-      '--checkpoint',
-      out,
-    ).catch((error: { code: number; stderr: string }) => error);
+    const wrong = await evalOn('--protocol', 'full', '--model', 'gnn', '--checkpoint', out).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect((wrong as { code: number }).code).toBe(2);
     expect((wrong as { stderr: string }).stderr).toMatch(/trained on the sasrec split/);
-    const otherPositives = await edgerec(
-      'eval',
-      '--data',
-      events,
-      '--format',
-      'events',
+    const otherPositives = await evalOn(
       '--positives',
       'all',
       '--model',
@@ -328,15 +289,9 @@ describe('edgerec train', () => {
     expect((otherPositives as { stderr: string }).stderr).toMatch(
       /trained with --positives engaged; evaluating it with --positives all/,
     );
-    const missing = await edgerec(
-      'eval',
-      '--data',
-      events,
-      '--format',
-      'events',
-      '--model',
-      'pinnerformer',
-    ).catch((error: { code: number; stderr: string }) => error);
+    const missing = await evalOn('--model', 'pinnerformer').catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect((missing as { stderr: string }).stderr).toMatch(/needs --checkpoint/);
   }, 120_000);
 });
