@@ -79,11 +79,7 @@ export async function trainPinnerFormerStage(context: StageContext): Promise<Pin
     if (timeCut) {
       const cut = timeCut as NonNullable<StageRecord['timeCut']>;
       manifest.stages.pinnerformer.timeCut = cut;
-      manifest.timeCut = {
-        stage: 'pinnerformer',
-        epoch: cut.afterEpoch + 1,
-        budgetSeconds: options.timeBudgetSeconds as number,
-      };
+      cutBy(manifest, options, cut);
     }
     save();
   }
@@ -117,16 +113,30 @@ export async function trainPinnerFormerStage(context: StageContext): Promise<Pin
     // No validation hook: validation events are training data here, so the last epoch is the model.
     await recommender.fit(refitData(split));
     savePinnerFormer(modelDir, recommender.trained, split.hasTimestamps);
-    const { timeCut } = recommender.describe();
+    const cut = recommender.describe().timeCut as StageRecord['timeCut'];
     record.refit = {
       epochs,
       seconds: (performance.now() - started) / 1000,
       events: split.trainLog.length + split.validLog.length,
-      ...(timeCut ? { timeCut: timeCut as NonNullable<StageRecord['timeCut']> } : {}),
+      ...(cut ? { timeCut: cut } : {}),
     };
+    if (cut) cutBy(manifest, options, cut);
     save();
   }
   return { selection, published: await load(modelDir) };
+}
+
+/** The run-level record of an explicit --time-budget ending PinnerFormer's selection fit or its refit. */
+function cutBy(
+  manifest: RunManifest,
+  options: TrainRunOptions,
+  cut: NonNullable<StageRecord['timeCut']>,
+): void {
+  manifest.timeCut = {
+    stage: 'pinnerformer',
+    epoch: cut.afterEpoch + 1,
+    budgetSeconds: options.timeBudgetSeconds as number,
+  };
 }
 
 async function load(dir: string): Promise<PinnerFormerRecommender> {
