@@ -32,6 +32,7 @@ const SCRIPTS = [
   'replay-learned-backends.ts',
   'student-gap.ts',
   'learning-step.ts',
+  'refit-check.ts',
   'browser/trace-slow.ts',
   'browser/run.ts',
 ];
