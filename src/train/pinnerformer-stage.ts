@@ -86,11 +86,16 @@ export async function trainPinnerFormerStage(context: StageContext): Promise<Pin
   const selection = await load(selectionDir);
   if (!refit) return { selection, published: selection };
 
-  const record = manifest.stages.pinnerformer as StageRecord;
+  const record = manifest.stages.pinnerformer;
+  // Only a run killed between writing the selection model and run.json gets here without the record.
+  if (record?.bestEpoch === undefined)
+    throw new Error(
+      `${outDir}/run.json does not record PinnerFormer's selection fit; delete ${selectionDir} and run again to retrain it`,
+    );
   if (!existsSync(join(modelDir, 'state.json'))) {
     const started = performance.now();
     // As many epochs as the selection fit's best one: the one length validation chose.
-    const epochs = (record.bestEpoch as number) + 1;
+    const epochs = record.bestEpoch + 1;
     const recommender = new PinnerFormerRecommender(
       {
         seed: options.seed,
