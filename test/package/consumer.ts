@@ -18,13 +18,16 @@ export const log = (message: string) => process.stderr.write(`[package] ${messag
 
 /**
  * This process's environment less what `npm run` sets for this repo, so that a child npm sees only its
- * app, and less what Vitest sets: its NODE_ENV=test would make the apps' `vite build` keep development
- * code (React's development build: 107 kB brotli of page JS instead of 63 kB).
+ * app (and still prints its errors: `npm run -s` would silence the ENOTCACHED line that the install falls
+ * back on), and less what Vitest sets: its NODE_ENV=test would make the apps' `vite build` keep
+ * development code (React's development build: 107 kB brotli of page JS instead of 63 kB).
  */
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env))
-    if (/^npm_(package_|lifecycle_|command$|config_(local_prefix|call)$)|^NODE_ENV$|^VITEST/.test(key))
+    if (
+      /^npm_(package_|lifecycle_|command$|config_(local_prefix|call|loglevel)$)|^NODE_ENV$|^VITEST/.test(key)
+    )
       delete env[key];
   return env;
 }
