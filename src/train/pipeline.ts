@@ -3,16 +3,10 @@ import { join } from 'node:path';
 import type { Dataset } from '../core/dataset.ts';
 import { InputError } from '../core/errors.ts';
 import { EventHistory, trainingData } from '../core/eval/harness.ts';
-import { evaluateItemToItem } from '../core/eval/item-to-item.ts';
 import { buildSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
-import { type GnnOptions, GnnRecommender, trainGnn } from './gnn/index.ts';
-import {
-  boardsFor,
-  loadNeighborTable,
-  PinBoardGraph,
-  sampleNeighbors,
-  saveNeighborTable,
-} from './graph/index.ts';
+import { type GnnOptions, trainGnn } from './gnn/index.ts';
+import { gnnValidation, sampleItemGraph } from './gnn-stage.ts';
+import { loadNeighborTable, saveNeighborTable } from './graph/index.ts';
 import type { LightGcnOptions } from './lightgcn/index.ts';
 import { type PinnerFormerOptions, sequenceFromEvents } from './pinnerformer/index.ts';
 import { type PinnerFormerStage, trainPinnerFormerStage } from './pinnerformer-stage.ts';
@@ -245,11 +239,9 @@ export async function trainGlobalModels(
       let neighbors = existsSync(neighborFile) ? loadNeighborTable(neighborFile).table : undefined;
       if (!neighbors) {
         const t = performance.now();
-        const graph = PinBoardGraph.fromBoards(data.numItems, boardsFor(data));
-        neighbors = await sampleNeighbors(graph, {
-          seed: options.seed,
-          onProgress: (done, total) => onProgress({ stage: 'graph', done, total }),
-        });
+        neighbors = await sampleItemGraph(data, options.seed, (done, total) =>
+          onProgress({ stage: 'graph', done, total }),
+        );
         saveNeighborTable(neighborFile, neighbors, { seed: options.seed });
         const seconds = (performance.now() - t) / 1000;
         manifest.stages.graph = {
@@ -281,19 +273,7 @@ export async function trainGlobalModels(
                 note: `epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)} ${Math.round(info.examplesPerSecond)} pairs/s`,
               });
             },
-            // Both metrics the item-to-item task is judged by, on validation co-engagements.
-            validate: (table) => {
-              const { metrics } = evaluateItemToItem(
-                GnnRecommender.fromTable(table, gnnDim),
-                split,
-                'valid',
-                {
-                  sampleUsers: VALIDATION_USERS,
-                  seed: options.seed,
-                },
-              );
-              return metrics['HR@10'] + metrics.MRR;
-            },
+            validate: gnnValidation(split, gnnDim, options.seed, VALIDATION_USERS),
           },
         );
         gnnTable = result.table;

@@ -2,19 +2,18 @@
  * `npx tsx test/bench/refit-check.ts --data PATH --format FMT [--seed 1]` — would validation choose
  * `edgerec train --refit`? The check steps the sasrec protocol back by one item: each user's last training
  * item becomes an inner validation item and the real validation stage plays the test. On that inner split
- * it trains what `edgerec train` trains for PinnerFormer (the PinSage graph and GNN, then PinnerFormer
- * early-stopped on the inner validation item), refits PinnerFormer on all training events for the epochs
- * that chose, and scores both on every real validation user. The real test stage is never read: the inner
+ * it trains what `edgerec train` trains for PinnerFormer (the PinSage graph and GNN, with the pipeline's
+ * own helpers, then PinnerFormer early-stopped on the inner validation item), refits PinnerFormer on all
+ * training events for the epochs that chose, and scores both on every real validation user. The real test stage is never read: the inner
  * split is cut from the training and validation parts only.
  */
 import { DATA_FORMATS } from '../../src/core/dataset.ts';
 import { evaluate, fitOnSplit, refitData, trainingData } from '../../src/core/eval/harness.ts';
-import { evaluateItemToItem } from '../../src/core/eval/item-to-item.ts';
 import { buildSplit, type EvalSplit } from '../../src/core/eval/split.ts';
 import { filterLog, groupRowsByUser, userItemsFromLists, userItemsOf } from '../../src/core/interactions.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
-import { GnnRecommender, trainGnn } from '../../src/train/gnn/index.ts';
-import { boardsFor, PinBoardGraph, sampleNeighbors } from '../../src/train/graph/index.ts';
+import { trainGnn } from '../../src/train/gnn/index.ts';
+import { gnnValidation, sampleItemGraph } from '../../src/train/gnn-stage.ts';
 import { PinnerFormerRecommender } from '../../src/train/pinnerformer/index.ts';
 import { VALIDATION_USERS } from '../../src/train/pipeline.ts';
 import { benchArgs } from './args.ts';
@@ -72,22 +71,12 @@ const since = (t: number) => Math.round((performance.now() - t) / 1000);
 
 let started = performance.now();
 const innerData = trainingData(inner);
-const neighbors = await sampleNeighbors(PinBoardGraph.fromBoards(innerData.numItems, boardsFor(innerData)), {
-  seed,
-});
+const neighbors = await sampleItemGraph(innerData, seed);
 const gnn = await trainGnn(
   innerData,
   neighbors,
   { seed },
-  {
-    validate: (table) => {
-      const { metrics } = evaluateItemToItem(GnnRecommender.fromTable(table, 64), inner, 'valid', {
-        sampleUsers: VALIDATION_USERS,
-        seed,
-      });
-      return metrics['HR@10'] + metrics.MRR;
-    },
-  },
+  { validate: gnnValidation(inner, 64, seed, VALIDATION_USERS) },
 );
 note(`GNN on the inner split: ${since(started)} s, best epoch ${gnn.bestEpoch + 1}`);
 const features = { table: gnn.table, dim: 64 };
