@@ -36,6 +36,9 @@ export const DEFAULT_TRAIN_MODELS: readonly TrainModel[] = ['gnn', 'pinnerformer
  *   pinnerformer/refit-checkpoint/  with refit: resumable state of the refit
  *   pinnerformer/items.f32    its item-tower table, [items × dim]
  *   pinnerformer/users.f32    every user's embedding after their training + validation events, [users × dim]
+ *   lightgcn/items.f32, fold-in.f32  LightGCN's propagated item table and its fold-in rows; with refit, the
+ *                             refit model's (the validation-chosen one's in lightgcn/selection/)
+ *   blend/items.f32           the blend's concatenated item table, where validation chose a blend weight
  * Running the same command again resumes: finished stages are skipped, a stage in progress continues
  * from its checkpoint.
  */
@@ -95,7 +98,7 @@ export interface StageRecord {
   options?: Record<string, unknown>;
   /** Set when --time-budget ended the stage: its last epoch (0-based) and the seconds it had run. */
   timeCut?: { afterEpoch: number; seconds: number };
-  /** PinnerFormer with refit: the published model's fit on training + validation events. */
+  /** PinnerFormer and LightGCN with refit: the published model's fit on training + validation events. */
   refit?: {
     epochs: number;
     seconds: number;
@@ -201,9 +204,15 @@ export async function trainGlobalModels(
     ).every((key) => previous[key] === manifest[key]);
     if (!same)
       throw new Error(`${outDir} holds a run of other data or options; choose another --out or delete it`);
-    if ((previous.refit ?? false) !== (options.refit ?? false) && previous.stages.pinnerformer)
+    // The graph and the GNN do not depend on the setting; PinnerFormer's and LightGCN's tables do.
+    const refitDependent =
+      previous.stages.pinnerformer ||
+      [RUN_SPACE_FILES.lightgcn.items, join('lightgcn', 'selection', 'items.f32')].some((path) =>
+        existsSync(join(outDir, path)),
+      );
+    if ((previous.refit ?? false) !== (options.refit ?? false) && refitDependent)
       throw new InputError(
-        `${outDir} holds a run ${previous.refit ? 'with' : 'without'} PinnerFormer's refit; resume it ${previous.refit ? 'with' : 'without'} --refit, or choose another --out`,
+        `${outDir} holds a run ${previous.refit ? 'with' : 'without'} the refit; resume it ${previous.refit ? 'with' : 'without'} --refit, or choose another --out`,
       );
     manifest = { ...previous, models };
     if (options.refit) manifest.refit = true;
@@ -221,7 +230,7 @@ export async function trainGlobalModels(
     models.includes('lightgcn') &&
     !options.serial &&
     (models.includes('gnn') || models.includes('pinnerformer')) &&
-    !lightGcnStageDone(outDir)
+    !lightGcnStageDone(outDir, options.refit)
       ? trainLightGcnOnThread(dataset, outDir, options, onProgress)
       : undefined;
   try {
@@ -292,7 +301,8 @@ export async function trainGlobalModels(
       }
     }
 
-    // 3. LightGCN, early stopping on the validation score of its fold-in users (how a bundle serves them).
+    // 3. LightGCN, early stopping on the validation score of its fold-in users (how a bundle serves them);
+    // with --refit, then refit on training + validation events as PinnerFormer is.
     const lightgcnStage = () => trainLightGcnStage(split, outDir, options, manifest, save, onProgress);
     let lightgcn = models.includes('lightgcn') && !lightgcnThread ? await lightgcnStage() : undefined;
 
@@ -345,7 +355,7 @@ export async function trainGlobalModels(
     manifest.retrieval = chooseRetrievalSpace(
       split,
       options,
-      { pinnerformer: pinnerformer?.selection, lightgcn },
+      { pinnerformer: pinnerformer?.selection, lightgcn: lightgcn?.selection },
       manifest.retrieval,
     );
     // The blend's concatenated table (what a bundle in its space ships, byte for byte), whichever space won.
@@ -353,7 +363,7 @@ export async function trainGlobalModels(
     if (blend && pinnerformer && lightgcn) {
       const space = new BlendSpace(
         pinnerFormerSpace(pinnerformer.published, pinnerformer.published.itemTable()),
-        new LightGcnSpace(lightgcn.items, lightgcn.foldIn, lightgcn.dim),
+        new LightGcnSpace(lightgcn.published.items, lightgcn.published.foldIn, lightgcn.published.dim),
         blend,
       );
       mkdirSync(join(outDir, 'blend'), { recursive: true });

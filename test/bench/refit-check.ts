@@ -2,20 +2,32 @@
  * `npx tsx test/bench/refit-check.ts --data PATH --format FMT [--seed 1]` — would validation choose
  * `edgerec train --refit`? The check steps the sasrec protocol back by one item: each user's last training
  * item becomes an inner validation item and the real validation stage plays the test. On that inner split
- * it trains what `edgerec train` trains for PinnerFormer (the PinSage graph and GNN, with the pipeline's
- * own helpers, then PinnerFormer early-stopped on the inner validation item), refits PinnerFormer on all
- * training events for the epochs that chose, and scores both on every real validation user. The real test stage is never read: the inner
- * split is cut from the training and validation parts only.
+ * it trains what `edgerec train` trains, with the pipeline's own helpers: the PinSage graph and GNN,
+ * PinnerFormer and LightGCN early-stopped on the inner validation item, each refit on all training events
+ * for the epochs that chose, and the blend's weight chosen on the selection models. It scores every model
+ * and blend on every real validation user. The real test stage is never read: the inner split is cut from
+ * the training and validation parts only.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DATA_FORMATS } from '../../src/core/dataset.ts';
 import { evaluate, fitOnSplit, refitData, trainingData } from '../../src/core/eval/harness.ts';
+import type { Recommender } from '../../src/core/eval/model.ts';
 import { buildSplit, type EvalSplit } from '../../src/core/eval/split.ts';
 import { filterLog, groupRowsByUser, userItemsFromLists, userItemsOf } from '../../src/core/interactions.ts';
 import { loadDataset } from '../../src/train/data/load.ts';
 import { trainGnn } from '../../src/train/gnn/index.ts';
 import { gnnValidation, sampleItemGraph } from '../../src/train/gnn-stage.ts';
 import { PinnerFormerRecommender } from '../../src/train/pinnerformer/index.ts';
-import { VALIDATION_USERS } from '../../src/train/pipeline.ts';
+import {
+  type RunManifest,
+  type StageRecord,
+  type TrainRunOptions,
+  VALIDATION_USERS,
+} from '../../src/train/pipeline.ts';
+import { BlendRecommender } from '../../src/train/space/index.ts';
+import { chooseRetrievalSpace, trainLightGcnStage } from '../../src/train/space/stages.ts';
 import { benchArgs } from './args.ts';
 import { requireScorableUsers } from './split-check.ts';
 
@@ -95,14 +107,83 @@ const refit = new PinnerFormerRecommender({ seed, maxEpochs: epochs }, features)
 await refit.fit(refitData(inner));
 const refitSeconds = since(started);
 
-const score = (model: PinnerFormerRecommender) => evaluate(model, inner, 'test', { seed }).metrics;
-const a = score(selection);
-const b = score(refit);
+// LightGCN, the blend's other half, through the pipeline's own stage: early-stopped on the inner validation
+// item, then refit for the epochs that chose (its tables go to a temporary folder).
+started = performance.now();
+const lightgcnDir = mkdtempSync(join(tmpdir(), 'edgerec-refit-check-'));
+const runOptions: TrainRunOptions = {
+  protocol: 'sasrec',
+  positives: 'engaged',
+  seed,
+  gnnFeatures: true,
+  refit: true,
+};
+const manifest = { stages: {}, tables: {} } as RunManifest;
+const lightgcn = await trainLightGcnStage(
+  inner,
+  lightgcnDir,
+  runOptions,
+  manifest,
+  () => {},
+  () => {},
+);
+rmSync(lightgcnDir, { recursive: true, force: true });
+const lightgcnRecord = manifest.stages.lightgcn as StageRecord;
+const lightgcnSeconds = since(started);
+// The blend's weight and scales, chosen on the inner validation item with both selection models, as a run does.
+const { blend } = chooseRetrievalSpace(
+  inner,
+  runOptions,
+  { pinnerformer: selection, lightgcn: lightgcn.selection },
+  undefined,
+);
+if (!blend) throw new Error('refit-check.ts: no blend was scored');
+
+const score = (model: Recommender) => evaluate(model, inner, 'test', { seed }).metrics;
+const rows: [string, number | string, Recommender, number | string][] = [
+  [
+    'PinnerFormer, selection (early-stopped on the inner validation item)',
+    epochs,
+    selection,
+    selectionSeconds,
+  ],
+  ['PinnerFormer, refit on training events', epochs, refit, refitSeconds],
+  ['LightGCN, selection', (lightgcnRecord.bestEpoch as number) + 1, lightgcn.selection, lightgcnSeconds],
+  ['LightGCN, refit', lightgcnRecord.refit?.epochs ?? '', lightgcn.published, ''],
+  [
+    `blend, both selection models (weight ${blend.weight})`,
+    '',
+    new BlendRecommender(selection, lightgcn.selection, blend),
+    '',
+  ],
+  [
+    'blend, refit PinnerFormer + selection LightGCN',
+    '',
+    new BlendRecommender(refit, lightgcn.selection, blend),
+    '',
+  ],
+  [
+    'blend, both refit (what `--refit` publishes)',
+    '',
+    new BlendRecommender(refit, lightgcn.published, blend),
+    '',
+  ],
+];
 const f = (x: number) => x.toFixed(4);
+const scored = rows.map(([name, n, model, seconds]) => ({ name, n, seconds, metrics: score(model) }));
+const difference = (label: string, a: number, b: number) =>
+  `| ${label} | | ${f(scored[b].metrics['HR@10'] - scored[a].metrics['HR@10'])} | ${f(scored[b].metrics['NDCG@10'] - scored[a].metrics['NDCG@10'])} | |\n`;
 process.stdout.write(
   `# ${dataset.name}, sasrec protocol stepped back one item, seed ${seed}; scored on every real validation user\n` +
-    '| PinnerFormer | epochs | valid HR@10 | valid NDCG@10 | seconds |\n|---|---|---|---|---|\n' +
-    `| selection (early-stopped on the inner validation item) | ${epochs} | ${f(a['HR@10'])} | ${f(a['NDCG@10'])} | ${selectionSeconds} |\n` +
-    `| refit on training events | ${epochs} | ${f(b['HR@10'])} | ${f(b['NDCG@10'])} | ${refitSeconds} |\n` +
-    `| refit − selection | | ${f(b['HR@10'] - a['HR@10'])} | ${f(b['NDCG@10'] - a['NDCG@10'])} | |\n`,
+    '| model | epochs | valid HR@10 | valid NDCG@10 | seconds |\n|---|---|---|---|---|\n' +
+    scored
+      .map(
+        ({ name, n, seconds, metrics }) =>
+          `| ${name} | ${n} | ${f(metrics['HR@10'])} | ${f(metrics['NDCG@10'])} | ${seconds} |\n`,
+      )
+      .join('') +
+    difference('PinnerFormer: refit − selection', 0, 1) +
+    difference('LightGCN: refit − selection', 2, 3) +
+    difference('blend: LightGCN refit too − refit PinnerFormer + selection LightGCN', 5, 6) +
+    difference('blend: both refit − both selection', 4, 6),
 );

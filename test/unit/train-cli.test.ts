@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -121,7 +121,7 @@ describe('edgerec train', () => {
     expect(manifest.retrieval).toEqual(threaded.retrieval);
   }, 300_000);
 
-  it('--refit publishes PinnerFormer refit on training + validation events for the epochs validation chose, and resumes after SIGKILL', async () => {
+  it('--refit publishes PinnerFormer and LightGCN refit on training + validation events for the epochs validation chose, and resumes after SIGKILL', async () => {
     const straight = join(work, 'straight');
     const plain = JSON.parse(readFileSync(join(straight, 'run.json'), 'utf8'));
     const refitDir = join(work, 'refit');
@@ -141,6 +141,27 @@ describe('edgerec train', () => {
     // What it publishes is another model, trained on the validation events as well.
     expect(tensors(refitDir, 'model').equals(tensors(straight, 'model'))).toBe(false);
 
+    // LightGCN likewise: the selection fit is a plain run's, the published tables the refit's.
+    const lightgcn = (run: string, file: string) => readFileSync(join(run, 'lightgcn', file));
+    for (const file of ['items.f32', 'fold-in.f32']) {
+      expect(lightgcn(refitDir, `selection/${file}`).equals(lightgcn(straight, file)), file).toBe(true);
+      expect(lightgcn(refitDir, file).equals(lightgcn(straight, file)), file).toBe(false);
+    }
+    const { refit: lightgcnRefit, ...lightgcnSelection } = manifest.stages.lightgcn;
+    expect(lightgcnSelection.bestEpoch).toBe(plain.stages.lightgcn.bestEpoch);
+    expect(lightgcnSelection.options).toEqual(plain.stages.lightgcn.options);
+    expect(lightgcnRefit.epochs).toBe(plain.stages.lightgcn.bestEpoch + 1);
+    expect(lightgcnRefit.events).toBe(refitEvents);
+
+    // Killed between LightGCN's selection fit and its refit (its record is on disk, the refit's tables are
+    // not), the run refits from that record to the same tables.
+    const betweenFits = join(work, 'refit-lightgcn-killed');
+    cpSync(refitDir, betweenFits, { recursive: true });
+    for (const file of ['items.f32', 'fold-in.f32']) rmSync(join(betweenFits, 'lightgcn', file));
+    await edgerec(...trainArgs(betweenFits), '--refit');
+    for (const file of ['items.f32', 'fold-in.f32'])
+      expect(lightgcn(betweenFits, file).equals(lightgcn(refitDir, file)), file).toBe(true);
+
     // Killed in the refit, the run resumes to the same tables.
     const killed = join(work, 'refit-killed');
     const child = spawn(process.execPath, [BIN, ...trainArgs(killed), '--refit'], { stdio: 'ignore' });
@@ -148,7 +169,13 @@ describe('edgerec train', () => {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     await edgerec(...trainArgs(killed), '--refit');
-    for (const table of ['pinnerformer/items.f32', 'pinnerformer/users.f32', 'blend/items.f32'])
+    for (const table of [
+      'pinnerformer/items.f32',
+      'pinnerformer/users.f32',
+      'lightgcn/items.f32',
+      'lightgcn/fold-in.f32',
+      'blend/items.f32',
+    ])
       expect(readFileSync(join(killed, table)).equals(readFileSync(join(refitDir, table))), table).toBe(true);
 
     // Its validation stage would be in-sample: eval refuses to score it (the GNN, not refit, it scores).
@@ -169,7 +196,7 @@ describe('edgerec train', () => {
     );
     expect((mixed as { code: number }).code).toBe(2);
     expect((mixed as { stderr: string }).stderr).toMatch(
-      /holds a run without PinnerFormer's refit; resume it without --refit/,
+      /holds a run without the refit; resume it without --refit/,
     );
   }, 300_000);
 

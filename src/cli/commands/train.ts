@@ -135,7 +135,7 @@ export function registerTrainCommand(program: Command): void {
     )
     .option(
       '--refit',
-      "after validation has chosen PinnerFormer's epochs, train it again on training + validation events for as many and publish that one (not for bundles: they validate on those events)",
+      "after validation has chosen PinnerFormer's and LightGCN's epochs, train each again on training + validation events for as many and publish those (not for bundles: they validate on those events)",
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
     .option(

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RetrievalBlend } from '../../core/bundle/index.ts';
-import { evaluate, trainingData } from '../../core/eval/harness.ts';
+import { evaluate, refitData, trainingData } from '../../core/eval/harness.ts';
 import type { FitHooks, Recommender } from '../../core/eval/model.ts';
 import type { EvalSplit } from '../../core/eval/split.ts';
 import { LightGcnRecommender } from '../lightgcn/index.ts';
@@ -12,6 +12,7 @@ import {
   type RunManifest,
   readTable,
   type StageProgress,
+  type StageRecord,
   type TrainRunOptions,
   VALIDATION_USERS,
   writeTable,
@@ -56,15 +57,35 @@ export class LightGcnFoldIn implements Recommender {
   }
 }
 
+/** LightGCN's stage: the validation-chosen model, and the one the run publishes (the same without refit). */
+export interface LightGcnStage {
+  /** What the retrieval-space choice and the blend's weight score on validation. */
+  selection: LightGcnFoldIn;
+  /** `lightgcn/items.f32` and `fold-in.f32`: with `--refit`, the fit on training + validation events. */
+  published: LightGcnFoldIn;
+}
+
+/** Where a refit run keeps its validation-chosen LightGCN, and that fit's run.json record (for a resume). */
+const SELECTION = {
+  items: join('lightgcn', 'selection', 'items.f32'),
+  foldIn: join('lightgcn', 'selection', 'fold-in.f32'),
+  record: join('lightgcn', 'selection', 'stage.json'),
+};
+
+const hasAll = (outDir: string, paths: string[]) => paths.every((path) => existsSync(join(outDir, path)));
+
 /** Whether `outDir` holds LightGCN's finished tables (the stage then only reads them back). */
-export function lightGcnStageDone(outDir: string): boolean {
+export function lightGcnStageDone(outDir: string, refit = false): boolean {
   const files = RUN_SPACE_FILES.lightgcn;
-  return existsSync(join(outDir, files.items)) && existsSync(join(outDir, files.model));
+  return hasAll(outDir, refit ? [files.items, files.model, SELECTION.record] : [files.items, files.model]);
 }
 
 /**
  * Trains LightGCN (users folded in, as a bundle serves them), early-stopped on the run's retrieval metric
- * on validation; writes `lightgcn/items.f32` and `lightgcn/fold-in.f32`. A finished stage is reloaded.
+ * on validation; writes `lightgcn/items.f32` and `lightgcn/fold-in.f32`. With `--refit`, that model goes to
+ * `lightgcn/selection/`, and a fresh one with the same options and seed trains on training + validation
+ * events for the epochs validation chose, with no validation hook, and is published: PinnerFormer's refit
+ * for the blend's other half. A finished part is reloaded, so a killed run resumes between the two.
  */
 export async function trainLightGcnStage(
   split: EvalSplit,
@@ -73,38 +94,73 @@ export async function trainLightGcnStage(
   manifest: RunManifest,
   save: () => void,
   onProgress: (p: StageProgress) => void,
-): Promise<LightGcnFoldIn> {
-  const files = RUN_SPACE_FILES.lightgcn;
-  const itemsFile = join(outDir, files.items);
-  const foldInFile = join(outDir, files.model);
+): Promise<LightGcnStage> {
+  const refit = options.refit === true;
+  const published = RUN_SPACE_FILES.lightgcn;
+  const files = refit ? { items: SELECTION.items, model: SELECTION.foldIn } : published;
   const dim = options.lightgcn?.dim ?? 64;
-  if (lightGcnStageDone(outDir)) return new LightGcnFoldIn(readTable(itemsFile), readTable(foldInFile), dim);
-  mkdirSync(join(outDir, 'lightgcn'), { recursive: true });
-  const started = performance.now();
-  const model = new LightGcnRecommender({ seed: options.seed, ...options.lightgcn, users: 'fold-in' });
-  const hooks: FitHooks = {
-    validate: () => validationScore(model, split, options.seed),
-    onProgress: (done, total) =>
-      onProgress({ stage: 'lightgcn', done, total, note: `epoch ${done}/${total}` }),
-  };
-  await model.fit(trainingData(split), hooks);
-  const items = model.itemTable();
-  const foldIn = model.foldInTable();
-  writeTable(itemsFile, items);
-  writeTable(foldInFile, foldIn);
-  const described = model.describe();
-  const seconds = (performance.now() - started) / 1000;
-  manifest.stages.lightgcn = {
-    seconds,
-    peakRssMiB: peakRssMiB(),
-    // 0-based, as every stage's record.
-    bestEpoch: (described.bestEpoch as number) - 1,
-    options: { ...options.lightgcn, users: 'fold-in', validation: described.validation },
-  };
-  manifest.tables[files.items] = [split.numItems, dim];
-  manifest.tables[files.model] = [split.numItems, dim];
-  save();
-  return new LightGcnFoldIn(items, foldIn, dim);
+  const load = (items: string, foldIn: string) =>
+    new LightGcnFoldIn(readTable(join(outDir, items)), readTable(join(outDir, foldIn)), dim);
+  mkdirSync(join(outDir, refit ? join('lightgcn', 'selection') : 'lightgcn'), { recursive: true });
+
+  if (!hasAll(outDir, refit ? [files.items, files.model, SELECTION.record] : [files.items, files.model])) {
+    const started = performance.now();
+    const model = new LightGcnRecommender({ seed: options.seed, ...options.lightgcn, users: 'fold-in' });
+    const hooks: FitHooks = {
+      validate: () => validationScore(model, split, options.seed),
+      onProgress: (done, total) =>
+        onProgress({ stage: 'lightgcn', done, total, note: `epoch ${done}/${total}` }),
+    };
+    await model.fit(trainingData(split), hooks);
+    writeTable(join(outDir, files.items), model.itemTable());
+    writeTable(join(outDir, files.model), model.foldInTable());
+    const described = model.describe();
+    manifest.stages.lightgcn = {
+      seconds: (performance.now() - started) / 1000,
+      peakRssMiB: peakRssMiB(),
+      // 0-based, as every stage's record.
+      bestEpoch: (described.bestEpoch as number) - 1,
+      options: { ...options.lightgcn, users: 'fold-in', validation: described.validation },
+    };
+    manifest.tables[files.items] = [split.numItems, dim];
+    manifest.tables[files.model] = [split.numItems, dim];
+    // Written last: the selection fit is finished only once its record is.
+    if (refit) writeFileSync(join(outDir, SELECTION.record), JSON.stringify(manifest.stages.lightgcn));
+    save();
+  }
+  const selection = load(files.items, files.model);
+  if (!refit) return { selection, published: selection };
+
+  if (!hasAll(outDir, [published.items, published.model])) {
+    const started = performance.now();
+    // The thread's manifest is its own: a resumed refit reads the selection fit's record back.
+    const record: StageRecord =
+      manifest.stages.lightgcn ?? JSON.parse(readFileSync(join(outDir, SELECTION.record), 'utf8'));
+    const epochs = (record.bestEpoch as number) + 1;
+    const model = new LightGcnRecommender({
+      seed: options.seed,
+      ...options.lightgcn,
+      users: 'fold-in',
+      maxEpochs: epochs,
+    });
+    // No validation hook: validation events are training data here, so the last epoch is the model.
+    await model.fit(refitData(split), {
+      onProgress: (done, total) =>
+        onProgress({ stage: 'lightgcn', done, total, note: `refit epoch ${done}/${total}` }),
+    });
+    writeTable(join(outDir, published.items), model.itemTable());
+    writeTable(join(outDir, published.model), model.foldInTable());
+    record.refit = {
+      epochs,
+      seconds: (performance.now() - started) / 1000,
+      events: split.trainLog.length + split.validLog.length,
+    };
+    manifest.stages.lightgcn = record;
+    manifest.tables[published.items] = [split.numItems, dim];
+    manifest.tables[published.model] = [split.numItems, dim];
+    save();
+  }
+  return { selection, published: load(published.items, published.model) };
 }
 
 /**
