@@ -5,7 +5,7 @@
  * unnoticed, and the run went on with defaults. Here any of them stops the script with one line on stderr
  * that names the flag and what is allowed (the known flags, for an unknown one) and exit code 2, and a
  * script parses first thing, before it loads data or times anything. test/unit/bench-args.test.ts spawns
- * every script with a bad flag. (test/bench/browser/run.ts has the same checks of its own.)
+ * every script with a bad flag.
  */
 import { parseArgs } from 'node:util';
 

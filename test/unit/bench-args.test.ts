@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
 const BENCH = join(ROOT, 'test/bench');
 
-/** Every bench script with a command line (test/bench/browser/run.ts included: its own parseArgs). */
+/** Every bench script with a command line. */
 const SCRIPTS = [
   'run.ts',
   'train.ts',
@@ -60,9 +60,7 @@ describe.concurrent('bench scripts refuse a bad command line with exit code 2, b
       const { code, stdout, stderr } = await bench(script, '--no-such-flag');
       expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
       expect(stderr).toContain('--no-such-flag');
-      // browser/run.ts keeps its own two lines: Node's message, then its usage.
-      if (script !== 'browser/run.ts')
-        expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/unknown flag --no-such-flag \(/)]);
+      expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/unknown flag --no-such-flag \(/)]);
     });
 
   const BAD: [script: string, args: string[], message: RegExp][] = [
@@ -71,6 +69,16 @@ describe.concurrent('bench scripts refuse a bad command line with exit code 2, b
       'objectives.ts',
       ['--data', 'x', '--format', 'events', '--only', 'nope'],
       /^objectives\.ts: --only: expected one of next-action, sasrec, all-action, dense-all-action, got 'nope'$/,
+    ],
+    [
+      'browser/run.ts',
+      ['--dtypes', 'f32,f8'],
+      /^bench:browser: --dtypes: unknown f8 in 'f32,f8' \(a comma list of f32, f16, i8\)$/,
+    ],
+    [
+      'browser/run.ts',
+      ['--catalogs', '100'],
+      /^bench:browser: --catalogs: expected an integer ≥ 200, got '100'$/,
     ],
     // Read at the end of the script before: now at the top, with the others.
     ['train.ts', ['--speed-data', 'ml-100k,nope'], /--speed-data: unknown nope in 'ml-100k,nope'/],

@@ -25,11 +25,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { formatTable } from '../../../src/cli/report.ts';
 import type { ItemDtype } from '../../../src/core/bundle/index.ts';
 import { chromiumArgs, chromiumPath } from '../../../vite.config.ts';
+import { benchArgs } from '../args.ts';
 import { type BenchArtifacts, exactTopK, openBase, prepareCatalog } from './artifacts.ts';
 import {
   BASELINES,
@@ -47,11 +47,6 @@ import {
 import { benchQueries } from './queries.ts';
 import { BENCH_PAGE, startSite } from './site.ts';
 
-const USAGE =
-  'usage: npm run bench:browser -- [--catalogs 10000,100000,1000000] [--runs N] [--warmup N] [--recommend-warmup N] [--rounds N] ' +
-  '[--quick] [--json] [--verbose] [--stages retrieve,recommend] [--impls a,b] [--dtypes f32,f16,i8] ' +
-  '[--learning off,busy,records] [--max-row-seconds S] [--trace FILE.json] [--base DIR] [--save FILE] [--build]';
-
 const K = 200;
 const TRACE_CATEGORIES = [
   'devtools.timeline',
@@ -67,78 +62,50 @@ const TRACE_CATEGORIES = [
 ];
 const FEED_K = 20;
 
-function fail(text: string): never {
-  process.stderr.write(`bench:browser: ${text}\n${USAGE}\n`);
-  process.exit(2);
-}
-
 function options() {
-  let parsed: ReturnType<typeof parse>;
-  function parse() {
-    return parseArgs({
-      options: {
-        catalogs: { type: 'string' },
-        runs: { type: 'string' },
-        warmup: { type: 'string' },
-        'recommend-warmup': { type: 'string' },
-        rounds: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        stages: { type: 'string' },
-        impls: { type: 'string' },
-        dtypes: { type: 'string' },
-        learning: { type: 'string' },
-        trace: { type: 'string' },
-        'max-row-seconds': { type: 'string' },
-        base: { type: 'string' },
-        save: { type: 'string' },
-        build: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }).values;
-  }
-  try {
-    parsed = parse();
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  const int = (name: string, value: string | undefined, fallback: number, min: number) => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) fail(`--${name}: expected an integer ≥ ${min}, got ${value}`);
-    return n;
-  };
-  const list = <T extends string>(name: string, value: string | undefined, all: readonly T[]): T[] => {
-    if (value === undefined) return [...all];
-    const items = value.split(',').map((s) => s.trim());
-    for (const item of items)
-      if (!all.includes(item as T)) fail(`--${name}: unknown ${item} (one of ${all.join(', ')})`);
-    return items as T[];
-  };
-  const quick = parsed.quick ?? false;
-  const catalogs = (parsed.catalogs ?? (quick ? '10000' : '10000,100000,1000000')).split(',').map((s) => {
-    const n = Number(s.replaceAll('_', ''));
-    if (!Number.isInteger(n) || n < K) fail(`--catalogs: ${s} is not an item count ≥ ${K}`);
-    return n;
+  const args = benchArgs({
+    script: 'bench:browser',
+    flags: {
+      catalogs: { type: 'string', value: '10000,100000,1000000' },
+      runs: { type: 'string', value: 'N' },
+      warmup: { type: 'string', value: 'N' },
+      'recommend-warmup': { type: 'string', value: 'N' },
+      rounds: { type: 'string', value: 'N' },
+      quick: { type: 'boolean' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      stages: { type: 'string', value: 'retrieve,recommend' },
+      impls: { type: 'string', value: 'a,b' },
+      dtypes: { type: 'string', value: 'f32,f16,i8' },
+      learning: { type: 'string', value: 'off,busy,records' },
+      trace: { type: 'string', value: 'FILE.json' },
+      'max-row-seconds': { type: 'string', value: 'S' },
+      base: { type: 'string', value: 'DIR' },
+      save: { type: 'string', value: 'FILE' },
+      build: { type: 'boolean' },
+    },
   });
+  const quick = args.values.quick ?? false;
+  const catalogs = args
+    .list('catalogs', quick ? ['10000'] : ['10000', '100000', '1000000'])
+    .map((item) => args.asInteger('--catalogs', item.replaceAll('_', ''), K));
   return {
     catalogs,
-    runs: int('runs', parsed.runs, quick ? 10 : 100, 1),
-    warmup: int('warmup', parsed.warmup, quick ? 2 : 5, 0),
-    recommendWarmup: int('recommend-warmup', parsed['recommend-warmup'], quick ? 2 : 200, 0),
-    rounds: int('rounds', parsed.rounds, quick ? 2 : 4, 1),
-    json: parsed.json ?? false,
-    verbose: parsed.verbose ?? false,
-    stages: list<Stage>('stages', parsed.stages, ['retrieve', 'recommend']),
-    impls: list<Impl>('impls', parsed.impls, IMPLS),
-    dtypes: list<ItemDtype>('dtypes', parsed.dtypes, ['f32', 'f16', 'i8']),
-    learning: list<Learning>('learning', parsed.learning, LEARNING),
-    trace: parsed.trace,
-    maxRowSeconds: int('max-row-seconds', parsed['max-row-seconds'], 120, 1),
-    base: parsed.base,
-    save: parsed.save,
-    build: parsed.build ?? false,
+    runs: args.integer('runs', quick ? 10 : 100, 1),
+    warmup: args.integer('warmup', quick ? 2 : 5, 0),
+    recommendWarmup: args.integer('recommend-warmup', quick ? 2 : 200, 0),
+    rounds: args.integer('rounds', quick ? 2 : 4, 1),
+    json: args.values.json ?? false,
+    verbose: args.values.verbose ?? false,
+    stages: args.list<Stage>('stages', ['retrieve', 'recommend'], ['retrieve', 'recommend']),
+    impls: args.list<Impl>('impls', IMPLS, IMPLS),
+    dtypes: args.list<ItemDtype>('dtypes', ['f32', 'f16', 'i8'], ['f32', 'f16', 'i8']),
+    learning: args.list<Learning>('learning', LEARNING, LEARNING),
+    trace: args.values.trace,
+    maxRowSeconds: args.integer('max-row-seconds', 120, 1),
+    base: args.values.base,
+    save: args.values.save,
+    build: args.values.build ?? false,
   };
 }
 
