@@ -15,7 +15,12 @@ import { LightGcnSpace } from './space/lightgcn-space.ts';
 import { trainLightGcnOnThread } from './space/lightgcn-thread.ts';
 import { pinnerFormerSpace, RUN_SPACE_FILES } from './space/load.ts';
 import type { RetrievalChoice, RetrievalModel } from './space/retrieval-space.ts';
-import { chooseRetrievalSpace, lightGcnStageDone, trainLightGcnStage } from './space/stages.ts';
+import {
+  chooseRetrievalSpace,
+  lightGcnStageDone,
+  lightGcnTablesExist,
+  trainLightGcnStage,
+} from './space/stages.ts';
 
 /** The models `edgerec train --models` can train (the PinSage graph comes with `gnn`). */
 export const TRAIN_MODELS = ['gnn', 'pinnerformer', 'lightgcn'] as const;
@@ -205,11 +210,7 @@ export async function trainGlobalModels(
     if (!same)
       throw new Error(`${outDir} holds a run of other data or options; choose another --out or delete it`);
     // The graph and the GNN do not depend on the setting; PinnerFormer's and LightGCN's tables do.
-    const refitDependent =
-      previous.stages.pinnerformer ||
-      [RUN_SPACE_FILES.lightgcn.items, join('lightgcn', 'selection', 'items.f32')].some((path) =>
-        existsSync(join(outDir, path)),
-      );
+    const refitDependent = previous.stages.pinnerformer || lightGcnTablesExist(outDir);
     if ((previous.refit ?? false) !== (options.refit ?? false) && refitDependent)
       throw new InputError(
         `${outDir} holds a run ${previous.refit ? 'with' : 'without'} the refit; resume it ${previous.refit ? 'with' : 'without'} --refit, or choose another --out`,

@@ -109,7 +109,7 @@ async function loadTrained(
   // A refit PinnerFormer or LightGCN has trained on the validation events: its validation score would be in-sample.
   if (stage === 'valid' && run.refit && name !== 'gnn') {
     throw new InputError(
-      `${dir} holds a PinnerFormer and LightGCN refit on the validation events (edgerec train --refit), so its validation stage would be in-sample; score a run trained without --refit`,
+      `${dir} holds models refit on the validation events (edgerec train --refit), so its validation stage would be in-sample; score a run trained without --refit`,
     );
   }
   if (name === 'gnn') {

@@ -74,6 +74,11 @@ const SELECTION = {
 
 const hasAll = (outDir: string, paths: string[]) => paths.every((path) => existsSync(join(outDir, path)));
 
+/** Whether `outDir` holds tables of a LightGCN fit, finished or not: a selection fit's or a published one's. */
+export function lightGcnTablesExist(outDir: string): boolean {
+  return [RUN_SPACE_FILES.lightgcn.items, SELECTION.items].some((path) => existsSync(join(outDir, path)));
+}
+
 /** Whether `outDir` holds LightGCN's finished tables (the stage then only reads them back). */
 export function lightGcnStageDone(outDir: string, refit = false): boolean {
   const files = RUN_SPACE_FILES.lightgcn;
