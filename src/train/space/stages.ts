@@ -79,10 +79,16 @@ export function lightGcnTablesExist(outDir: string): boolean {
   return [RUN_SPACE_FILES.lightgcn.items, SELECTION.items].some((path) => existsSync(join(outDir, path)));
 }
 
+/** Whether the validation-chosen fit is on disk (with refit, its record too: written last, it marks the end). */
+function selectionDone(outDir: string, refit: boolean): boolean {
+  const { items, model } = RUN_SPACE_FILES.lightgcn;
+  return hasAll(outDir, refit ? [SELECTION.items, SELECTION.foldIn, SELECTION.record] : [items, model]);
+}
+
 /** Whether `outDir` holds LightGCN's finished tables (the stage then only reads them back). */
 export function lightGcnStageDone(outDir: string, refit = false): boolean {
-  const files = RUN_SPACE_FILES.lightgcn;
-  return hasAll(outDir, refit ? [files.items, files.model, SELECTION.record] : [files.items, files.model]);
+  const { items, model } = RUN_SPACE_FILES.lightgcn;
+  return selectionDone(outDir, refit) && hasAll(outDir, [items, model]);
 }
 
 /**
@@ -108,7 +114,7 @@ export async function trainLightGcnStage(
     new LightGcnFoldIn(readTable(join(outDir, items)), readTable(join(outDir, foldIn)), dim);
   mkdirSync(join(outDir, refit ? join('lightgcn', 'selection') : 'lightgcn'), { recursive: true });
 
-  if (!hasAll(outDir, refit ? [files.items, files.model, SELECTION.record] : [files.items, files.model])) {
+  if (!selectionDone(outDir, refit)) {
     const started = performance.now();
     const model = new LightGcnRecommender({ seed: options.seed, ...options.lightgcn, users: 'fold-in' });
     const hooks: FitHooks = {
