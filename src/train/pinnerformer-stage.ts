@@ -26,6 +26,8 @@ interface StageContext {
   save: () => void;
   onProgress: (progress: StageProgress) => void;
   features?: ItemFeatures;
+  /** With refit: the item features the refit reads (the GNN refit on the same events), if not `features`. */
+  refitFeatures?: () => Promise<ItemFeatures>;
   /** Seconds left of an explicit --time-budget (undefined: no budget). */
   budgetLeft: () => number | undefined;
   validationUsers: number;
@@ -96,6 +98,7 @@ export async function trainPinnerFormerStage(context: StageContext): Promise<Pin
     const started = performance.now();
     // As many epochs as the selection fit's best one: the one length validation chose.
     const epochs = record.bestEpoch + 1;
+    const features = context.refitFeatures ? await context.refitFeatures() : context.features;
     const recommender = new PinnerFormerRecommender(
       {
         seed: options.seed,
@@ -103,7 +106,7 @@ export async function trainPinnerFormerStage(context: StageContext): Promise<Pin
         maxEpochs: epochs,
         timeBudgetSeconds: context.budgetLeft(),
       },
-      context.features,
+      features,
       {
         checkpointDir: join(outDir, 'pinnerformer', 'refit-checkpoint'),
         onProgress: (p) =>

@@ -1,18 +1,17 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../core/dataset.ts';
 import { InputError } from '../core/errors.ts';
 import { EventHistory, trainingData } from '../core/eval/harness.ts';
 import { buildSplit, type PositiveSet, type Protocol } from '../core/eval/split.ts';
 import { type GnnOptions, trainGnn } from './gnn/index.ts';
-import { gnnValidation, sampleItemGraph } from './gnn-stage.ts';
+import { GNN_REFIT_TABLE, gnnValidation, sampleItemGraph, trainGnnRefitStage } from './gnn-stage.ts';
 import { loadNeighborTable, saveNeighborTable } from './graph/index.ts';
 import type { LightGcnOptions } from './lightgcn/index.ts';
 import { type PinnerFormerOptions, sequenceFromEvents } from './pinnerformer/index.ts';
 import { type PinnerFormerStage, trainPinnerFormerStage } from './pinnerformer-stage.ts';
 import { BlendSpace } from './space/blend.ts';
 import { LightGcnSpace } from './space/lightgcn-space.ts';
-import { trainLightGcnOnThread } from './space/lightgcn-thread.ts';
 import { pinnerFormerSpace, RUN_SPACE_FILES } from './space/load.ts';
 import type { RetrievalChoice, RetrievalModel } from './space/retrieval-space.ts';
 import {
@@ -21,6 +20,7 @@ import {
   lightGcnTablesExist,
   trainLightGcnStage,
 } from './space/stages.ts';
+import { trainStageOnThread } from './stage-thread.ts';
 
 /** The models `edgerec train --models` can train (the PinSage graph comes with `gnn`). */
 export const TRAIN_MODELS = ['gnn', 'pinnerformer', 'lightgcn'] as const;
@@ -35,6 +35,8 @@ export const DEFAULT_TRAIN_MODELS: readonly TrainModel[] = ['gnn', 'pinnerformer
  *   graph/neighbors.bin       PinSage random-walk neighbours (see graph/neighbor-file.ts)
  *   gnn/checkpoint/           resumable GNN training state
  *   gnn/items.f32             GNN item table, [items × dim] float32 little-endian, rows L2-normalised
+ *   gnn/refit/items.f32       with refit: the GNN refit on training + validation events, which the refit
+ *                             PinnerFormer reads as item features (gnn/refit-checkpoint/: its resumable state)
  *   pinnerformer/checkpoint/  resumable PinnerFormer training state
  *   pinnerformer/model/       the published PinnerFormer (state.json + tensors.bin, see checkpoint.ts)
  *   pinnerformer/selection/   with refit: the validation-chosen PinnerFormer the retrieval choice scores
@@ -65,7 +67,8 @@ export interface TrainRunOptions {
   /**
    * After validation has chosen PinnerFormer's epochs, train it again from scratch (same options and seed)
    * on training + validation events for that many epochs, and publish that model: the test stage then
-   * follows the events the model trained on, as it does in serving. The retrieval-space choice still
+   * follows the events the model trained on, as it does in serving. LightGCN is refit the same way, and so
+   * is the GNN whose table the refit PinnerFormer reads as item features. The retrieval-space choice still
    * scores the validation-chosen model. Off by default (`edgerec train --refit`): a bundle validates its
    * rankers on the validation window with the served models' features, which must not have trained there.
    */
@@ -75,8 +78,8 @@ export interface TrainRunOptions {
   /** The bundle's retrieval space: the validation winner among the trained candidates (`auto`), or this one. */
   retrieval?: RetrievalModel | 'auto';
   /**
-   * Train LightGCN on the main thread after the GNN, instead of on a worker thread beside the GNN and
-   * PinnerFormer (the second core). The tables are the same either way; serial takes longer.
+   * Train LightGCN (and, with refit, the GNN's refit) on the main thread, instead of on worker threads
+   * beside the GNN and PinnerFormer (the second core). The tables are the same either way; serial takes longer.
    */
   serial?: boolean;
 }
@@ -103,7 +106,10 @@ export interface StageRecord {
   options?: Record<string, unknown>;
   /** Set when --time-budget ended the stage: its last epoch (0-based) and the seconds it had run. */
   timeCut?: { afterEpoch: number; seconds: number };
-  /** PinnerFormer and LightGCN with refit: the published model's fit on training + validation events. */
+  /**
+   * With refit, the fit on training + validation events: PinnerFormer's and LightGCN's published models, and
+   * the GNN table PinnerFormer's refit reads.
+   */
   refit?: {
     epochs: number;
     seconds: number;
@@ -139,8 +145,11 @@ export const VALIDATION_USERS = 3000;
 
 export const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
+/** Writes through a temporary file and a rename: a run killed mid-write leaves no truncated table behind. */
 export function writeTable(file: string, table: Float32Array): void {
-  writeFileSync(file, new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+  const partial = `${file}.partial`;
+  writeFileSync(partial, new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+  renameSync(partial, file);
 }
 
 export function readTable(file: string): Float32Array {
@@ -209,8 +218,12 @@ export async function trainGlobalModels(
     ).every((key) => previous[key] === manifest[key]);
     if (!same)
       throw new Error(`${outDir} holds a run of other data or options; choose another --out or delete it`);
-    // The graph and the GNN do not depend on the setting; PinnerFormer's and LightGCN's tables do.
-    const refitDependent = previous.stages.pinnerformer || lightGcnTablesExist(outDir);
+    // The graph and the GNN's selection fit do not depend on the setting; the refits and PinnerFormer's and
+    // LightGCN's tables do.
+    const refitDependent =
+      previous.stages.pinnerformer ||
+      lightGcnTablesExist(outDir) ||
+      existsSync(join(outDir, GNN_REFIT_TABLE));
     if ((previous.refit ?? false) !== (options.refit ?? false) && refitDependent)
       throw new InputError(
         `${outDir} holds a run ${previous.refit ? 'with' : 'without'} the refit; resume it ${previous.refit ? 'with' : 'without'} --refit, or choose another --out`,
@@ -232,12 +245,19 @@ export async function trainGlobalModels(
     !options.serial &&
     (models.includes('gnn') || models.includes('pinnerformer')) &&
     !lightGcnStageDone(outDir, options.refit)
-      ? trainLightGcnOnThread(dataset, outDir, options, onProgress)
+      ? trainStageOnThread('lightgcn', dataset, outDir, options, {}, onProgress)
       : undefined;
+  // With --refit, PinnerFormer's refit reads a refit GNN table; it trains beside PinnerFormer's selection fit.
+  const gnnRefitNeeded =
+    options.refit === true &&
+    options.gnnFeatures &&
+    models.includes('gnn') &&
+    models.includes('pinnerformer');
+  let gnnRefitThread: ReturnType<typeof trainStageOnThread> | undefined;
   try {
     return await trainOnMainThread();
   } finally {
-    await lightgcnThread?.stop();
+    await Promise.all([lightgcnThread?.stop(), gnnRefitThread?.stop()]);
   }
 
   async function trainOnMainThread(): Promise<RunManifest> {
@@ -300,7 +320,27 @@ export async function trainGlobalModels(
         manifest.tables['gnn/items.f32'] = [data.numItems, gnnDim];
         save();
       }
+      if (gnnRefitNeeded && !options.serial && !existsSync(join(outDir, GNN_REFIT_TABLE)))
+        gnnRefitThread = trainStageOnThread(
+          'gnn-refit',
+          dataset,
+          outDir,
+          options,
+          { gnn: manifest.stages.gnn },
+          onProgress,
+        );
     }
+    // The table PinnerFormer's refit reads: the refit GNN's, once the thread has written it (or trained here).
+    const gnnRefitTable = async (): Promise<Float32Array> => {
+      if (gnnRefitThread) {
+        const { stages, tables } = await gnnRefitThread.result;
+        const gnnRecord = manifest.stages.gnn;
+        if (stages.gnn?.refit && gnnRecord) gnnRecord.refit = stages.gnn.refit;
+        Object.assign(manifest.tables, tables);
+        save();
+      }
+      return trainGnnRefitStage(split, outDir, options, manifest, save, onProgress);
+    };
 
     // 3. LightGCN, early stopping on the validation score of its fold-in users (how a bundle serves them);
     // with --refit, then refit on training + validation events as PinnerFormer is.
@@ -320,6 +360,9 @@ export async function trainGlobalModels(
         save,
         onProgress,
         features: options.gnnFeatures && gnnTable ? { table: gnnTable, dim: gnnDim } : undefined,
+        refitFeatures: gnnRefitNeeded
+          ? async () => ({ table: await gnnRefitTable(), dim: gnnDim })
+          : undefined,
         budgetLeft: () =>
           options.timeBudgetSeconds === undefined
             ? undefined
@@ -343,8 +386,8 @@ export async function trainGlobalModels(
     }
 
     if (lightgcnThread) {
-      const { stage, tables } = await lightgcnThread.result;
-      if (stage) manifest.stages.lightgcn = stage;
+      const { stages, tables } = await lightgcnThread.result;
+      if (stages.lightgcn) manifest.stages.lightgcn = stages.lightgcn;
       Object.assign(manifest.tables, tables);
       save();
       // Its files are written: this reads them back.

@@ -121,7 +121,7 @@ describe('edgerec train', () => {
     expect(manifest.retrieval).toEqual(threaded.retrieval);
   }, 300_000);
 
-  it('--refit publishes PinnerFormer and LightGCN refit on training + validation events for the epochs validation chose, and resumes after SIGKILL', async () => {
+  it('--refit publishes PinnerFormer, LightGCN and the GNN table PinnerFormer reads refit on training + validation events for the epochs validation chose, the same on one thread, and resumes after SIGKILL', async () => {
     const straight = join(work, 'straight');
     const plain = JSON.parse(readFileSync(join(straight, 'run.json'), 'utf8'));
     const refitDir = join(work, 'refit');
@@ -153,6 +153,31 @@ describe('edgerec train', () => {
     expect(lightgcnRefit.epochs).toBe(plain.stages.lightgcn.bestEpoch + 1);
     expect(lightgcnRefit.events).toBe(refitEvents);
 
+    // The GNN: gnn/items.f32 stays the selection fit (a plain run's); the refit table is what the refit
+    // PinnerFormer reads as its frozen item features, and the selection PinnerFormer reads the selection's.
+    const file = (run: string, path: string) => readFileSync(join(run, path));
+    expect(file(refitDir, 'gnn/items.f32').equals(file(straight, 'gnn/items.f32'))).toBe(true);
+    const refitGnn = file(refitDir, 'gnn/refit/items.f32');
+    expect(refitGnn.equals(file(straight, 'gnn/items.f32'))).toBe(false);
+    expect(manifest.tables['gnn/refit/items.f32']).toEqual([400, 64]);
+    expect(manifest.stages.gnn.refit).toMatchObject({
+      epochs: plain.stages.gnn.bestEpoch + 1,
+      events: refitEvents,
+    });
+    expect(tensors(refitDir, 'model').includes(refitGnn)).toBe(true);
+    expect(tensors(refitDir, 'model').includes(file(straight, 'gnn/items.f32'))).toBe(false);
+    expect(tensors(refitDir, 'selection').includes(file(straight, 'gnn/items.f32'))).toBe(true);
+
+    // The GNN's refit and LightGCN on the second thread (the default) or on the main one: the same bytes.
+    const serial = join(work, 'refit-serial');
+    const serialManifest = JSON.parse(
+      (await edgerec(...trainArgs(serial), '--refit', '--serial', '--json')).stdout,
+    );
+    expect(serialManifest.tables).toEqual(manifest.tables);
+    for (const table of Object.keys(manifest.tables))
+      expect(file(serial, table).equals(file(refitDir, table)), table).toBe(true);
+    expect(tensors(serial, 'model').equals(tensors(refitDir, 'model'))).toBe(true);
+
     // Killed between LightGCN's selection fit and its refit (its record is on disk, the refit's tables are
     // not), the run refits from that record to the same tables.
     const betweenFits = join(work, 'refit-lightgcn-killed');
@@ -170,6 +195,7 @@ describe('edgerec train', () => {
     await new Promise((resolve) => child.once('exit', resolve));
     await edgerec(...trainArgs(killed), '--refit');
     for (const table of [
+      'gnn/refit/items.f32',
       'pinnerformer/items.f32',
       'pinnerformer/users.f32',
       'lightgcn/items.f32',

@@ -135,7 +135,7 @@ export function registerTrainCommand(program: Command): void {
     )
     .option(
       '--refit',
-      "after validation has chosen PinnerFormer's and LightGCN's epochs, train each again on training + validation events for as many and publish those (not for bundles: they validate on those events)",
+      "after validation has chosen PinnerFormer's, LightGCN's and the GNN's epochs, train each again on training + validation events for as many and publish those (PinnerFormer's refit reads the refit GNN; not for bundles: they validate on those events)",
     )
     .option('--no-gnn-features', 'do not feed GNN item embeddings to PinnerFormer')
     .option(
@@ -156,7 +156,7 @@ export function registerTrainCommand(program: Command): void {
     )
     .option(
       '--serial',
-      'train LightGCN on the main thread after the GNN, not on a second thread beside the GNN and PinnerFormer (same tables, slower)',
+      "train LightGCN (and with --refit the GNN's refit) on the main thread, not on a second thread beside the GNN and PinnerFormer (same tables, slower)",
     )
     .option('--json', 'print one JSON object (run.json) on stdout')
     .option('--quiet', 'no progress bars')

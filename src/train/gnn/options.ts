@@ -61,6 +61,12 @@ export interface GnnOptions {
   maxHard: number;
   epochs: number;
   /**
+   * Train only the first this many of the `epochs` schedule's epochs (absent: all of them). A refit trains
+   * its selection fit's best epoch count this way, so that its steps per epoch and hard-negative curriculum
+   * are the schedule validation chose, not a shorter run's.
+   */
+  trainEpochs?: number;
+  /**
    * Steps per epoch; 0 = the epochs together make one pass over the co-engagement pairs
    * (ceil(pairs / (epochs · batchSize)) steps each), at most `maxStepsPerEpoch`. With the defaults that
    * is 4 × 300 steps on Amazon Games (~4 min) and 4 × 75 on the synthetic default (~80 s).
@@ -117,6 +123,9 @@ export function resolveGnnOptions(options: Partial<GnnOptions> = {}): GnnOptions
     if (!(Number.isInteger(value) && value >= 1))
       throw new RangeError(`gnn: ${name} must be an integer >= 1, got ${value}`);
   }
+  const { trainEpochs } = resolved;
+  if (trainEpochs !== undefined && !(Number.isInteger(trainEpochs) && trainEpochs >= 1))
+    throw new RangeError(`gnn: trainEpochs must be an integer >= 1, got ${trainEpochs}`);
   const counts = [
     'layers',
     'sharedNegatives',

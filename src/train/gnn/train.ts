@@ -156,7 +156,8 @@ export async function trainGnn(
     const started = performance.now();
     let lastSave = started;
     let steps = 0;
-    while (!state.finished && state.epoch < o.epochs) {
+    const lastEpoch = Math.min(o.epochs, o.trainEpochs ?? o.epochs);
+    while (!state.finished && state.epoch < lastEpoch) {
       const hardPerAnchor = Math.min(state.epoch, o.maxHard);
       while (state.step < stepsPerEpoch) {
         const random = derivedRandom(o.seed, state.epoch, state.step);
@@ -172,7 +173,7 @@ export async function trainGnn(
         const now = performance.now();
         hooks.onProgress?.({
           epoch: state.epoch,
-          epochs: o.epochs,
+          epochs: lastEpoch,
           step: state.step,
           stepsPerEpoch,
           loss: state.lossSum / state.step,
@@ -215,7 +216,7 @@ export async function trainGnn(
       state.epoch++;
       state.step = 0;
       state.lossSum = 0;
-      if (state.epoch >= o.epochs) state.finished = true;
+      if (state.epoch >= lastEpoch) state.finished = true;
       await save();
       lastSave = performance.now();
     }
