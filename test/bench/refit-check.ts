@@ -163,7 +163,7 @@ const rows: [string, number | string, Recommender, number | string][] = [
   ],
   ['PinnerFormer, refit on training events, selection GNN table', epochs, refit, refitSeconds],
   [
-    `PinnerFormer, refit on training events, refit GNN table (what \`--refit\` publishes; GNN refit ${gnnRefitSeconds} s, ${gnn.bestEpoch + 1} epochs)`,
+    `PinnerFormer, refit on training events, refit GNN table (what \`--refit\` publishes; GNN refit ${gnnRefitSeconds} s, epochs ${gnn.bestEpoch + 1})`,
     epochs,
     refitOnRefitGnn,
     refitOnRefitGnnSeconds,
