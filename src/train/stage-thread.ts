@@ -29,7 +29,10 @@ export type StageThreadMessage =
   | ({ type: 'done' } & StageThreadResult)
   | { type: 'error'; message: string };
 
-const STAGE_NAMES: Record<ThreadStage, string> = { lightgcn: 'LightGCN', 'gnn-refit': "the GNN's refit" };
+const THREAD_NAMES: Record<ThreadStage, string> = {
+  lightgcn: "LightGCN's training thread",
+  'gnn-refit': "The GNN refit's training thread",
+};
 
 /**
  * Trains one stage (its function in stages.ts or gnn-stage.ts, unchanged) on a worker thread, so that it
@@ -54,7 +57,7 @@ export function trainStageOnThread(
     stages,
   };
   const worker = new Worker(new URL('./stage-thread.mjs', import.meta.url), { workerData: input });
-  const name = STAGE_NAMES[stage];
+  const thread = THREAD_NAMES[stage];
   let settled = false;
   const result = new Promise<StageThreadResult>((resolve, reject) => {
     worker.on('message', (message: StageThreadMessage) => {
@@ -64,7 +67,7 @@ export function trainStageOnThread(
         resolve({ stages: message.stages, tables: message.tables });
       } else {
         settled = true;
-        reject(new Error(`${name}'s training thread failed: ${message.message}`));
+        reject(new Error(`${thread} failed: ${message.message}`));
       }
     });
     worker.on('error', (error) => {
@@ -72,8 +75,7 @@ export function trainStageOnThread(
       reject(error);
     });
     worker.on('exit', (code) => {
-      if (!settled)
-        reject(new Error(`${name}'s training thread exited with code ${code} before it finished`));
+      if (!settled) reject(new Error(`${thread} exited with code ${code} before it finished`));
     });
   });
   // The caller awaits `result` only after its own stages; until then a failure must not count as unhandled.
