@@ -104,13 +104,15 @@ const epochs = (selection.describe().bestEpoch as number) + 1;
 const selectionSeconds = since(started);
 
 started = performance.now();
+// Training + inner validation events: what every refit below trains on.
+const innerRefitData = refitData(inner);
 const refit = new PinnerFormerRecommender({ seed, maxEpochs: epochs }, features);
-await refit.fit(refitData(inner));
+await refit.fit(innerRefitData);
 const refitSeconds = since(started);
 
 // The GNN refit for its selection's best epoch count, and PinnerFormer's refit reading its table.
 started = performance.now();
-const gnnRefitTable = await refitGnn(refitData(inner), { seed }, gnn.bestEpoch + 1);
+const gnnRefitTable = await refitGnn(innerRefitData, { seed }, gnn.bestEpoch + 1);
 const gnnRefitSeconds = since(started);
 note(`GNN refit: ${gnnRefitSeconds} s`);
 started = performance.now();
@@ -118,7 +120,7 @@ const refitOnRefitGnn = new PinnerFormerRecommender(
   { seed, maxEpochs: epochs },
   { table: gnnRefitTable, dim: 64 },
 );
-await refitOnRefitGnn.fit(refitData(inner));
+await refitOnRefitGnn.fit(innerRefitData);
 const refitOnRefitGnnSeconds = since(started);
 
 // LightGCN, the blend's other half, through the pipeline's own stage: early-stopped on the inner validation
